@@ -1,0 +1,94 @@
+import { constants as fsConstants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import * as nodePath from "node:path";
+import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { ferryHome } from "../../lib/client/home_dir.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { ensureDemoMirror } from "../../lib/repo/demo_mirror.ts";
+import { serveHttp } from "../../lib/runtime.ts";
+import { loadTls } from "../../lib/server/load_tls.ts";
+import { createMirrorServer } from "../../lib/server/mirror_server.ts";
+import { parseListen } from "../../lib/server/parse_listen.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
+
+export const mirrorServeCommand: Command = {
+  name: "mirror serve",
+  summary: "Serve a mirror directory over HTTP(S) to TiUP and ferry clients",
+  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
+  description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
+keep versioned files forever. The mirror's private keys/ directory is never served.
+Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
+
+Examples:
+  ferry mirror serve                                  # the demo mirror on 127.0.0.1:8080
+  ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
+  ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
+
+Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
+  flags: {
+    listen: {
+      type: "string",
+      short: "l",
+      valueName: "HOST:PORT",
+      default: "127.0.0.1:8080",
+      description: "Address to listen on (:PORT for all interfaces)",
+    },
+    "tls-cert": {
+      type: "string",
+      valueName: "FILE",
+      description: "PEM certificate chain: serve HTTPS",
+    },
+    "tls-key": { type: "string", valueName: "FILE", description: "PEM private key for --tls-cert" },
+    "access-log": {
+      type: "string",
+      valueName: "on|off",
+      default: "on",
+      description: "Print one line per request on stdout",
+    },
+  },
+  positionals: { max: 1, names: "DIR" },
+  async run({ args, flags, out, env, signal }) {
+    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:8080");
+    const accessLog = stringFlag(flags, "access-log") ?? "on";
+    if (accessLog !== "on" && accessLog !== "off") {
+      throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
+    }
+    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
+    let dir = args[0];
+    if (dir === undefined) {
+      const demo = await ensureDemoMirror(nodePath.join(ferryHome(env), "demo-mirror"));
+      if (demo.created) out.info(`Created a demo mirror in ${demo.dir}`);
+      dir = demo.dir;
+    }
+    await checkServableDirectory(dir);
+
+    const app = createMirrorServer(new LocalStorage(dir), {
+      ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
+    });
+    const server = await serveHttp((request, info) => app.fetch(request, info), {
+      hostname: listen.hostname,
+      port: listen.port,
+      ...(tls ? { tls } : {}),
+    });
+    out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
+    out.info(`Next: ferry mirror set ${server.url}   then: ferry list`);
+    out.info(`      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`);
+    out.info("Press Ctrl-C to stop.");
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    out.info("Stopping: letting requests in flight finish…");
+    await server.shutdown();
+    return 0;
+  },
+};
+
+async function checkServableDirectory(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new UsageError(`Cannot serve "${dir}": no such directory`);
+  if (!info.isDirectory()) throw new UsageError(`Cannot serve "${dir}": it is not a directory`);
+  await access(dir, fsConstants.R_OK | fsConstants.X_OK).catch(() => {
+    throw new UsageError(`Cannot serve "${dir}": permission denied`);
+  });
+}

@@ -1,0 +1,69 @@
+import type { Output } from "./output.ts";
+
+/** One flag a command accepts. */
+export interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+  /** One line for --help. */
+  description: string;
+  /** Shown in --help as `--name VALUE`. */
+  valueName?: string;
+  /** May be given more than once; the values arrive as an array. */
+  multiple?: boolean;
+  default?: string | boolean;
+}
+
+/** Flag values after parsing: strings, booleans, or arrays for `multiple` flags. */
+export type FlagValues = Record<string, string | boolean | string[] | undefined>;
+
+/** What a command's `run` receives. */
+export interface CommandContext {
+  /** Positional arguments after the command name. */
+  args: string[];
+  flags: FlagValues;
+  /** Everything after the command name, unparsed (for commands with dynamic flags). */
+  rawArgs: string[];
+  out: Output;
+  env: Record<string, string | undefined>;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+  debug: boolean;
+}
+
+/** A ferry command: one per file under commands/. */
+export interface Command {
+  /** The words that select it: "serve", "mirror serve". */
+  name: string;
+  /** One line for the command list. */
+  summary: string;
+  /** What follows the name in the usage line: "[DIR] [flags]". */
+  usage: string;
+  /** Longer help text (examples welcome), printed under the usage line. */
+  description?: string;
+  flags: Record<string, FlagSpec>;
+  /** How many positional arguments it takes. */
+  positionals?: { min?: number; max?: number; names?: string };
+  /** Flags not in `flags` are passed through in rawArgs instead of being refused. */
+  dynamicFlags?: boolean;
+  /** Returns the exit code (0 when omitted). Throws on failure. */
+  run(context: CommandContext): Promise<number | void>;
+}
+
+/** Reads a string flag; `undefined` when absent. */
+export function stringFlag(flags: FlagValues, name: string): string | undefined {
+  const value = flags[name];
+  if (Array.isArray(value)) return value[value.length - 1];
+  return typeof value === "string" ? value : undefined;
+}
+
+/** Reads a boolean flag; false when absent. */
+export function booleanFlag(flags: FlagValues, name: string): boolean {
+  return flags[name] === true;
+}
+
+/** Reads a repeatable string flag; `[]` when absent. Comma-separated values are split. */
+export function listFlag(flags: FlagValues, name: string): string[] {
+  const value = flags[name];
+  const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}

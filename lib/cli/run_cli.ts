@@ -1,0 +1,304 @@
+import { parseArgs } from "node:util";
+import { UsageError } from "../errors.ts";
+import { closestMatch } from "./closest_match.ts";
+import type { Command, CommandContext, FlagSpec, FlagValues } from "./command.ts";
+import { ExitCode, exitCodeFor } from "./exit_codes.ts";
+import { createOutput, type Output } from "./output.ts";
+
+/** Runs `ferry <anything>` that matches no command (the component runner, `ferry hello`). */
+export type FallbackRunner = (
+  name: string,
+  args: string[],
+  context: Omit<CommandContext, "args" | "flags" | "rawArgs">,
+) => Promise<number>;
+
+/** Options for {@linkcode runCli}. */
+export interface RunCliOptions {
+  commands: Command[];
+  version: string;
+  output?: Output;
+  env?: Record<string, string | undefined>;
+  signal?: AbortSignal;
+  fallback?: FallbackRunner;
+}
+
+const GLOBAL_FLAGS: Record<string, FlagSpec> = {
+  help: { type: "boolean", short: "h", description: "Show help for ferry or for a command" },
+  version: { type: "boolean", short: "V", description: "Print ferry's version" },
+  debug: { type: "boolean", description: "Print stack traces with errors" },
+  quiet: { type: "boolean", short: "q", description: "Print only results and errors" },
+};
+
+/**
+ * Parses argv, runs the matching command and returns the process exit code. Errors are printed
+ * here, once, as one line (with a stack trace under --debug); nothing below prints errors.
+ */
+export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
+  const globals = takeGlobalFlags(argv);
+  const out = options.output ?? createOutput({ quiet: globals.quiet });
+  const env = options.env ?? process.env;
+  const signal = options.signal ?? new AbortController().signal;
+  try {
+    if (globals.version && globals.rest.length === 0) {
+      out.print(`ferry ${options.version}`);
+      return ExitCode.ok;
+    }
+    const match = findCommand(globals.rest, options.commands);
+    if (!match) {
+      if (globals.rest.length === 0 || globals.help) {
+        out.print(topHelp(options.commands, globals.rest[0]));
+        return globals.help ? ExitCode.ok : ExitCode.usage;
+      }
+      return await runUnmatched(globals.rest, options, { out, env, signal, debug: globals.debug });
+    }
+    const { command, rest } = match;
+    if (globals.help || rest.includes("--help") || rest.includes("-h")) {
+      out.print(commandHelp(command));
+      return ExitCode.ok;
+    }
+    const parsed = parseCommandArgs(command, rest);
+    const code = await command.run({
+      ...parsed,
+      rawArgs: rest,
+      out,
+      env,
+      signal,
+      debug: globals.debug,
+    });
+    return code ?? ExitCode.ok;
+  } catch (error) {
+    reportError(out, error, globals.debug);
+    return exitCodeFor(error);
+  }
+}
+
+function takeGlobalFlags(argv: string[]) {
+  // Global flags may stand anywhere before the command's own flags; we take them out here so
+  // a command's parser never sees them.
+  const rest: string[] = [];
+  let debug = false, help = false, version = false, quiet = false;
+  let passthrough = false;
+  for (const arg of argv) {
+    if (passthrough) rest.push(arg);
+    else if (arg === "--") {
+      passthrough = true;
+      rest.push(arg);
+    } else if (arg === "--debug") debug = true;
+    else if (arg === "--quiet" || arg === "-q") quiet = true;
+    else if ((arg === "--help" || arg === "-h") && rest.length === 0) help = true;
+    else if ((arg === "--version" || arg === "-V") && rest.length === 0) version = true;
+    else rest.push(arg);
+  }
+  return { rest, debug, help, version, quiet };
+}
+
+function findCommand(words: string[], commands: Command[]) {
+  let best: { command: Command; rest: string[] } | undefined;
+  for (const command of commands) {
+    const name = command.name.split(" ");
+    if (name.every((word, i) => words[i] === word)) {
+      if (!best || name.length > best.command.name.split(" ").length) {
+        best = { command, rest: words.slice(name.length) };
+      }
+    }
+  }
+  return best;
+}
+
+async function runUnmatched(
+  words: string[],
+  options: RunCliOptions,
+  context: Omit<CommandContext, "args" | "flags" | "rawArgs">,
+): Promise<number> {
+  const [first = "", second] = words;
+  const groups = new Set(
+    options.commands.filter((c) => c.name.includes(" ")).map((c) => c.name.split(" ")[0]),
+  );
+  if (groups.has(first)) {
+    const verbs = options.commands.filter((c) => c.name.startsWith(`${first} `));
+    if (second === undefined || second === "--help" || second === "-h") {
+      context.out.print(groupHelp(first, verbs));
+      return second === undefined ? ExitCode.usage : ExitCode.ok;
+    }
+    const names = verbs.map((c) => c.name.split(" ")[1] ?? "");
+    throw new UsageError(
+      unknownMessage(`command "${first} ${second}"`, second, names, `ferry ${first} --help`),
+    );
+  }
+  if (first.startsWith("-")) {
+    throw new UsageError(
+      unknownMessage(
+        `flag "${first}"`,
+        first,
+        ["--help", "--version", "--debug", "--quiet"],
+        "ferry --help",
+      ),
+    );
+  }
+  if (options.fallback) return await options.fallback(first, words.slice(1), context);
+  const names = options.commands.map((c) => c.name.split(" ")[0] ?? "");
+  throw new UsageError(unknownMessage(`command "${first}"`, first, names, "ferry --help"));
+}
+
+function unknownMessage(what: string, input: string, candidates: string[], help: string): string {
+  const suggestion = closestMatch(input, new Set(candidates));
+  const hint = suggestion ? `did you mean "${suggestion}"? ` : "";
+  return `Unknown ${what}: ${hint}(see "${help}")`;
+}
+
+function parseCommandArgs(command: Command, args: string[]): { args: string[]; flags: FlagValues } {
+  const options = Object.fromEntries(
+    Object.entries(command.flags).map(([name, spec]) => [name, {
+      type: spec.type,
+      ...(spec.short ? { short: spec.short } : {}),
+      ...(spec.multiple ? { multiple: true } : {}),
+      ...(spec.default !== undefined ? { default: spec.default } : {}),
+    }]),
+  );
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: command.dynamicFlags ? args.filter((a) => !isDynamicFlag(a, command)) : args,
+      options: options as Parameters<typeof parseArgs>[0] extends { options?: infer O } ? O : never,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (error) {
+    throw usageFromParseError(command, error);
+  }
+  const positionals = command.dynamicFlags ? dynamicPositionals(args, command) : parsed.positionals;
+  const { min = 0, max = Infinity } = command.positionals ?? { max: 0 };
+  if (positionals.length < min) {
+    throw new UsageError(
+      `"ferry ${command.name}" needs ${
+        command.positionals?.names ?? `${min} argument(s)`
+      }: usage: ferry ${command.name} ${command.usage}`,
+    );
+  }
+  if (positionals.length > max) {
+    throw new UsageError(
+      `"ferry ${command.name}" takes at most ${max} argument(s), got ${positionals.length}: usage: ferry ${command.name} ${command.usage}`,
+    );
+  }
+  return { args: positionals, flags: parsed.values as FlagValues };
+}
+
+function isDynamicFlag(arg: string, command: Command): boolean {
+  if (!arg.startsWith("--")) return false;
+  const name = arg.slice(2).split("=")[0] ?? "";
+  return !(name in command.flags);
+}
+
+/** With dynamic flags, `--tidb v1,v2` consumes the next word; the rest are positionals. */
+function dynamicPositionals(args: string[], command: Command): string[] {
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] ?? "";
+    if (arg === "--") {
+      positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg.startsWith("-")) {
+      const name = arg.replace(/^--?/, "").split("=")[0] ?? "";
+      const spec = command.flags[name] ??
+        Object.values(command.flags).find((s) => s.short === name);
+      const takesValue = spec ? spec.type === "string" : true;
+      if (takesValue && !arg.includes("=")) i++;
+      continue;
+    }
+    positionals.push(arg);
+  }
+  return positionals;
+}
+
+function usageFromParseError(command: Command, error: unknown): UsageError {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) {
+    const names = Object.keys(command.flags).map((n) => `--${n}`).concat("--help");
+    return new UsageError(
+      unknownMessage(
+        `flag "${unknown}" for "ferry ${command.name}"`,
+        unknown,
+        names,
+        `ferry ${command.name} --help`,
+      ),
+    );
+  }
+  // node's messages are multi-line and mention internals; keep the first sentence.
+  const first = message.split("\n")[0]?.replace(/\. To specify.*$/, "") ?? message;
+  return new UsageError(`${first} (see "ferry ${command.name} --help")`);
+}
+
+function reportError(out: Output, error: unknown, debug: boolean): void {
+  if (debug && error instanceof Error && error.stack) {
+    out.error(error.stack);
+    let cause = error.cause;
+    while (cause instanceof Error) {
+      out.error(`caused by: ${cause.stack ?? cause.message}`);
+      cause = cause.cause;
+    }
+    return;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : "";
+  out.error(cause && !message.includes(cause) ? `${message}: ${cause}` : message);
+}
+
+function flagLines(flags: Record<string, FlagSpec>): string[] {
+  const rows = Object.entries(flags).map(([name, spec]) => {
+    const short = spec.short ? `-${spec.short}, ` : "    ";
+    const value = spec.type === "string" ? ` ${spec.valueName ?? "VALUE"}` : "";
+    const def = typeof spec.default === "string" && spec.default !== ""
+      ? ` (default "${spec.default}")`
+      : "";
+    return [`  ${short}--${name}${value}`, `${spec.description}${def}`] as const;
+  });
+  const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => `${left.padEnd(width)}${right}`);
+}
+
+/** The text `ferry <command> --help` prints. */
+export function commandHelp(command: Command): string {
+  const lines = [command.summary, "", `Usage: ferry ${command.name} ${command.usage}`.trimEnd()];
+  if (command.description) lines.push("", command.description.trimEnd());
+  const flags = flagLines(command.flags);
+  if (flags.length > 0) lines.push("", "Flags:", ...flags);
+  lines.push("", "Global flags:", ...flagLines(GLOBAL_FLAGS));
+  return lines.join("\n");
+}
+
+function groupHelp(group: string, verbs: Command[]): string {
+  const width = Math.max(...verbs.map((c) => c.name.length)) + 2;
+  return [
+    `Usage: ferry ${group} <command> [flags]`,
+    "",
+    "Commands:",
+    ...verbs.map((c) =>
+      `  ${c.name.slice(group.length + 1).padEnd(width - group.length - 1)}${c.summary}`
+    ),
+    "",
+    `Run "ferry ${group} <command> --help" for a command's flags.`,
+  ].join("\n");
+}
+
+function topHelp(commands: Command[], unknown: string | undefined): string {
+  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
+  const lines = [
+    "ferry: private TiUP-compatible mirrors, a mirror server and a container-registry proxy",
+    "",
+    "Usage: ferry <command> [flags]",
+    "       ferry <component>[:version] [args...]   run an installed component",
+    "",
+    "Commands:",
+    ...commands.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    "",
+    "Global flags:",
+    ...flagLines(GLOBAL_FLAGS),
+    "",
+    'Run "ferry <command> --help" for a command\'s flags.',
+  ];
+  if (unknown) lines.unshift(`Unknown command "${unknown}"`, "");
+  return lines.join("\n");
+}

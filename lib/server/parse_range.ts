@@ -1,0 +1,33 @@
+import type { ByteRange } from "../storage/storage.ts";
+
+/** What a Range header asks of a file of a given size. */
+export type RangeRequest =
+  | { kind: "full" }
+  | { kind: "partial"; range: ByteRange }
+  | { kind: "unsatisfiable" };
+
+/**
+ * Interprets an HTTP Range header for a file of `size` bytes (RFC 9110 §14). Only a single
+ * `bytes=` range is honoured; a header that does not parse, or that asks for several ranges, is
+ * ignored (the whole file is sent), which the RFC allows. A syntactically valid range that starts
+ * past the end is unsatisfiable (416).
+ */
+export function parseRange(header: string | null | undefined, size: number): RangeRequest {
+  if (!header) return { kind: "full" };
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) return { kind: "full" };
+  const [, first = "", last = ""] = match;
+  if (first === "" && last === "") return { kind: "full" };
+  if (first.length > 15 || last.length > 15) return { kind: "unsatisfiable" };
+  if (first === "") {
+    // Suffix range: the last N bytes.
+    const suffix = Number(last);
+    if (suffix === 0 || size === 0) return { kind: "unsatisfiable" };
+    return { kind: "partial", range: { start: Math.max(0, size - suffix), end: size - 1 } };
+  }
+  const start = Number(first);
+  const end = last === "" ? size - 1 : Math.min(Number(last), size - 1);
+  if (last !== "" && Number(last) < start) return { kind: "full" };
+  if (start >= size) return { kind: "unsatisfiable" };
+  return { kind: "partial", range: { start, end } };
+}

@@ -1,0 +1,214 @@
+import { randomBytes } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
+import * as fs from "node:fs/promises";
+import * as nodePath from "node:path";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  PathError,
+  StorageError,
+  TooLargeError,
+} from "../errors.ts";
+import { fileBody } from "../runtime.ts";
+import { checkPath, checkPrefix } from "./check_path.ts";
+import type {
+  FileStat,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteData,
+  WriteOptions,
+} from "./storage.ts";
+
+/** Temporary files carry this prefix; they are never listed and never served. */
+export const TEMP_PREFIX = ".ferry-tmp-";
+
+/**
+ * Storage on a local directory.
+ *
+ * - Paths are checked by {@linkcode checkPath}, then resolved through symlinks: anything whose
+ *   real location is outside the root's real location is refused, so a symlink planted inside a
+ *   mirror cannot expose /etc.
+ * - Writes go to a temporary file in the destination directory, are fsynced, then renamed over
+ *   the target (or hard-linked for `ifAbsent`, which fails atomically if the target exists), and
+ *   the directory is fsynced: after a crash the target is the old file or the new one.
+ */
+export class LocalStorage implements Storage {
+  readonly location: string;
+  #realRoot: Promise<string> | undefined;
+
+  constructor(root: string) {
+    this.location = nodePath.resolve(root);
+  }
+
+  async stat(path: string): Promise<FileStat> {
+    const file = await this.#resolveExisting(path);
+    const info = await fs.stat(file).catch((error) => rethrow(error, path));
+    if (!info.isFile()) throw new NotFoundError(path);
+    return { path, size: info.size, modified: info.mtime };
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
+    const stat = await this.stat(path);
+    if (options.maxBytes !== undefined && stat.size > options.maxBytes) {
+      throw new TooLargeError(path, options.maxBytes);
+    }
+    const file = await this.#resolveExisting(path);
+    const { start, end } = options.range ?? { start: 0, end: stat.size - 1 };
+    return { stat, body: fileBody(file, start, end) };
+  }
+
+  async *list(prefix: string): AsyncIterable<FileStat> {
+    checkPrefix(prefix);
+    const slash = prefix.lastIndexOf("/");
+    const directory = slash === -1 ? "" : prefix.slice(0, slash);
+    const start = directory === "" ? this.location : nodePath.join(this.location, directory);
+    const found: FileStat[] = [];
+    await this.#walk(start, directory, prefix, found);
+    found.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    yield* found;
+  }
+
+  async #walk(dir: string, relative: string, prefix: string, found: FileStat[]): Promise<void> {
+    let entries;
+    try {
+      entries = await fs.readdir(dir, { withFileTypes: true });
+    } catch (error) {
+      if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) return;
+      throw new StorageError(`Cannot list "${dir}"`, { cause: error });
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(TEMP_PREFIX)) continue;
+      const key = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      const full = nodePath.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) {
+          await this.#walk(full, key, prefix, found);
+        }
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const info = await fs.stat(full).catch(() => undefined);
+        if (info) found.push({ path: key, size: info.size, modified: info.mtime });
+      }
+    }
+  }
+
+  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<FileStat> {
+    checkPath(path);
+    const target = await this.#resolveForWrite(path);
+    const dir = nodePath.dirname(target);
+    await fs.mkdir(dir, { recursive: true });
+    const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    try {
+      await writeTempFile(temp, data, options.mode ?? 0o644);
+      if (options.ifAbsent) {
+        // link(2) fails with EEXIST if the target exists: an atomic "create only if absent".
+        await fs.link(temp, target).catch((error) => {
+          if (isCode(error, "EEXIST")) throw new AlreadyExistsError(path);
+          throw error;
+        });
+        await fs.unlink(temp);
+      } else {
+        await fs.rename(temp, target);
+      }
+      await fsyncDirectory(dir);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      if (error instanceof StorageError) throw error;
+      throw new StorageError(`Cannot write "${path}" in "${this.location}"`, { cause: error });
+    }
+    return await this.stat(path);
+  }
+
+  async delete(path: string): Promise<void> {
+    const file = await this.#resolveExisting(path);
+    await fs.unlink(file).catch((error) => rethrow(error, path));
+  }
+
+  /** The real path of the storage root, created on first write if missing. */
+  #root(): Promise<string> {
+    this.#realRoot ??= fs.realpath(this.location).catch((error) => {
+      this.#realRoot = undefined;
+      throw error;
+    });
+    return this.#realRoot;
+  }
+
+  async #resolveExisting(path: string): Promise<string> {
+    checkPath(path);
+    const root = await this.#root().catch((error) => {
+      if (isCode(error, "ENOENT")) throw new NotFoundError(path);
+      throw error;
+    });
+    const joined = nodePath.join(root, path);
+    const real = await fs.realpath(joined).catch((error) => rethrow(error, path));
+    if (!isInside(root, real)) throw new PathError(path, "it leads outside the storage root");
+    return real;
+  }
+
+  async #resolveForWrite(path: string): Promise<string> {
+    await fs.mkdir(this.location, { recursive: true });
+    const root = await this.#root();
+    const joined = nodePath.join(root, path);
+    // The deepest existing ancestor must resolve inside the root, so a symlinked directory
+    // cannot redirect a write elsewhere. An existing symlink at the target itself is replaced
+    // by rename (it is the link that is replaced, not what it points at).
+    let probe = nodePath.dirname(joined);
+    while (true) {
+      const real = await fs.realpath(probe).catch((error) => {
+        if (isCode(error, "ENOENT")) return undefined;
+        throw error;
+      });
+      if (real !== undefined) {
+        if (!isInside(root, real)) throw new PathError(path, "it leads outside the storage root");
+        break;
+      }
+      probe = nodePath.dirname(probe);
+    }
+    return joined;
+  }
+}
+
+async function writeTempFile(temp: string, data: WriteData, mode: number): Promise<void> {
+  const flags = fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY;
+  const handle = await fs.open(temp, flags, mode);
+  try {
+    if (typeof data === "string" || data instanceof Uint8Array) {
+      await handle.writeFile(data);
+    } else {
+      const source = Readable.fromWeb(data as import("node:stream/web").ReadableStream<Uint8Array>);
+      await pipeline(source, handle.createWriteStream({ autoClose: false }));
+    }
+    await handle.chmod(mode);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function fsyncDirectory(dir: string): Promise<void> {
+  const handle = await fs.open(dir, "r").catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync().catch(() => {});
+  } finally {
+    await handle.close();
+  }
+}
+
+function isInside(root: string, candidate: string): boolean {
+  return candidate === root || candidate.startsWith(root.endsWith("/") ? root : `${root}/`);
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return (error as { code?: string })?.code === code;
+}
+
+function rethrow(error: unknown, path: string): never {
+  if (isCode(error, "ENOENT") || isCode(error, "ENOTDIR")) {
+    throw new NotFoundError(path, { cause: error });
+  }
+  if (isCode(error, "ELOOP")) throw new PathError(path, "it is a symlink loop");
+  throw new StorageError(`Cannot read "${path}"`, { cause: error });
+}

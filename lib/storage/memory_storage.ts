@@ -1,0 +1,62 @@
+import { AlreadyExistsError, NotFoundError, TooLargeError } from "../errors.ts";
+import { checkPath, checkPrefix } from "./check_path.ts";
+import { collectBytes } from "./read_bytes.ts";
+import type {
+  FileStat,
+  ReadOptions,
+  Storage,
+  StoredObject,
+  WriteData,
+  WriteOptions,
+} from "./storage.ts";
+
+/** Storage held in memory: for tests and for the updater's repository simulator. */
+export class MemoryStorage implements Storage {
+  readonly location: string;
+  readonly #files = new Map<string, { bytes: Uint8Array; modified: Date }>();
+
+  constructor(location = "memory:") {
+    this.location = location;
+  }
+
+  stat(path: string): Promise<FileStat> {
+    checkPath(path);
+    const file = this.#files.get(path);
+    if (!file) return Promise.reject(new NotFoundError(path));
+    return Promise.resolve({ path, size: file.bytes.length, modified: file.modified });
+  }
+
+  async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
+    const stat = await this.stat(path);
+    if (options.maxBytes !== undefined && stat.size > options.maxBytes) {
+      throw new TooLargeError(path, options.maxBytes);
+    }
+    const bytes = this.#files.get(path)?.bytes ?? new Uint8Array();
+    const { start, end } = options.range ?? { start: 0, end: bytes.length - 1 };
+    return { stat, body: new Blob([bytes.slice(start, end + 1)]) };
+  }
+
+  async *list(prefix: string): AsyncIterable<FileStat> {
+    checkPrefix(prefix);
+    const keys = [...this.#files.keys()].filter((k) => k.startsWith(prefix)).sort();
+    for (const key of keys) yield await this.stat(key);
+  }
+
+  async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<FileStat> {
+    checkPath(path);
+    const bytes = typeof data === "string"
+      ? new TextEncoder().encode(data)
+      : data instanceof Uint8Array
+      ? data.slice()
+      : await collectBytes(data, { what: path });
+    if (options.ifAbsent && this.#files.has(path)) throw new AlreadyExistsError(path);
+    this.#files.set(path, { bytes, modified: new Date() });
+    return await this.stat(path);
+  }
+
+  delete(path: string): Promise<void> {
+    checkPath(path);
+    if (!this.#files.delete(path)) return Promise.reject(new NotFoundError(path));
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The storage interface every mirror, cache and profile sits on. It is object-store shaped
+ * (flat keys with "/" in them, whole-object writes, conditional create) so that an S3 backend
+ * can implement it as directly as local disk does.
+ *
+ * @module
+ */
+
+/** What a backend knows about one stored object. */
+export interface FileStat {
+  /** The key, relative and forward-slash separated: "bin/root.json". */
+  path: string;
+  size: number;
+  modified: Date;
+}
+
+/** An inclusive byte range, as in HTTP: `start` through `end`. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/** Options for {@linkcode StorageReader.read}. */
+export interface ReadOptions {
+  /** Read only these bytes. Must lie within the object: callers check against `stat` first. */
+  range?: ByteRange;
+  /** Refuse (TooLargeError) when the object is larger than this many bytes. */
+  maxBytes?: number;
+}
+
+/**
+ * The bytes of a stored object. `body` is a stream or, where the backend can do better, a Blob
+ * that a server can hand to the runtime as-is (Bun sends a file Blob with sendfile).
+ */
+export interface StoredObject {
+  stat: FileStat;
+  body: ReadableStream<Uint8Array> | Blob;
+}
+
+/** The read role: local disk, HTTP mirrors, memory, S3. */
+export interface StorageReader {
+  /** Where this storage is, for messages: a directory or a URL. */
+  readonly location: string;
+  /** Throws NotFoundError when the path does not exist. */
+  stat(path: string): Promise<FileStat>;
+  /** Throws NotFoundError when the path does not exist. */
+  read(path: string, options?: ReadOptions): Promise<StoredObject>;
+  /**
+   * Every object whose key starts with `prefix` ("" for all), in key order. Backends that cannot
+   * list (HTTP) throw a StorageError saying so.
+   */
+  list(prefix: string): AsyncIterable<FileStat>;
+}
+
+/** What can be written: bytes, text (UTF-8) or a stream that is consumed once. */
+export type WriteData = Uint8Array | string | ReadableStream<Uint8Array>;
+
+/** Options for {@linkcode Storage.write}. */
+export interface WriteOptions {
+  /** Fail with AlreadyExistsError instead of replacing an existing object (S3 If-None-Match: *). */
+  ifAbsent?: boolean;
+  /** POSIX file mode where the backend has one (0o600 for private keys). */
+  mode?: number;
+}
+
+/** The write role. Writes are atomic: a reader sees the old object or the new one, never a mix. */
+export interface Storage extends StorageReader {
+  write(path: string, data: WriteData, options?: WriteOptions): Promise<FileStat>;
+  /** Removes an object; a missing one throws NotFoundError. For cache eviction only. */
+  delete(path: string): Promise<void>;
+}
