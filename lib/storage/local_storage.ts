@@ -2,8 +2,6 @@ import { randomBytes } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -98,7 +96,9 @@ export class LocalStorage implements Storage {
     checkPath(path);
     const target = await this.#resolveForWrite(path);
     const dir = nodePath.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
+    await fs.mkdir(dir, { recursive: true }).catch((error) => {
+      throw new StorageError(`Cannot write "${path}" in "${this.location}"`, { cause: error });
+    });
     const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     try {
       await writeTempFile(temp, data, options.mode ?? 0o644);
@@ -115,7 +115,9 @@ export class LocalStorage implements Storage {
       await fsyncDirectory(dir);
     } catch (error) {
       await fs.rm(temp, { force: true });
-      if (error instanceof StorageError) throw error;
+      // Our own errors, and those of the data source (a download that failed or went over its
+      // cap mid-stream), pass through unchanged so callers and exit codes see what happened.
+      if (!isSystemError(error)) throw error;
       throw new StorageError(`Cannot write "${path}" in "${this.location}"`, { cause: error });
     }
     return await this.stat(path);
@@ -177,8 +179,24 @@ async function writeTempFile(temp: string, data: WriteData, mode: number): Promi
     if (typeof data === "string" || data instanceof Uint8Array) {
       await handle.writeFile(data);
     } else {
-      const source = Readable.fromWeb(data as import("node:stream/web").ReadableStream<Uint8Array>);
-      await pipeline(source, handle.createWriteStream({ autoClose: false }));
+      // Chunk by chunk straight to the handle. (pipeline() into createWriteStream({ autoClose:
+      // false }) never settles: that stream emits no "close", which pipeline waits for.)
+      const reader = data.getReader();
+      try {
+        while (true) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          for (let offset = 0; offset < value.length;) {
+            const { bytesWritten } = await handle.write(value, offset, value.length - offset);
+            offset += bytesWritten;
+          }
+        }
+      } catch (error) {
+        await reader.cancel(error).catch(() => {});
+        throw error;
+      } finally {
+        reader.releaseLock();
+      }
     }
     await handle.chmod(mode);
     await handle.sync();
@@ -199,6 +217,12 @@ async function fsyncDirectory(dir: string): Promise<void> {
 
 function isInside(root: string, candidate: string): boolean {
   return candidate === root || candidate.startsWith(root.endsWith("/") ? root : `${root}/`);
+}
+
+/** An error from the operating system (it has an errno code such as "ENOSPC"). */
+function isSystemError(error: unknown): boolean {
+  return typeof (error as { code?: unknown })?.code === "string" &&
+    !(error instanceof StorageError);
 }
 
 function isCode(error: unknown, code: string): boolean {

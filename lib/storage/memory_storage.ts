@@ -19,11 +19,13 @@ export class MemoryStorage implements Storage {
     this.location = location;
   }
 
-  stat(path: string): Promise<FileStat> {
+  // async, so that a refused path is a rejected promise like every other failure.
+  // deno-lint-ignore require-await
+  async stat(path: string): Promise<FileStat> {
     checkPath(path);
     const file = this.#files.get(path);
-    if (!file) return Promise.reject(new NotFoundError(path));
-    return Promise.resolve({ path, size: file.bytes.length, modified: file.modified });
+    if (!file) throw new NotFoundError(path);
+    return { path, size: file.bytes.length, modified: file.modified };
   }
 
   async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
@@ -54,9 +56,9 @@ export class MemoryStorage implements Storage {
     return await this.stat(path);
   }
 
-  delete(path: string): Promise<void> {
+  // deno-lint-ignore require-await
+  async delete(path: string): Promise<void> {
     checkPath(path);
-    if (!this.#files.delete(path)) return Promise.reject(new NotFoundError(path));
-    return Promise.resolve();
+    if (!this.#files.delete(path)) throw new NotFoundError(path);
   }
 }
