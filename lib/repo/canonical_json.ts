@@ -90,14 +90,24 @@ function encodeString(text: string): string {
   return `${out}"`;
 }
 
-/** Orders strings by Unicode code point (as Go orders UTF-8 bytes), not by UTF-16 unit. */
+/**
+ * Orders strings by Unicode code point (as Go orders UTF-8 bytes), not by UTF-16 unit. UTF-16
+ * order differs from code-point order only where a surrogate (U+D800–DFFF, half of an astral
+ * character) meets a unit in U+E000–FFFF, so the first differing units are remapped to make
+ * surrogates sort above U+FFFF without allocating (this runs for every key of every manifest).
+ */
 function compareCodePoints(a: string, b: string): number {
-  const left = Array.from(a);
-  const right = Array.from(b);
-  const length = Math.min(left.length, right.length);
+  const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
-    const diff = left[i]!.codePointAt(0)! - right[i]!.codePointAt(0)!;
-    if (diff !== 0) return diff;
+    const left = a.charCodeAt(i);
+    const right = b.charCodeAt(i);
+    if (left !== right) return codePointRank(left) - codePointRank(right);
   }
-  return left.length - right.length;
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit >= 0xd800 && unit <= 0xdfff) return unit + 0x2000;
+  if (unit >= 0xe000) return unit - 0x800;
+  return unit;
 }
