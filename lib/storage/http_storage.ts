@@ -72,7 +72,9 @@ export class HttpStorage implements StorageReader {
   async stat(path: string): Promise<FileStat> {
     const response = await this.#request(path, "HEAD", {});
     await response.body?.cancel();
-    const size = Number(response.headers.get("content-length"));
+    // Number(null) is 0: a missing header must not read as an empty file.
+    const header = response.headers.get("content-length");
+    const size = header === null || header.trim() === "" ? NaN : Number(header);
     if (!Number.isSafeInteger(size) || size < 0) {
       throw new StorageError(
         `Cannot stat "${this.urlFor(path)}": the server sent no Content-Length`,
