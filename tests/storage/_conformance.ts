@@ -49,7 +49,7 @@ export interface ConformanceCapabilities {
 }
 
 /** Bytes 0..255 repeated, so that any off-by-one in a range shows. */
-export function patternBytes(length: number): Uint8Array {
+export function patternBytes(length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = (i * 7 + 3) & 0xff;
   return bytes;
