@@ -150,7 +150,9 @@ function indexText(url: string): string {
 }
 
 function etagFor(stat: FileStat): string {
-  return `"${stat.size.toString(16)}-${Math.floor(stat.modified.getTime() / 1000).toString(16)}"`;
+  // Millisecond mtime, not seconds: timestamp.json is rewritten in place, often at the same size,
+  // and two publishes within one second must not share a validator (or a memory-cache entry).
+  return `"${stat.size.toString(16)}-${stat.modified.getTime().toString(16)}"`;
 }
 
 async function serveFile(
