@@ -39,6 +39,9 @@ export function signedSpan(bytes: Uint8Array): Uint8Array {
   return new TextEncoder().encode(text.slice(found.start, found.end));
 }
 
+const LITERAL = /true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+const WHITESPACE = /[ \t\n\r]*/y;
+
 class Scanner {
   position = 0;
   constructor(readonly text: string) {}
@@ -55,7 +58,9 @@ class Scanner {
   }
 
   whitespace(): void {
-    while (/[ \t\n\r]/.test(this.peek())) this.position++;
+    WHITESPACE.lastIndex = this.position;
+    WHITESPACE.exec(this.text);
+    this.position = WHITESPACE.lastIndex;
   }
 
   string(): string {
@@ -101,9 +106,10 @@ class Scanner {
         return;
       }
     }
-    const literal = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(
-      this.text.slice(this.position, this.position + 64),
-    );
+    // Sticky match from the current offset: a literal may be any length (a 300-digit number is
+    // valid JSON), so no fixed-size window is cut out of the text.
+    LITERAL.lastIndex = this.position;
+    const literal = LITERAL.exec(this.text);
     if (!literal) throw new SyntaxError(`Unexpected "${char}" at offset ${this.position}`);
     this.position += literal[0].length;
   }
