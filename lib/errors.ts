@@ -3,7 +3,7 @@
  *
  * StorageError → NotFoundError, ReadOnlyError, PathError, AlreadyExistsError
  * VerificationError → SignatureError, ExpiredError, RollbackError, HashMismatchError,
- *                     LengthMismatchError
+ *                     LengthMismatchError, ManifestFormatError
  * DownloadError → HttpStatusError, TooLargeError
  * UsageError
  *
@@ -74,6 +74,11 @@ export class HashMismatchError extends VerificationError {
 /** Bytes are not as long as a signed manifest says. */
 export class LengthMismatchError extends VerificationError {
   override name = "LengthMismatchError";
+}
+
+/** A manifest is not in TiUP's format: a field is missing, of the wrong type or out of range. */
+export class ManifestFormatError extends VerificationError {
+  override name = "ManifestFormatError";
 }
 
 /** A network transfer failed. */
