@@ -1,0 +1,320 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Command, CommandContext } from "../../lib/cli/command.ts";
+import { createBufferedOutput } from "../../lib/cli/output.ts";
+import { type FallbackRunner, runCli } from "../../lib/cli/run_cli.ts";
+import {
+  DownloadError,
+  ExpiredError,
+  HashMismatchError,
+  HttpStatusError,
+  NotFoundError,
+  SignatureError,
+  TooLargeError,
+  UsageError,
+  VerificationError,
+} from "../../lib/errors.ts";
+
+/** A small command table shaped like ferry's, recording what each run received. */
+function fixture(
+  behaviour: (context: CommandContext) => Promise<number | void> = () => Promise.resolve(),
+) {
+  const calls: CommandContext[] = [];
+  const record = (context: CommandContext) => {
+    calls.push(context);
+    return behaviour(context);
+  };
+  const commands: Command[] = [
+    {
+      name: "mirror serve",
+      summary: "Serve a mirror",
+      usage: "[DIR] [--listen HOST:PORT]",
+      flags: {
+        listen: {
+          type: "string",
+          short: "l",
+          valueName: "HOST:PORT",
+          default: "127.0.0.1:8080",
+          description: "Address to listen on",
+        },
+        "tls-cert": { type: "string", description: "Certificate" },
+      },
+      positionals: { max: 1, names: "DIR" },
+      run: record,
+    },
+    {
+      name: "mirror publish",
+      summary: "Publish a component",
+      usage: "NAME VERSION TARBALL ENTRY",
+      flags: {
+        key: { type: "string", multiple: true, description: "Signing key" },
+        standalone: { type: "boolean", description: "Standalone component" },
+      },
+      positionals: { min: 4, max: 4, names: "NAME VERSION TARBALL ENTRY" },
+      run: record,
+    },
+    {
+      name: "install",
+      summary: "Install components",
+      usage: "COMPONENT[:VERSION]...",
+      flags: { force: { type: "boolean", short: "f", description: "Reinstall" } },
+      positionals: { min: 1, names: "COMPONENT" },
+      run: record,
+    },
+    {
+      name: "playground",
+      summary: "Start a playground",
+      usage: "[VERSION] [--COMPONENT VERSION...]",
+      flags: { tag: { type: "string", description: "Tag" } },
+      positionals: { max: 1 },
+      dynamicFlags: true,
+      run: record,
+    },
+  ];
+  return { commands, calls };
+}
+
+async function run(
+  argv: string[],
+  options: {
+    behaviour?: (context: CommandContext) => Promise<number | void>;
+    fallback?: FallbackRunner;
+  } = {},
+) {
+  const { commands, calls } = fixture(options.behaviour);
+  const output = createBufferedOutput();
+  const code = await runCli(argv, {
+    commands,
+    version: "9.8.7",
+    output,
+    env: { FERRY_HOME: "/nonexistent" },
+    ...(options.fallback ? { fallback: options.fallback } : {}),
+  });
+  return { code, stdout: output.stdout.join(""), stderr: output.stderr.join(""), calls };
+}
+
+function failing(error: unknown) {
+  return { behaviour: () => Promise.reject(error) };
+}
+
+test("runCli() --version prints the version and exits 0", async () => {
+  for (const flag of ["--version", "-V"]) {
+    const r = await run([flag]);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, "ferry 9.8.7\n");
+    assert.equal(r.stderr, "");
+  }
+});
+
+test("runCli() --help lists every command and exits 0", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const r = await run([flag]);
+    assert.equal(r.code, 0);
+    for (const name of ["mirror serve", "mirror publish", "install", "playground"]) {
+      assert.ok(r.stdout.includes(name), `${flag}: ${name} missing`);
+    }
+    assert.match(r.stdout, /Usage: ferry <command>/);
+  }
+});
+
+test("runCli() with no arguments prints help and exits 2", async () => {
+  const r = await run([]);
+  assert.equal(r.code, 2);
+  assert.match(r.stdout, /Usage: ferry <command>/);
+});
+
+test("runCli() <command> --help prints its usage, flags and defaults and exits 0", async () => {
+  for (const argv of [["mirror", "serve", "--help"], ["--help", "mirror", "serve"]]) {
+    const r = await run(argv);
+    assert.equal(r.code, 0, argv.join(" "));
+    assert.match(r.stdout, /Usage: ferry mirror serve \[DIR\] \[--listen HOST:PORT\]/);
+    assert.match(
+      r.stdout,
+      /-l, --listen HOST:PORT\s+Address to listen on \(default "127.0.0.1:8080"\)/,
+    );
+    assert.match(r.stdout, /--debug/);
+    assert.equal(r.calls.length, 0, "help must not run the command");
+  }
+});
+
+test("runCli() a command group alone prints its verbs; with --help exits 0", async () => {
+  const bare = await run(["mirror"]);
+  assert.equal(bare.code, 2);
+  assert.match(bare.stdout, /serve\s+Serve a mirror/);
+  assert.match(bare.stdout, /publish\s+Publish a component/);
+  const help = await run(["mirror", "--help"]);
+  assert.equal(help.code, 0);
+});
+
+test("runCli() an unknown command suggests the closest one and exits 2", async () => {
+  const r = await run(["instal", "tidb"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.stdout, "");
+  assert.equal(
+    r.stderr,
+    'Error: Unknown command "instal": did you mean "install"? (see "ferry --help")\n',
+  );
+});
+
+test("runCli() an unknown command with nothing close gives no suggestion", async () => {
+  const r = await run(["zzzzzzzz"]);
+  assert.equal(r.code, 2);
+  assert.ok(!r.stderr.includes("did you mean"), r.stderr);
+  assert.match(r.stderr, /Unknown command "zzzzzzzz"/);
+});
+
+test("runCli() an unknown verb in a group suggests the closest verb", async () => {
+  const r = await run(["mirror", "serv", "/srv"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Unknown command "mirror serv": did you mean "serve"\?/);
+  assert.match(r.stderr, /ferry mirror --help/);
+});
+
+test("runCli() an unknown flag suggests the closest flag and exits 2", async () => {
+  const r = await run(["mirror", "serve", "/srv", "--lisen", ":80"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.calls.length, 0);
+  assert.equal(
+    r.stderr,
+    'Error: Unknown flag "--lisen" for "ferry mirror serve": did you mean "--listen"? (see "ferry mirror serve --help")\n',
+  );
+});
+
+test("runCli() an unknown global flag suggests the closest one", async () => {
+  const r = await run(["--verison"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Unknown flag "--verison": did you mean "--version"\?/);
+});
+
+test("runCli() a string flag without its value is a usage error", async () => {
+  const r = await run(["mirror", "serve", "--listen"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^Error: .*listen.*\(see "ferry mirror serve --help"\)\n$/);
+  assert.equal(r.stderr.split("\n").length, 2, "one line");
+});
+
+test("runCli() missing positional arguments exit 2 with the usage", async () => {
+  const r = await run(["mirror", "publish", "hello", "v1"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.calls.length, 0);
+  assert.match(r.stderr, /"ferry mirror publish" needs NAME VERSION TARBALL ENTRY/);
+  assert.match(r.stderr, /usage: ferry mirror publish NAME VERSION TARBALL ENTRY/);
+});
+
+test("runCli() extra positional arguments exit 2", async () => {
+  const r = await run(["mirror", "serve", "/a", "/b"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.calls.length, 0);
+  assert.match(r.stderr, /takes at most 1 argument\(s\), got 2/);
+});
+
+test("runCli() passes positionals, flags, defaults and short flags to the command", async () => {
+  const r = await run(["mirror", "serve", "/srv/m", "-l", "0.0.0.0:9"]);
+  assert.equal(r.code, 0);
+  assert.deepEqual(r.calls[0]?.args, ["/srv/m"]);
+  assert.equal(r.calls[0]?.flags.listen, "0.0.0.0:9");
+  const defaults = await run(["mirror", "serve"]);
+  assert.equal(defaults.calls[0]?.flags.listen, "127.0.0.1:8080");
+  const equals = await run(["mirror", "serve", "--listen=:1"]);
+  assert.equal(equals.calls[0]?.flags.listen, ":1");
+});
+
+test("runCli() collects repeatable flags and booleans", async () => {
+  const r = await run([
+    "mirror",
+    "publish",
+    "hello",
+    "v1",
+    "h.tar.gz",
+    "hello",
+    "--key",
+    "a.json",
+    "--key",
+    "b.json",
+    "--standalone",
+  ]);
+  assert.equal(r.code, 0);
+  assert.deepEqual(r.calls[0]?.flags.key, ["a.json", "b.json"]);
+  assert.equal(r.calls[0]?.flags.standalone, true);
+});
+
+test("runCli() keeps arguments after -- as positionals", async () => {
+  const r = await run(["install", "--", "--weird-name"]);
+  assert.equal(r.code, 0);
+  assert.deepEqual(r.calls[0]?.args, ["--weird-name"]);
+});
+
+test("runCli() dynamic-flag commands receive unknown flags in rawArgs", async () => {
+  const r = await run(["playground", "v7.5.0", "--tidb", "v7.1.0", "--tag", "x"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.calls[0]?.args, ["v7.5.0"]);
+  assert.equal(r.calls[0]?.flags.tag, "x");
+  assert.deepEqual(r.calls[0]?.rawArgs, ["v7.5.0", "--tidb", "v7.1.0", "--tag", "x"]);
+});
+
+test("runCli() hands unknown names to the component runner when there is one", async () => {
+  const seen: Array<[string, string[]]> = [];
+  const fallback: FallbackRunner = (name, args) => {
+    seen.push([name, args]);
+    return Promise.resolve(7);
+  };
+  const r = await run(["hello:v0.0.1", "--flag", "x"], { fallback });
+  assert.equal(r.code, 7);
+  assert.deepEqual(seen, [["hello:v0.0.1", ["--flag", "x"]]]);
+});
+
+test("runCli() returns the command's exit code, 0 when it returns nothing", async () => {
+  assert.equal((await run(["install", "x"], { behaviour: () => Promise.resolve(5) })).code, 5);
+  assert.equal((await run(["install", "x"], { behaviour: () => Promise.resolve() })).code, 0);
+});
+
+test("runCli() maps error classes to exit codes", async () => {
+  const cases: Array<[unknown, number]> = [
+    [new UsageError("bad"), 2],
+    [new VerificationError("bad"), 3],
+    [new SignatureError("bad"), 3],
+    [new ExpiredError("bad"), 3],
+    [new HashMismatchError("bad"), 3],
+    [new DownloadError("bad"), 4],
+    [new HttpStatusError("http://x/", 503), 4],
+    [new TooLargeError("x", 1), 4],
+    [new NotFoundError("x"), 1],
+    [new Error("bug"), 1],
+    ["a thrown string", 1],
+  ];
+  for (const [error, code] of cases) {
+    const r = await run(["install", "x"], failing(error));
+    assert.equal(r.code, code, String(error));
+  }
+});
+
+test("runCli() prints a failure once, as one line, without a stack", async () => {
+  const r = await run(["install", "x"], failing(new DownloadError('Cannot fetch "http://m/"')));
+  assert.equal(r.stderr, 'Error: Cannot fetch "http://m/"\n');
+  assert.equal(r.stdout, "");
+});
+
+test("runCli() adds the cause to the one line when the message lacks it", async () => {
+  const error = new Error('Cannot write "a.json"', { cause: new Error("ENOSPC: no space") });
+  const r = await run(["install", "x"], failing(error));
+  assert.equal(r.stderr, 'Error: Cannot write "a.json": ENOSPC: no space\n');
+});
+
+test("runCli() --debug prints the stack and the cause chain", async () => {
+  const error = new Error("outer failure", { cause: new Error("inner failure") });
+  for (const argv of [["--debug", "install", "x"], ["install", "x", "--debug"]]) {
+    const r = await run(argv, failing(error));
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^Error: Error: outer failure\n\s+at /);
+    assert.match(r.stderr, /caused by: Error: inner failure\n\s+at /);
+  }
+  const quiet = await run(["install", "x"], failing(error));
+  assert.ok(!/\bat /.test(quiet.stderr), quiet.stderr);
+});
+
+test("runCli() passes --debug to the command and not as a flag", async () => {
+  const r = await run(["mirror", "serve", "--debug"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.calls[0]?.debug, true);
+  assert.equal(r.calls[0]?.flags.debug, undefined);
+});
