@@ -6,7 +6,9 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
+import { proxyCommand } from "./proxy.ts";
 
 export const ALL_COMMANDS: Command[] = [
   mirrorServeCommand,
+  proxyCommand,
 ];

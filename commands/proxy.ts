@@ -1,0 +1,168 @@
+import { readFile } from "node:fs/promises";
+import * as nodePath from "node:path";
+import { type Command, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { ferryHome } from "../lib/client/home_dir.ts";
+import { UsageError } from "../lib/errors.ts";
+import { serveHttp } from "../lib/runtime.ts";
+import { loadTls } from "../lib/server/load_tls.ts";
+import { parseListen } from "../lib/server/parse_listen.ts";
+import { LocalStorage } from "../lib/storage/local_storage.ts";
+import { FERRY_VERSION } from "../lib/version.ts";
+import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
+import { checkProxyConfig, parseProxyConfig } from "../proxy/parse_proxy_config.ts";
+import { defaultProxyConfig } from "../proxy/proxy_config.ts";
+
+export const proxyCommand: Command = {
+  name: "proxy",
+  summary: "Run a container-registry pull proxy with a verified local cache",
+  usage: "[--listen HOST:PORT] [--config FILE] [--cache-dir DIR] [--tls-cert FILE --tls-key FILE]",
+  description: `Lets docker, containerd, podman and skopeo pull public images through this one host
+when the origin registries are slow or unreachable. Three ways to address an image:
+
+  1. Host prefix (any registry in the table):
+       docker pull cr.example/k8s.gcr.io/coredns/coredns:v1.8.6
+  2. Host alias (a DNS name per registry, set in the config "aliases"):
+       docker pull k8s-gcr.cr.example/coredns/coredns:v1.8.6
+  3. Docker Hub mirror ("defaultRegistry: docker.io"; /etc/docker/daemon.json
+     {"registry-mirrors": ["https://cr.example"]}):
+       docker pull mysql:5.7
+
+Blobs and manifests by digest are cached forever and verified before they are cached; tags are
+re-checked after the tag TTL and served from the cache when the upstream fails. Built-in
+registries: docker.io, gcr.io, ghcr.io, k8s.gcr.io, registry.k8s.io, quay.io, mcr.microsoft.com,
+nvcr.io, docker.elastic.co, cr.l5d.io; others must be added in the config (never an open proxy).
+/metrics serves Prometheus counters.
+
+Examples:
+  ferry proxy --listen :5000
+  ferry proxy --config /etc/ferry/proxy.yaml --tls-cert cert.pem --tls-key key.pem
+  ferry proxy --registry upstream.test=http://127.0.0.1:15000 --default-registry upstream.test`,
+  flags: {
+    listen: {
+      type: "string",
+      short: "l",
+      valueName: "HOST:PORT",
+      default: "127.0.0.1:5000",
+      description: "Address to listen on (:PORT for all interfaces)",
+    },
+    config: { type: "string", short: "c", valueName: "FILE", description: "YAML config file" },
+    "cache-dir": {
+      type: "string",
+      valueName: "DIR",
+      description: "Where the cache lives (default $FERRY_HOME/proxy-cache)",
+    },
+    registry: {
+      type: "string",
+      multiple: true,
+      valueName: "NAME=URL",
+      description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000",
+    },
+    alias: {
+      type: "string",
+      multiple: true,
+      valueName: "HOST=NAME",
+      description: "Serve registry NAME to requests for Host HOST (repeatable)",
+    },
+    "default-registry": {
+      type: "string",
+      valueName: "NAME",
+      description: "Registry for names without one (Docker Hub mirror mode)",
+    },
+    "tls-cert": {
+      type: "string",
+      valueName: "FILE",
+      description: "PEM certificate chain: serve HTTPS",
+    },
+    "tls-key": { type: "string", valueName: "FILE", description: "PEM private key for --tls-cert" },
+    "access-log": {
+      type: "string",
+      valueName: "on|off",
+      default: "on",
+      description: "Print one line per request on stdout",
+    },
+  },
+  positionals: { max: 0 },
+  async run({ flags, out, env, signal }) {
+    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:5000");
+    const accessLog = stringFlag(flags, "access-log") ?? "on";
+    if (accessLog !== "on" && accessLog !== "off") {
+      throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
+    }
+    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
+    const configPath = stringFlag(flags, "config");
+    let config = defaultProxyConfig();
+    if (configPath !== undefined) {
+      const text = await readFile(configPath, "utf8").catch((error) => {
+        throw new UsageError(`Cannot read config file "${configPath}": ${error.code ?? error}`);
+      });
+      const base = nodePath.dirname(nodePath.resolve(configPath));
+      config = await parseProxyConfig(text, {
+        source: `"${configPath}"`,
+        readFile: (path) => readFile(nodePath.resolve(base, path), "utf8"),
+      });
+    }
+    for (const value of listFlag(flags, "registry")) {
+      const [name = "", url = ""] = splitPair(value, "--registry", "NAME=URL");
+      const parsed = await parseProxyConfig(
+        `registries: {${JSON.stringify(name)}: ${JSON.stringify(url)}}\nbuiltinRegistries: false`,
+        {
+          source: "--registry",
+          readFile: (path) => readFile(path, "utf8"),
+        },
+      );
+      Object.assign(config.registries, parsed.registries);
+    }
+    for (const value of listFlag(flags, "alias")) {
+      const [host = "", name = ""] = splitPair(value, "--alias", "HOST=NAME");
+      config.aliases[host.toLowerCase()] = name;
+    }
+    const defaultRegistry = stringFlag(flags, "default-registry");
+    if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
+    checkProxyConfig(config, "the flags and config file");
+
+    const cacheDir = nodePath.resolve(
+      stringFlag(flags, "cache-dir") ?? nodePath.join(ferryHome(env), "proxy-cache"),
+    );
+    const app = createRegistryProxy(config, {
+      fetch: globalThis.fetch.bind(globalThis),
+      storage: new LocalStorage(cacheDir),
+      // Inside the cache directory, so committing a download is a rename-sized copy on one disk;
+      // LocalStorage never lists or serves ".ferry-tmp-" names.
+      spoolDir: nodePath.join(cacheDir, ".ferry-tmp-spool"),
+      userAgent: `ferry/${FERRY_VERSION}`,
+      ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
+      onLog: (line) => out.warn(line),
+    });
+    const server = await serveHttp((request, info) => app.fetch(request, info), {
+      hostname: listen.hostname,
+      port: listen.port,
+      ...(tls ? { tls } : {}),
+    });
+    const host = server.url.replace(/^https?:\/\//, "");
+    out.info(`Registry proxy at ${server.url}, cache in ${cacheDir}`);
+    out.info(`Registries: ${Object.keys(config.registries).join(", ")}`);
+    if (config.defaultRegistry) {
+      out.info(
+        `Docker Hub mirror mode: names without a registry go to "${config.defaultRegistry}"`,
+      );
+    }
+    out.info(`Pull:  docker pull ${host}/docker.io/library/alpine:latest`);
+    out.info("Press Ctrl-C to stop.");
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+    out.info("Stopping: letting requests in flight finish…");
+    await server.shutdown();
+    await app.idle();
+    return 0;
+  },
+};
+
+function splitPair(value: string, flag: string, form: string): [string, string] {
+  const at = value.indexOf("=");
+  if (at <= 0 || at === value.length - 1) {
+    throw new UsageError(`Cannot use ${flag} "${value}": expected ${form}`);
+  }
+  return [value.slice(0, at), value.slice(at + 1)];
+}

@@ -1,0 +1,28 @@
+/**
+ * What the request handlers of one proxy app share. Private to proxy/: created by
+ * createRegistryProxy, never at module level.
+ *
+ * @module
+ */
+import type { Storage } from "../lib/storage/storage.ts";
+import type { BlobFetcher } from "./blob_fetcher.ts";
+import type { ManifestCache } from "./manifest_cache.ts";
+import type { ProxyConfig } from "./proxy_config.ts";
+import type { ProxyMetrics } from "./proxy_metrics.ts";
+import type { UpstreamClient } from "./upstream_client.ts";
+
+export interface ProxyState {
+  config: ProxyConfig;
+  storage: Storage;
+  manifests: ManifestCache;
+  blobs: BlobFetcher;
+  metrics: ProxyMetrics;
+  upstream(registry: string): UpstreamClient;
+  now(): number;
+  /** Records a use of a cache key (for least-recently-used eviction). */
+  touch(key: string): void;
+  /** Something was added to the cache: check the size limit soon. */
+  grew(): void;
+  /** A line for the operator's log (stale answers, rejected blobs, commit failures). */
+  log(line: string): void;
+}

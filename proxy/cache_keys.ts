@@ -1,0 +1,42 @@
+/**
+ * Where the proxy keeps things in its Storage. Content is addressed by digest (shared by every
+ * registry and repository that has it); tag answers are per registry, repository, tag and media
+ * type. Every component is checked by the router's grammar before it gets here, so no key can
+ * contain "..", "." or an empty segment.
+ *
+ * ```
+ * blobs/sha256/ab/ab12…             layer and config bytes
+ * manifests/sha256/ab/ab12…         "<media type>\n" + the manifest's exact bytes
+ * tags/<registry>/<repo>/_tag/<tag>/<media type, "/" → "_">   JSON TagRecord
+ * ```
+ *
+ * @module
+ */
+export const cacheKeys = {
+  /** The object holding a blob's bytes. */
+  blob(digest: string): string {
+    const [algorithm, hex = ""] = digest.split(":");
+    return `blobs/${algorithm}/${hex.slice(0, 2)}/${hex}`;
+  },
+  /** The object holding a manifest's media type and bytes. */
+  manifest(digest: string): string {
+    const [algorithm, hex = ""] = digest.split(":");
+    return `manifests/${algorithm}/${hex.slice(0, 2)}/${hex}`;
+  },
+  /** The folder of one tag's answers, one object per media type. */
+  tagFolder(registry: string, repository: string, tag: string): string {
+    return `tags/${registry}/${repository}/_tag/${tag}/`;
+  },
+  /** One tag answer for one media type, or undefined when the type cannot be a key. */
+  tag(registry: string, repository: string, tag: string, mediaType: string): string | undefined {
+    if (!/^[A-Za-z0-9][A-Za-z0-9.+_-]*\/[A-Za-z0-9][A-Za-z0-9.+_-]*$/.test(mediaType)) {
+      return undefined;
+    }
+    return `${cacheKeys.tagFolder(registry, repository, tag)}${mediaType.replace("/", "_")}`;
+  },
+  /** Reads the digest back from a blob or manifest key; undefined for other keys. */
+  digestOf(key: string): string | undefined {
+    const match = /^(?:blobs|manifests)\/(sha256|sha512)\/[0-9a-f]{2}\/([0-9a-f]+)$/.exec(key);
+    return match ? `${match[1]}:${match[2]}` : undefined;
+  },
+};

@@ -1,0 +1,387 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import * as nodePath from "node:path";
+import {
+  HashMismatchError,
+  NotFoundError,
+  StorageError,
+  VerificationError,
+} from "../lib/errors.ts";
+import { type AccessRecord, formatAccessLine } from "../lib/server/access_log.ts";
+import type { Storage } from "../lib/storage/storage.ts";
+import type { ProxyState } from "./_proxy_state.ts";
+import { BlobFetcher } from "./blob_fetcher.ts";
+import { cacheKeys } from "./cache_keys.ts";
+import { ClientAuth } from "./client_auth.ts";
+import { evictCache } from "./evict_cache.ts";
+import { ManifestCache } from "./manifest_cache.ts";
+import { OciError } from "./oci_error.ts";
+import { parseRoute, type Route } from "./parse_route.ts";
+import type { ProxyConfig, RegistryEntry } from "./proxy_config.ts";
+import { ProxyMetrics } from "./proxy_metrics.ts";
+import { RateLimiter } from "./rate_limiter.ts";
+import { serveBlob } from "./serve_blob.ts";
+import { serveListing } from "./serve_listing.ts";
+import { serveManifest } from "./serve_manifest.ts";
+import { UpstreamClient } from "./upstream_client.ts";
+import { UpstreamUnavailableError } from "./upstream_error.ts";
+
+/** What the proxy does I/O with. */
+export interface RegistryProxyDeps {
+  /** Used for every upstream request (inject a test registry here). */
+  fetch: typeof fetch;
+  /** The cache: blobs, manifests and tag answers. */
+  storage: Storage;
+  /** A fetch for one registry (custom CA); defaults to `fetch`. */
+  fetchFor?: (registry: RegistryEntry) => typeof fetch;
+  /** Local directory for downloads in progress; a fresh one under the OS temp dir by default. */
+  spoolDir?: string;
+  /** Clock (epoch ms), for tag TTLs and tokens. */
+  now?: () => number;
+  /** One formatted line per request; omit to log nothing. */
+  onAccess?: (line: string, record: AccessRecord) => void;
+  /** Operator notes: stale answers, rejected blobs, cache errors. */
+  onLog?: (line: string) => void;
+  userAgent?: string;
+}
+
+/** Hono bindings: the client address comes from the runtime adapter. */
+export type RegistryProxyEnv = {
+  Bindings: { remoteAddress?: string };
+  Variables: { routeKind: string };
+};
+
+/** The proxy app plus handles for the command and tests. */
+export type RegistryProxy = Hono<RegistryProxyEnv> & {
+  metrics: ProxyMetrics;
+  /** Resolves when cache writes and evictions in progress are done. */
+  idle(): Promise<void>;
+};
+
+/**
+ * The container-registry pull proxy as a Hono app (OCI distribution spec, pull endpoints only).
+ * Routes by path prefix, Host alias, `?ns=` or the default registry (see parseRoute); refuses
+ * registries that are not in the table; answers every error as OCI error JSON; keeps no module
+ * state, so several proxies can live in one process. Run it with
+ * `serveHttp((req, info) => app.fetch(req, info), …)`, test it with `app.request(path)`.
+ */
+export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps): RegistryProxy {
+  const now = deps.now ?? Date.now;
+  const log = deps.onLog ?? (() => {});
+  const metrics = new ProxyMetrics();
+  const registries = new Set(Object.keys(config.registries));
+  const libraryRegistries = new Set(
+    Object.values(config.registries).filter((r) => r.library).map((r) => r.name),
+  );
+  const auth = new ClientAuth(config.auth, now);
+  const limiter = config.rateLimit
+    ? new RateLimiter(config.rateLimit.requestsPerSecond, config.rateLimit.burst, now)
+    : undefined;
+  const allow = config.allow.map(globToRegExp);
+  const block = config.block.map(globToRegExp);
+  const lastUsed = new Map<string, number>();
+  const pending = new Set<Promise<unknown>>();
+  const track = (work: Promise<unknown>) => {
+    pending.add(work);
+    work.finally(() => pending.delete(work)).catch(() => {});
+  };
+
+  let evicting = false;
+  let evictAgain = false;
+  const maxBytes = config.cache.maxBytes;
+  const grew = () => {
+    if (maxBytes === undefined) return;
+    if (evicting) {
+      evictAgain = true;
+      return;
+    }
+    evicting = true;
+    track((async () => {
+      do {
+        evictAgain = false;
+        try {
+          const result = await evictCache(deps.storage, {
+            targetBytes: Math.floor(maxBytes * 0.9),
+            lastUsed: (key) => lastUsed.get(key),
+            isPinned: (key) => {
+              const digest = cacheKeys.digestOf(key);
+              return digest !== undefined && key.startsWith("blobs/") && blobs.isActive(digest);
+            },
+          });
+          if (result.deletedBytes > 0) {
+            metrics.inc("ferry_proxy_evicted_bytes_total", {}, result.deletedBytes);
+            for (const key of result.deletedKeys) lastUsed.delete(key);
+            log(
+              `Evicted ${result.deletedKeys.length} cache entries (${result.deletedBytes} bytes)`,
+            );
+          }
+        } catch (error) {
+          log(`Cannot evict from the cache: ${(error as Error).message}`);
+        }
+      } while (evictAgain);
+      evicting = false;
+    })());
+  };
+
+  const blobs = new BlobFetcher(deps.storage, {
+    spoolDir: deps.spoolDir ??
+      nodePath.join(tmpdir(), `ferry-proxy-spool-${randomBytes(6).toString("hex")}`),
+    onCommitted: (digest, size) => {
+      metrics.inc("ferry_proxy_blobs_committed_total");
+      metrics.inc("ferry_proxy_blob_bytes_committed_total", {}, size);
+      lastUsed.set(cacheKeys.blob(digest), now());
+      grew();
+    },
+    onRejected: (digest, error) => {
+      metrics.inc("ferry_proxy_blobs_rejected_total");
+      log(`Not caching blob "${digest}": ${error.message}`);
+    },
+  });
+  metrics.gauge("ferry_proxy_blob_downloads_active", () => blobs.active);
+
+  const clients = new Map<string, UpstreamClient>();
+  const state: ProxyState = {
+    config,
+    storage: deps.storage,
+    manifests: new ManifestCache(deps.storage),
+    blobs,
+    metrics,
+    now,
+    touch: (key) => lastUsed.set(key, now()),
+    grew,
+    log,
+    upstream(name) {
+      let client = clients.get(name);
+      if (!client) {
+        const registry = config.registries[name];
+        if (!registry) throw new OciError(403, "DENIED", `Registry "${name}" is not configured`);
+        client = new UpstreamClient(registry, {
+          fetch: deps.fetchFor?.(registry) ?? deps.fetch,
+          timeoutMs: config.upstream.timeoutMs,
+          retries: config.upstream.retries,
+          userAgent: deps.userAgent ?? "ferry-proxy",
+          now,
+          onEvent: (event) => {
+            const status = String(event.status);
+            metrics.inc("ferry_proxy_upstream_requests_total", {
+              registry: event.registry,
+              method: event.method,
+              kind: kindOfUrl(event.url),
+              status,
+            });
+            if (event.status === "error" || event.status === 429 || Number(event.status) >= 500) {
+              metrics.inc("ferry_proxy_upstream_errors_total", { registry: event.registry });
+            }
+          },
+        });
+        clients.set(name, client);
+      }
+      return client;
+    },
+  };
+
+  const app = new Hono<RegistryProxyEnv>();
+
+  app.use("*", async (c, next) => {
+    const started = performance.now();
+    c.set("routeKind", "other");
+    await next();
+    const bytes = Number(c.res.headers.get("content-length") ?? 0);
+    metrics.inc("ferry_proxy_requests_total", {
+      kind: c.get("routeKind"),
+      method: c.req.method,
+      status: String(c.res.status),
+    });
+    if (c.req.method !== "HEAD") metrics.inc("ferry_proxy_response_bytes_total", {}, bytes);
+    if (deps.onAccess) {
+      const record: AccessRecord = {
+        remoteAddress: c.env?.remoteAddress ?? "-",
+        method: c.req.method,
+        path: new URL(c.req.url).pathname,
+        status: c.res.status,
+        bytes: c.req.method === "HEAD" ? 0 : bytes,
+        durationMs: performance.now() - started,
+        userAgent: c.req.header("user-agent") ?? "-",
+        time: new Date(now()),
+      };
+      deps.onAccess(formatAccessLine(record), record);
+    }
+  });
+
+  app.get(
+    "/metrics",
+    (c) =>
+      c.body(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  app.get("/auth/token", async (c) => {
+    c.set("routeKind", "token");
+    const token = await auth.issue(c.req.header("authorization"));
+    if (!token) {
+      throw new OciError(401, "UNAUTHORIZED", "Wrong user name or password", undefined, {
+        "www-authenticate": 'Basic realm="ferry proxy"',
+      });
+    }
+    return c.json(token);
+  });
+
+  app.all("/v2/*", (c) => handleV2(c));
+  app.all("/v2", (c) => handleV2(c));
+
+  async function handleV2(c: Context<RegistryProxyEnv>): Promise<Response> {
+    c.header("docker-distribution-api-version", "registry/2.0");
+    const url = new URL(c.req.url);
+    const host = c.req.header("host") ?? url.host;
+    const ns = url.searchParams.get("ns") ?? undefined;
+    if (auth.enabled) {
+      const result = await auth.check(c.req.header("authorization"));
+      if (!result.ok) {
+        const origin = `${
+          c.req.header("x-forwarded-proto") ?? url.protocol.slice(0, -1)
+        }://${host}`;
+        throw new OciError(
+          401,
+          "UNAUTHORIZED",
+          "Authentication required: log in to this proxy (docker login / skopeo --creds)",
+          undefined,
+          { "www-authenticate": auth.challenge(origin) },
+        );
+      }
+    }
+    if (limiter) {
+      const wait = limiter.take(c.env?.remoteAddress ?? "-");
+      if (wait > 0) {
+        metrics.inc("ferry_proxy_rate_limited_total");
+        throw new OciError(
+          429,
+          "TOOMANYREQUESTS",
+          `Too many requests from this client; retry in ${wait} s`,
+          undefined,
+          { "retry-after": String(wait) },
+        );
+      }
+    }
+    const route = parseRoute(url.pathname, {
+      registries,
+      aliases: config.aliases,
+      host,
+      ns,
+      defaultRegistry: config.defaultRegistry,
+      libraryRegistries,
+    });
+    c.set("routeKind", route.kind);
+    const method = c.req.method;
+    if (method !== "GET" && method !== "HEAD") {
+      throw new OciError(
+        405,
+        "UNSUPPORTED",
+        `${method} is not supported: this proxy only pulls; push to the upstream registry instead`,
+      );
+    }
+    if (ns) c.header("oci-namespace", ns);
+    const response = await dispatch(route, method, c, url);
+    if (ns) response.headers.set("oci-namespace", ns);
+    response.headers.set("docker-distribution-api-version", "registry/2.0");
+    return response;
+  }
+
+  async function dispatch(
+    route: Route,
+    method: "GET" | "HEAD",
+    c: Context<RegistryProxyEnv>,
+    url: URL,
+  ): Promise<Response> {
+    switch (route.kind) {
+      case "ping":
+        return c.json({});
+      case "catalog":
+        throw new OciError(405, "UNSUPPORTED", "The catalog is not available through this proxy");
+      case "upload":
+        throw new OciError(
+          405,
+          "UNSUPPORTED",
+          "Uploads are not supported: this proxy only pulls; push to the upstream registry instead",
+        );
+      case "not-v2":
+        throw new OciError(404, "NAME_UNKNOWN", "Not a registry API path");
+      case "denied":
+        throw new OciError(403, "DENIED", route.message);
+      case "invalid":
+        throw new OciError(route.status, route.code, route.message);
+    }
+    const subject = `${route.registry}/${route.repository}`;
+    if (
+      block.some((re) => re.test(subject)) ||
+      (allow.length > 0 && !allow.some((re) => re.test(subject)))
+    ) {
+      throw new OciError(403, "DENIED", `"${subject}" is not allowed through this proxy`);
+    }
+    switch (route.kind) {
+      case "manifest":
+        return await serveManifest(state, route, { method, accept: c.req.header("accept") });
+      case "blob":
+        return await serveBlob(state, route, { method, range: c.req.header("range") });
+      case "tags":
+      case "referrers":
+        return await serveListing(state, route, { method, query: url.searchParams });
+    }
+  }
+
+  app.notFound((c) => c.json(new OciError(404, "NAME_UNKNOWN", "Not found").toJson(), 404));
+
+  app.onError((error, c) => {
+    const oci = toOciError(error);
+    if (oci.status >= 500) log(`${c.req.method} ${new URL(c.req.url).pathname}: ${error.message}`);
+    const headers: Record<string, string> = {
+      "docker-distribution-api-version": "registry/2.0",
+      ...oci.headers,
+    };
+    return c.json(oci.toJson(), oci.status, headers);
+  });
+
+  return Object.assign(app, {
+    metrics,
+    async idle() {
+      while (pending.size > 0) await Promise.allSettled([...pending]);
+    },
+  });
+}
+
+function toOciError(error: Error): OciError {
+  if (error instanceof OciError) return error;
+  if (error instanceof UpstreamUnavailableError) {
+    return new OciError(
+      error.reason === "timeout" ? 504 : 502,
+      "UNKNOWN",
+      `${error.message}; nothing cached to serve instead`,
+    );
+  }
+  if (error instanceof HashMismatchError || error instanceof VerificationError) {
+    return new OciError(502, "DIGEST_INVALID", error.message);
+  }
+  if (error instanceof NotFoundError) return new OciError(404, "BLOB_UNKNOWN", "Not in the cache");
+  if (error instanceof StorageError) {
+    return new OciError(500, "UNKNOWN", "The proxy cache cannot be read or written");
+  }
+  return new OciError(500, "UNKNOWN", "Internal error in the proxy");
+}
+
+/** `*` matches within one path segment, `**` across segments. */
+function globToRegExp(pattern: string): RegExp {
+  const body = pattern.split("**").map((part) =>
+    part.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[^/]*")
+  ).join(".*");
+  return new RegExp(`^${body}$`);
+}
+
+function kindOfUrl(url: string): string {
+  const path = new URL(url).pathname;
+  if (/\/manifests\/[^/]+$/.test(path)) return "manifest";
+  if (/\/blobs\/[^/]+$/.test(path)) return "blob";
+  if (/\/tags\/list$/.test(path)) return "tags";
+  if (/\/referrers\/[^/]+$/.test(path)) return "referrers";
+  return "other";
+}
