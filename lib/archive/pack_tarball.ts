@@ -47,7 +47,7 @@ export async function packTarball(
     const relative = checkTarget(target);
     const info = await fs.lstat(nodePath.join(cwd, relative)).catch((error) => {
       if ((error as { code?: string }).code === "ENOENT") {
-        throw new NotFoundError(nodePath.join(options.cwd ?? ".", target), { cause: error });
+        throw new NotFoundError(target, { cause: error });
       }
       throw error;
     });
