@@ -6,9 +6,11 @@
  */
 import type { Command } from "../lib/cli/command.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
+import { packageCommand } from "./package.ts";
 import { proxyCommand } from "./proxy.ts";
 
 export const ALL_COMMANDS: Command[] = [
   mirrorServeCommand,
+  packageCommand,
   proxyCommand,
 ];
