@@ -8,6 +8,8 @@
 /** How a request named its registry. */
 export type RouteMode = "prefix" | "alias" | "namespace" | "mirror";
 
+import { printable } from "../lib/errors.ts";
+
 /** The registry and repository a request is for. */
 export interface RouteTarget {
   /** A name from the registry table: "docker.io", "upstream.test". */
@@ -233,6 +235,6 @@ function invalid(
 }
 
 function shorten(text: string): string {
-  const clean = text.replace(/[\x00-\x1f\x7f"]/g, "?");
+  const clean = printable(text).replace(/"/g, "?");
   return clean.length > 120 ? `${clean.slice(0, 117)}...` : clean;
 }
