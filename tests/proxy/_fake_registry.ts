@@ -75,7 +75,15 @@ export class FakeRegistry {
     return this.log.filter((r) => r.method === method && r.url.includes(pathPart)).length;
   }
 
-  readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    try {
+      return Promise.resolve(this.#handle(input, init));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+
+  #handle(input: string | URL | Request, init?: RequestInit): Response {
     const request = new Request(input, init);
     const url = new URL(request.url);
     this.log.push({
@@ -133,9 +141,9 @@ export class FakeRegistry {
       "docker-content-digest": digest,
     };
     return new Response(request.method === "HEAD" ? null : manifest.bytes.slice(), { headers });
-  };
+  }
 
-  async #blob(request: Request, digest: string): Promise<Response> {
+  #blob(request: Request, digest: string): Response {
     const real = this.blobs.get(digest);
     if (!real) return errorResponse(404, "BLOB_UNKNOWN", "blob unknown");
     const bytes = this.corrupt.get(digest) ?? real;
