@@ -78,11 +78,9 @@ Examples:
       flags[flag] !== undefined && flags[flag] !== false
     );
     if (deprecated.length > 0) {
-      out.info(
-        `Note: ${
-          deprecated.map((f) => `--${f}`).join(", ")
-        } ignored: they belong to "ferry mirror publish"`,
-      );
+      const list = deprecated.map((flag) => `--${flag}`).join(", ");
+      const verb = deprecated.length === 1 ? "is ignored: it belongs" : "are ignored: they belong";
+      out.info(`Note: ${list} ${verb} to "ferry mirror publish"`);
     }
 
     const directory = stringFlag(flags, "directory") ?? ".";
