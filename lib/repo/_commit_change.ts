@@ -1,0 +1,335 @@
+/**
+ * The writer's commit step (folder-private): signs what a planner built, checks it the way a
+ * client will, and writes it in TiUP's order: tarballs → component manifests → root → index →
+ * snapshot → timestamp, then the commits/ copy. Everything is encoded and checked in memory
+ * before the first write, so bad input leaves the mirror untouched; a crash between writes leaves
+ * only unreferenced new files, and readers keep seeing the old timestamp's consistent state.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import { HashMismatchError, NotFoundError, UsageError, VerificationError } from "../errors.ts";
+import type { Storage } from "../storage/storage.ts";
+import { bodyStream } from "../storage/read_bytes.ts";
+import { buildSnapshot } from "./build_snapshot.ts";
+import { buildTimestamp } from "./build_timestamp.ts";
+import { canonicalBytes } from "./canonical_json.ts";
+import { checkRoot } from "./check_root.ts";
+import { writeCommitLog } from "./commit_log.ts";
+import { encodeManifest } from "./encode_manifest.ts";
+import type { FileVersion, IndexManifest, RootManifest } from "./manifest_types.ts";
+import { normalizeManifest } from "./normalize_manifest.ts";
+import { type KeyLocation, loadRepoKeys } from "./repo_keys.ts";
+import { MAX_TIMESTAMP_BYTES } from "./repo_defaults.ts";
+import type { ChangeExpiry, RepositoryChange, TarballUpload } from "./repository_change.ts";
+import type { RepositoryState } from "./repository_state.ts";
+import { roleSigners } from "./role_signers.ts";
+import { verifySignatures } from "./verify_signatures.ts";
+import { componentUrl, versionedPath } from "./versioned_name.ts";
+
+/** A step of a commit, for progress reporting. */
+export interface CommitProgress {
+  phase: "write" | "commit-log";
+  path: string;
+}
+
+/** Options for {@linkcode commitChange}. */
+export interface CommitChangeOptions {
+  now: Date;
+  keys: KeyLocation;
+  expiry?: ChangeExpiry;
+  /** Copy the transaction into commits/ (TiUP does; default true). */
+  commitLog?: boolean;
+  onProgress?: (event: CommitProgress) => void;
+}
+
+/** What a commit wrote. */
+export interface CommitResult {
+  /** Storage paths written to the mirror root, in write order. */
+  files: string[];
+  /** The commits/commit-<unixnano> directory, when written. */
+  commitDir?: string;
+  timestampVersion: number;
+}
+
+interface PlannedFile {
+  path: string;
+  bytes: Uint8Array;
+  ifAbsent: boolean;
+}
+
+/** Signs, checks and writes a change on top of `state`; see the module doc. */
+export async function commitChange(
+  storage: Storage,
+  state: RepositoryState,
+  change: RepositoryChange,
+  options: CommitChangeOptions,
+): Promise<CommitResult> {
+  const where = (path: string) => `${storage.location.replace(/\/+$/, "")}/${path}`;
+  const keyFolder = where(options.keys.prefix).replace(/\/+$/, "");
+  const { now } = options;
+  const currentRoot = state.root.manifest.signed;
+  const snapshotMeta = state.snapshot.manifest.signed.meta;
+  const updates: Record<string, FileVersion> = {};
+  const planned: PlannedFile[] = [];
+
+  // Root: exactly N+1, signed by old-threshold old keys and new-threshold new keys.
+  let root: RootManifest = currentRoot;
+  let rootPlan: PlannedFile | undefined;
+  if (change.root) {
+    const next = normalizeManifest(change.root.signed);
+    const path = versionedPath("/root.json", currentRoot.version + 1);
+    if (next.version !== currentRoot.version + 1) {
+      throw new UsageError(
+        `Cannot add root version ${next.version}: the mirror's root is version ${currentRoot.version}, so the next must be ${
+          currentRoot.version + 1
+        }`,
+      );
+    }
+    checkRoot(next, path);
+    const signedBytes = canonicalBytes(next);
+    verifySignatures(
+      signedBytes,
+      change.root.signatures,
+      currentRoot.roles.root,
+      `${path} (old root keys)`,
+    );
+    verifySignatures(
+      signedBytes,
+      change.root.signatures,
+      next.roles.root,
+      `${path} (new root keys)`,
+    );
+    const bytes = canonicalBytes({ signatures: change.root.signatures, signed: next });
+    rootPlan = { path, bytes, ifAbsent: true };
+    root = next;
+    updates["/root.json"] = { length: bytes.length, version: next.version };
+  } else {
+    // Always name the newest root: this also completes a rotation a crash interrupted.
+    updates["/root.json"] = {
+      length: state.root.manifest.fileBytes.length,
+      version: currentRoot.version,
+    };
+  }
+  const repoKeys = await loadRepoKeys(options.keys, root);
+
+  // Index.
+  let index: IndexManifest = state.index.manifest.signed;
+  let indexPlan: PlannedFile | undefined;
+  if (change.index) {
+    index = normalizeManifest(change.index);
+    checkIndex(index, where("index.json"));
+    const current = state.index.manifest.signed.version;
+    if (index.version <= current) {
+      throw new RangeError(`A new index must have a version above ${current}`);
+    }
+    index.version = await nextFreeVersion(storage, root.roles.index.url, index.version);
+    const path = versionedPath(root.roles.index.url, index.version);
+    const bytes = encodeManifest(index, roleSigners(repoKeys, root, "index", keyFolder));
+    indexPlan = { path, bytes, ifAbsent: true };
+    updates["/index.json"] = { length: bytes.length, version: index.version };
+  }
+
+  // Component manifests, signed by their owner's keys in the (new) index.
+  const componentPlans: PlannedFile[] = [];
+  const urls = new Map<string, { sha256: string; length: number }>();
+  for (const { manifest, keys } of change.components ?? []) {
+    const signed = normalizeManifest(manifest);
+    const id = signed.id;
+    const item = Object.hasOwn(index.components, id) ? index.components[id] : undefined;
+    if (!item) {
+      throw new UsageError(`Cannot add component "${id}": the index does not list it`);
+    }
+    const owner = Object.hasOwn(index.owners, item.owner) ? index.owners[item.owner] : undefined;
+    if (!owner) {
+      throw new UsageError(
+        `Cannot add component "${id}": its owner "${item.owner}" is not in the index`,
+      );
+    }
+    const foreign = keys.find((key) => !Object.hasOwn(owner.keys, key.id));
+    if (foreign) {
+      throw new UsageError(
+        `Cannot sign component "${id}" with key ${foreign.id.slice(0, 16)}: it is not a key of ` +
+          `the component's owner "${item.owner}"; grant it with "ferry mirror grant" or use the owner's key`,
+      );
+    }
+    const signers = keys.filter((key, i) => keys.findIndex((k) => k.id === key.id) === i);
+    if (signers.length < owner.threshold) {
+      throw new UsageError(
+        `Cannot sign component "${id}": its owner "${item.owner}" needs ${owner.threshold} keys, ${signers.length} given`,
+      );
+    }
+    const url = item.url || componentUrl(id);
+    const current = snapshotMeta[url]?.version ?? 0;
+    if (signed.version <= current) {
+      throw new UsageError(
+        `Cannot add "${id}" version ${signed.version}: the snapshot already has version ${current}; the new version must follow it`,
+      );
+    }
+    signed.version = await nextFreeVersion(storage, url, signed.version);
+    const bytes = encodeManifest(signed, signers);
+    componentPlans.push({ path: versionedPath(url, signed.version), bytes, ifAbsent: true });
+    updates[url] = { length: bytes.length, version: signed.version };
+    for (const versions of Object.values(signed.platforms)) {
+      for (const item of Object.values(versions)) {
+        urls.set(item.url.replace(/^\/+/, ""), {
+          sha256: String(item.hashes.sha256),
+          length: item.length,
+        });
+      }
+    }
+  }
+  // Every component in the index must be (or become) a manifest the snapshot lists.
+  for (const [id, item] of Object.entries(index.components)) {
+    if (!updates[item.url || componentUrl(id)] && !snapshotMeta[item.url || componentUrl(id)]) {
+      throw new UsageError(`Cannot list component "${id}" in the index without its manifest`);
+    }
+  }
+  // Tarballs must be named by a url of a manifest in this change, with its hash and length.
+  for (const tarball of change.tarballs ?? []) {
+    const expected = urls.get(tarball.path);
+    if (!expected) {
+      throw new UsageError(
+        `Cannot add "${tarball.path}": no component manifest in this change has that url (wrong file name?)`,
+      );
+    }
+    if (expected.sha256 !== tarball.sha256 || expected.length !== tarball.length) {
+      throw new UsageError(
+        `Cannot add "${tarball.path}": its hash or length differs from its manifest entry`,
+      );
+    }
+  }
+
+  // Snapshot and timestamp.
+  const snapshot = buildSnapshot(state.snapshot.manifest.signed, updates, {
+    now,
+    ...(options.expiry?.snapshotDays !== undefined ? { days: options.expiry.snapshotDays } : {}),
+  });
+  const snapshotBytes = encodeManifest(
+    snapshot,
+    roleSigners(repoKeys, root, "snapshot", keyFolder),
+  );
+  const timestamp = buildTimestamp(state.timestamp.manifest.signed, snapshotBytes, {
+    now,
+    ...(options.expiry?.timestampDays !== undefined ? { days: options.expiry.timestampDays } : {}),
+  });
+  const timestampBytes = encodeManifest(
+    timestamp,
+    roleSigners(repoKeys, root, "timestamp", keyFolder),
+  );
+  if (timestampBytes.length > MAX_TIMESTAMP_BYTES) {
+    throw new UsageError(
+      `Cannot write "timestamp.json": it would be ${timestampBytes.length} bytes and TiUP clients ` +
+        `refuse more than ${MAX_TIMESTAMP_BYTES}; use one 2048-bit timestamp key`,
+    );
+  }
+
+  planned.push(...componentPlans);
+  if (rootPlan) planned.push(rootPlan);
+  if (indexPlan) planned.push(indexPlan);
+  planned.push({ path: "snapshot.json", bytes: snapshotBytes, ifAbsent: false });
+  planned.push({ path: "timestamp.json", bytes: timestampBytes, ifAbsent: false });
+
+  // Writes, in order. Nothing above touched the mirror.
+  const written: string[] = [];
+  for (const tarball of change.tarballs ?? []) {
+    options.onProgress?.({ phase: "write", path: tarball.path });
+    await writeTarball(storage, tarball);
+    written.push(tarball.path);
+  }
+  for (const file of planned) {
+    options.onProgress?.({ phase: "write", path: file.path });
+    await storage.write(file.path, file.bytes, { ifAbsent: file.ifAbsent });
+    written.push(file.path);
+  }
+  let commitDir: string | undefined;
+  if (options.commitLog !== false) {
+    options.onProgress?.({ phase: "commit-log", path: "commits/" });
+    commitDir = await writeCommitLog(storage, written, { now });
+  }
+  return {
+    files: written,
+    ...(commitDir ? { commitDir } : {}),
+    timestampVersion: timestamp.version,
+  };
+}
+
+/** TiUP's Index validation: owners of components exist, default components exist. */
+function checkIndex(index: IndexManifest, file: string): void {
+  for (const [id, item] of Object.entries(index.components)) {
+    if (!Object.hasOwn(index.owners, item.owner)) {
+      throw new VerificationError(
+        `Cannot write "${file}": component "${id}" has unknown owner "${item.owner}"`,
+      );
+    }
+  }
+  for (const id of index.default_components ?? []) {
+    if (!Object.hasOwn(index.components, id)) {
+      throw new VerificationError(
+        `Cannot write "${file}": default component "${id}" is not listed`,
+      );
+    }
+  }
+}
+
+/** The first version ≥ `from` whose versioned file does not exist yet (skips crash leftovers). */
+async function nextFreeVersion(storage: Storage, url: string, from: number): Promise<number> {
+  for (let version = from; version < from + 10_000; version++) {
+    try {
+      await storage.stat(versionedPath(url, version));
+    } catch (error) {
+      if (error instanceof NotFoundError) return version;
+      throw error;
+    }
+  }
+  throw new RangeError(`Cannot find a free version for "${url}" after ${from}`);
+}
+
+/**
+ * Writes a tarball, hashing it as it streams. An existing file with the same sha256 is kept as
+ * is (a retried publish); the bytes must hash to what the manifest says (TiUP's
+ * ErrorWrongChecksum), else HashMismatchError.
+ */
+async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<void> {
+  try {
+    const existing = await storage.read(tarball.path);
+    if (existing.stat.size === tarball.length) {
+      const digest = await hashOf(bodyStream(existing));
+      if (digest.sha256 === tarball.sha256) return;
+    } else {
+      await bodyStream(existing).cancel().catch(() => {});
+    }
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+  }
+  const sha256 = createHash("sha256");
+  let length = 0;
+  const hashing = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      sha256.update(chunk);
+      length += chunk.length;
+      controller.enqueue(chunk);
+    },
+  });
+  const source = await tarball.open();
+  await storage.write(tarball.path, source.pipeThrough(hashing));
+  const digest = sha256.digest("hex");
+  if (digest !== tarball.sha256 || length !== tarball.length) {
+    throw new HashMismatchError(
+      `Cannot publish "${tarball.path}": it changed while it was being written (sha256 ${
+        digest.slice(0, 16)
+      }…, expected ${tarball.sha256.slice(0, 16)}…)`,
+    );
+  }
+}
+
+async function hashOf(stream: ReadableStream<Uint8Array>): Promise<{ sha256: string }> {
+  const sha256 = createHash("sha256");
+  const reader = stream.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    sha256.update(value);
+  }
+  return { sha256: sha256.digest("hex") };
+}
