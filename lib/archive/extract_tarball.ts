@@ -241,6 +241,9 @@ class EntryChecker {
       if (this.#kinds.get(ancestor) === "file") {
         this.#refuse(raw, `is below "${printable(ancestor)}", which is a file`);
       }
+      // Parents an archive does not list are created as directories: remember them as such,
+      // so that a later entry cannot turn one into a symlink.
+      if (!this.#kinds.has(ancestor)) this.#kinds.set(ancestor, "directory");
     }
     this.entries++;
     if (this.entries > this.maxEntries) {

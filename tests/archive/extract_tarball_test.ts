@@ -224,6 +224,13 @@ describe("extractTarball()", () => {
       );
     });
 
+    it("refuses an implicit parent directory later replaced by a symlink", async () => {
+      await expectRefused(
+        [{ name: "bin/hello", data: "x" }, { name: "bin", type: "2", linkname: "." }],
+        /entry "bin" replaces the earlier directory/,
+      );
+    });
+
     it("refuses a directory replaced by a symlink of the same name", async () => {
       await expectRefused(
         [{ name: "d/", type: "5" }, { name: "d", type: "2", linkname: "." }],
