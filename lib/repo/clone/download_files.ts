@@ -10,8 +10,15 @@ import { type ExpectedFile, verifyingStream } from "./verifying_stream.ts";
 export interface FileTask {
   /** Storage path, the same in source and target ("tidb-v7.5.0-linux-amd64.tar.gz"). */
   path: string;
+  /** Where to read it in the source, when not at `path` (a local copy under another name). */
+  sourcePath?: string;
   /** The lengths and SHA-256s the file may have, from signed manifests (usually one). */
   expected: ExpectedFile[];
+  /**
+   * What an existing target file must match to be skipped, when stricter than `expected`
+   * (`tiup-linux-amd64.tar.gz` may be any signed tiup version, but is refreshed to the latest).
+   */
+  current?: ExpectedFile[];
   /**
    * Replace an existing target file that matches none of `expected` (files derived from
    * manifests, such as `tiup-linux-amd64.tar.gz`). Other differing files are conflicts unless
@@ -109,7 +116,7 @@ export async function downloadFiles(
   let sinceSave = 0;
   await pool(fetch, jobs, options.signal, async (task) => {
     try {
-      const object = await source.read(task.path, {
+      const object = await source.read(task.sourcePath ?? task.path, {
         maxBytes: Math.max(...task.expected.map((e) => e.length)),
       });
       const verifier = verifyingStream(task.expected, task.path, (count) => {
@@ -168,7 +175,7 @@ async function existingState(
     if (error instanceof NotFoundError) return "absent";
     throw error;
   }
-  const candidates = task.expected.filter((e) => e.length === stat.size);
+  const candidates = (task.current ?? task.expected).filter((e) => e.length === stat.size);
   if (candidates.length === 0) return "differs";
   let sha256 = journal?.lookup(stat);
   if (sha256 === undefined) {

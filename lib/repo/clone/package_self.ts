@@ -1,0 +1,158 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as nodePath from "node:path";
+import { Readable } from "node:stream";
+import { packTarball } from "../../archive/pack_tarball.ts";
+import { NotFoundError, UsageError } from "../../errors.ts";
+import { bodyStream, readText } from "../../storage/read_bytes.ts";
+import type { Storage } from "../../storage/storage.ts";
+import type { VersionItem } from "../manifest_types.ts";
+import { formatRfc3339 } from "../rfc3339.ts";
+import { tarballName } from "../versioned_name.ts";
+
+/** Options for {@linkcode packageSelf}. */
+export interface PackageSelfOptions {
+  /** The component version, TiUP style ("v0.1.0"). */
+  version: string;
+  os: string;
+  arch: string;
+  now: Date;
+  /** The item the target already lists for this version and platform, if any. */
+  previous?: VersionItem | undefined;
+}
+
+/** The packaged binary: where its tarball is in the target and its VersionItem. */
+export interface SelfPackage {
+  /** Storage path of the tarball: "ferry-v0.1.0-linux-amd64.tar.gz". */
+  path: string;
+  item: VersionItem;
+  /** False when the target already had exactly this tarball (nothing was written). */
+  written: boolean;
+}
+
+/** Every entry of the tarball gets this mtime, so the same binary always packs to the same bytes. */
+const FIXED_MTIME = new Date("2000-01-01T00:00:00Z");
+
+/**
+ * Packs the ferry binary at `binary` as `ferry-<version>-<os>-<arch>.tar.gz` in `target`: one
+ * entry, `ferry`, mode 0755, fixed mtime and no owner names, so identical binaries give
+ * identical tarballs and a refresh finds nothing changed. When `previous` already describes the
+ * tarball, `previous` is kept (its `released` time included); when the target file also holds
+ * it, nothing is written, and a small cache keyed by the binary's size and mtime skips even the
+ * packing. Throws UsageError when `binary` is not a readable file.
+ */
+export async function packageSelf(
+  target: Storage,
+  binary: string,
+  options: PackageSelfOptions,
+): Promise<SelfPackage> {
+  const info = await fs.stat(binary).catch(() => undefined);
+  if (!info?.isFile()) {
+    throw new UsageError(
+      `Cannot package ferry from "${binary}": it is not a file (pass --ferry-binary FILE)`,
+    );
+  }
+  const path = tarballName("ferry", options.version, options.os, options.arch);
+  const previous = options.previous;
+  // Packing a 100 MB binary takes seconds; a refresh with the same binary must not pay that.
+  const cached = await readCache(target);
+  if (
+    cached && previous && cached.binary === binary && cached.size === info.size &&
+    cached.mtime === info.mtime.getTime() && cached.sha256 === previous.hashes.sha256 &&
+    await storedSha256(target, path) === previous.hashes.sha256
+  ) {
+    return { path, item: previous, written: false };
+  }
+  const work = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-self-"));
+  try {
+    const copy = nodePath.join(work, "ferry");
+    await fs.copyFile(binary, copy);
+    await fs.chmod(copy, 0o755);
+    const packed = nodePath.join(work, "ferry.tar.gz");
+    const digest = await writeAndHash(
+      await packTarball(["ferry"], { cwd: work, mtime: FIXED_MTIME }),
+      packed,
+    );
+    const stored = await storedSha256(target, path);
+    if (stored !== digest.sha256) {
+      await target.write(
+        path,
+        Readable.toWeb(createReadStream(packed)) as ReadableStream<Uint8Array>,
+      );
+    }
+    await target.write(
+      CACHE_PATH,
+      JSON.stringify({ binary, size: info.size, mtime: info.mtime.getTime(), ...digest }),
+    );
+    const unchanged = previous !== undefined && previous.hashes.sha256 === digest.sha256 &&
+      previous.length === digest.length;
+    return {
+      path,
+      written: stored !== digest.sha256,
+      item: unchanged ? previous : {
+        dependencies: null,
+        entry: "ferry",
+        hashes: { sha256: digest.sha256, sha512: digest.sha512 },
+        length: digest.length,
+        released: formatRfc3339(options.now),
+        url: `/${path}`,
+        yanked: false,
+      },
+    };
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Remembers which binary packed to which tarball, beside the clone journal. */
+const CACHE_PATH = ".ferry-staging/self.json";
+
+interface CacheEntry {
+  binary: string;
+  size: number;
+  mtime: number;
+  sha256: string;
+}
+
+async function readCache(target: Storage): Promise<CacheEntry | undefined> {
+  try {
+    const value = JSON.parse(await readText(target, CACHE_PATH, { maxBytes: 4096 }));
+    return typeof value?.sha256 === "string" ? value as CacheEntry : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeAndHash(
+  stream: ReadableStream<Uint8Array>,
+  file: string,
+): Promise<{ sha256: string; sha512: string; length: number }> {
+  const sha256 = createHash("sha256");
+  const sha512 = createHash("sha512");
+  let length = 0;
+  const handle = await fs.open(file, "w", 0o644);
+  try {
+    for await (const chunk of stream) {
+      sha256.update(chunk);
+      sha512.update(chunk);
+      length += chunk.length;
+      await handle.write(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
+  return { sha256: sha256.digest("hex"), sha512: sha512.digest("hex"), length };
+}
+
+async function storedSha256(target: Storage, path: string): Promise<string | undefined> {
+  try {
+    const hash = createHash("sha256");
+    for await (const chunk of bodyStream(await target.read(path))) hash.update(chunk);
+    return hash.digest("hex");
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
