@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The test command (`npm test` runs this). Makes sure the toolchain is in place, then runs every
+# check and test suite through scripts/test.ts, whose last line is `tests: N passed, M failed`.
+#
+#   bash scripts/test.sh                   # everything: fmt, lint, check, deno test, bun test
+#   bash scripts/test.sh tests/storage     # only some test paths (fmt/lint/check still run)
+#   FERRY_BIN=dist/ferry bash scripts/test.sh   # also the e2e suite against a compiled binary
+#
+# As root it installs the system tools the e2e tests drive when they are missing (CI machines
+# start fresh); otherwise it only reports them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# tool on PATH -> Debian package that provides it
+declare -A PACKAGES=(
+  [curl]=curl [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo
+  [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk
+)
+missing=()
+for tool in "${!PACKAGES[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${PACKAGES[$tool]}")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test.sh: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 600 apt-get update -qq
+    timeout 1200 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "test.sh: warning: missing tools (e2e tests need them): ${missing[*]}" >&2
+  fi
+fi
+
+# npm ci when node_modules is missing or older than the lockfile.
+if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
+  [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "test.sh: npm ci"
+  timeout 1200 npm ci --no-audit --no-fund
+fi
+
+export PATH="$PWD/node_modules/.bin:$PATH"
+# scripts/test.ts bounds every step itself (FERRY_TEST_STEP_TIMEOUT_MS, default 25 min) and
+# stops each step's whole process tree on timeout.
+exec deno run -A scripts/test.ts "$@"

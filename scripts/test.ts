@@ -1,0 +1,220 @@
+/**
+ * ferry's one test orchestrator (run by scripts/test.sh, which `npm test` calls):
+ *
+ *   1. deno fmt --check        2. deno lint        3. deno check
+ *   4. deno test -A tests/     (unit + e2e, ferry run from source)
+ *   5. bun test tests/         (the same files under Bun)
+ *   6. when FERRY_BIN is set:  deno test -A tests/e2e/ against that binary
+ *
+ * Each step's output streams through; the runners' own summaries are parsed for counts, and the
+ * last line is always `tests: N passed, M failed`. Exits non-zero when any test or step failed.
+ *
+ * Usage: deno run -A scripts/test.ts [TEST_PATH...]     (default TEST_PATH: tests/)
+ *
+ * @module
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import * as nodePath from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = nodePath.join(ROOT, "node_modules", ".bin");
+const DENO = nodePath.join(BIN, "deno");
+const BUN = nodePath.join(BIN, "bun");
+/** No single step may run longer than this (CI must finish well inside its budget). */
+const STEP_TIMEOUT_MS = Number(process.env.FERRY_TEST_STEP_TIMEOUT_MS ?? 25 * 60_000);
+
+interface StepResult {
+  name: string;
+  exitCode: number | null;
+  passed: number;
+  failed: number;
+  /** False when the step ran no tests (fmt, lint, check). */
+  counted: boolean;
+  note: string;
+  seconds: number;
+}
+
+/** The process group of the step running now, to stop it if we are stopped. */
+let current: number | undefined;
+
+function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    killGroup(current, "SIGKILL");
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+}
+
+function out(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+/** Runs a command with output streamed through and captured; bounded by STEP_TIMEOUT_MS. */
+function run(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number | null; output: string; seconds: number }> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+      // Its own process group, so a timeout (or our own SIGTERM) stops the whole tree: the test
+      // runner and every server or ferry process it started.
+      detached: true,
+    });
+    current = child.pid;
+    let output = "";
+    const take = (sink: NodeJS.WriteStream) => (chunk: Buffer) => {
+      output += chunk.toString("utf8");
+      sink.write(chunk);
+    };
+    child.stdout.on("data", take(process.stdout));
+    child.stderr.on("data", take(process.stderr));
+    const timer = setTimeout(() => {
+      output += `\n[test.ts] step timed out after ${STEP_TIMEOUT_MS / 1000} s\n`;
+      killGroup(child.pid, "SIGKILL");
+    }, STEP_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      output += `\n[test.ts] cannot run ${command}: ${error.message}\n`;
+      resolve({ code: 127, output, seconds: (Date.now() - started) / 1000 });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      current = undefined;
+      resolve({ code, output: output.replace(ANSI, ""), seconds: (Date.now() - started) / 1000 });
+    });
+  });
+}
+
+/** Deno's summary: "ok | 12 passed (3 steps) | 0 failed (1s)" or "FAILED | 1 passed | 2 failed". */
+function denoCounts(output: string): { passed: number; failed: number } | undefined {
+  const matches = [...output.matchAll(/^(?:ok|FAILED) \| (\d+) passed[^|\n]*\| (\d+) failed/gm)];
+  const last = matches.at(-1);
+  return last ? { passed: Number(last[1]), failed: Number(last[2]) } : undefined;
+}
+
+/** Bun's summary lines: " 12 pass" and " 0 fail". */
+function bunCounts(output: string): { passed: number; failed: number } | undefined {
+  const passed = [...output.matchAll(/^\s*(\d+) pass\s*$/gm)].at(-1);
+  const failed = [...output.matchAll(/^\s*(\d+) fail\s*$/gm)].at(-1);
+  if (!passed && !failed) return undefined;
+  return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
+}
+
+async function step(name: string, command: string, args: string[], options: {
+  env?: Record<string, string | undefined>;
+  counts?: (output: string) => { passed: number; failed: number } | undefined;
+} = {}): Promise<StepResult> {
+  out(`\n=== ${name}: ${nodePath.basename(command)} ${args.join(" ")}`);
+  const { code, output, seconds } = await run(command, args, options.env);
+  if (!options.counts) {
+    return { name, exitCode: code, passed: 0, failed: 0, counted: false, note: "", seconds };
+  }
+  const counts = options.counts(output);
+  if (!counts) {
+    return {
+      name,
+      exitCode: code === 0 ? 1 : code,
+      passed: 0,
+      failed: 0,
+      counted: true,
+      note: "no test summary found",
+      seconds,
+    };
+  }
+  let note = "";
+  let exitCode = code;
+  if (counts.passed + counts.failed === 0) {
+    // A runner that silently ran nothing (e.g. node:test files not picked up) is a failure.
+    note = "ran no tests";
+    exitCode = exitCode === 0 ? 1 : exitCode;
+  }
+  return { name, exitCode, ...counts, counted: true, note, seconds };
+}
+
+async function main(): Promise<number> {
+  const testPaths = process.argv.slice(2);
+  const targets = testPaths.length > 0 ? testPaths : ["tests/"];
+  const checkTargets = ["main.ts", "mod.ts", "lib", "commands", "proxy", "tests", "scripts"]
+    .filter((path) => existsSync(nodePath.join(ROOT, path)));
+  const results: StepResult[] = [];
+
+  results.push(await step("fmt", DENO, ["fmt", "--check"]));
+  results.push(await step("lint", DENO, ["lint"]));
+  results.push(await step("check", DENO, ["check", ...checkTargets]));
+  results.push(
+    await step("deno test", DENO, ["test", "-A", "--no-check", ...targets], {
+      counts: denoCounts,
+      env: { FERRY_BIN: undefined },
+    }),
+  );
+  results.push(
+    await step(
+      "bun test",
+      BUN,
+      ["test", ...targets.map((t) => (t.startsWith(".") ? t : `./${t}`))],
+      {
+        counts: bunCounts,
+        env: { FERRY_BIN: undefined },
+      },
+    ),
+  );
+  const ferryBin = process.env.FERRY_BIN;
+  if (ferryBin) {
+    const bin = nodePath.resolve(ferryBin);
+    const e2e = testPaths.length === 0
+      ? ["tests/e2e/"]
+      : testPaths.filter((t) => /(^|\/)tests\/e2e/.test(t));
+    if (!existsSync(bin)) {
+      out(`\n=== e2e (binary): FERRY_BIN="${ferryBin}" does not exist`);
+      results.push({
+        name: "e2e (binary)",
+        exitCode: 1,
+        passed: 0,
+        failed: 0,
+        counted: true,
+        note: "binary missing",
+        seconds: 0,
+      });
+    } else if (e2e.length > 0) {
+      results.push(
+        await step("e2e (binary)", DENO, ["test", "-A", "--no-check", ...e2e], {
+          counts: denoCounts,
+          env: { FERRY_BIN: bin },
+        }),
+      );
+    }
+  }
+
+  out("\n=== summary");
+  for (const r of results) {
+    const status = r.exitCode === 0 ? "ok" : `FAILED (exit ${r.exitCode})`;
+    const counts = r.counted ? `  ${r.passed} passed, ${r.failed} failed` : "";
+    const note = r.note ? `  (${r.note})` : "";
+    out(`${r.name.padEnd(14)} ${status}${counts}${note}  ${r.seconds.toFixed(1)} s`);
+  }
+  const passed = results.reduce((n, r) => n + r.passed, 0);
+  const failed = results.reduce((n, r) => n + r.failed, 0);
+  const stepFailed = results.some((r) => r.exitCode !== 0);
+  out(`tests: ${passed} passed, ${failed} failed`);
+  return failed > 0 || stepFailed ? 1 : 0;
+}
+
+process.exit(await main());
