@@ -148,6 +148,41 @@ export class TrustedMetadataSet {
   }
 
   /**
+   * Where the index the trusted snapshot names is, and its byte cap: `{ path: "42.index.json",
+   * maxBytes }`. Throws when there is no trusted snapshot or it lists no index.
+   */
+  indexSource(): { path: string; maxBytes: number } {
+    this.#require(this.#snapshot, "snapshot.json", "the index");
+    const meta = this.snapshotMeta("/index.json");
+    if (!meta) {
+      throw new ManifestFormatError(
+        `Cannot trust the index: snapshot.json does not list "/index.json"`,
+      );
+    }
+    return { path: `${meta.version}.index.json`, maxBytes: meta.length };
+  }
+
+  /**
+   * Where a component's manifest is, and its byte cap: `{ path: "62.tidb.json", maxBytes }`.
+   * Throws when the trusted index does not list the component or the snapshot lacks it.
+   */
+  componentSource(name: string): { path: string; maxBytes: number } {
+    const index = this.#require(this.#index, "index", `"${name}.json"`);
+    if (!Object.hasOwn(index.signed.components, name)) {
+      throw new VerificationError(
+        `Cannot trust "${name}.json": the index (v${index.signed.version}) does not list component "${name}"`,
+      );
+    }
+    const meta = this.snapshotMeta(`/${name}.json`);
+    if (!meta) {
+      throw new VerificationError(
+        `Cannot trust "${name}.json": snapshot.json does not list "/${name}.json"`,
+      );
+    }
+    return { path: `${meta.version}.${name}.json`, maxBytes: meta.length };
+  }
+
+  /**
    * Takes root N+1 (the bytes of `N+1.root.json`): it must be signed by a threshold of the
    * current root keys AND a threshold of its own, be valid, have version N+1 and expire no
    * earlier than N (§5.3). An intermediate root may be expired. Drops the timestamp and
@@ -290,15 +325,9 @@ export class TrustedMetadataSet {
    * components). Drops the components verified under the previous index.
    */
   updateIndex(bytes: Uint8Array): Verified<IndexManifest> {
-    this.#require(this.#snapshot, "snapshot.json", "the index");
-    const meta = this.snapshotMeta("/index.json");
-    if (!meta) {
-      throw new ManifestFormatError(
-        `Cannot trust the index: snapshot.json does not list "/index.json"`,
-      );
-    }
-    const file = `${meta.version}.index.json`;
-    checkLength(bytes, meta.length, file, "snapshot.json");
+    const { path: file, maxBytes } = this.indexSource();
+    const meta = this.snapshotMeta("/index.json")!;
+    checkLength(bytes, maxBytes, file, "snapshot.json");
     const index = decodeManifest(bytes, "index", file);
     const { verified, expired } = this.#verify(
       index,
@@ -322,24 +351,11 @@ export class TrustedMetadataSet {
    * other; hiding them is the caller's choice.
    */
   updateComponent(name: string, bytes: Uint8Array): Verified<ComponentManifest> {
-    const index = this.#require(this.#index, "the index", `"${name}.json"`);
-    const item = Object.hasOwn(index.signed.components, name)
-      ? index.signed.components[name]
-      : undefined;
-    if (!item) {
-      throw new VerificationError(
-        `Cannot trust "${name}.json": the index (v${index.signed.version}) does not list component "${name}"`,
-      );
-    }
-    const url = `/${name}.json`;
-    const meta = this.snapshotMeta(url);
-    if (!meta) {
-      throw new VerificationError(
-        `Cannot trust "${name}.json": snapshot.json does not list "${url}"`,
-      );
-    }
-    const file = `${meta.version}.${name}.json`;
-    checkLength(bytes, meta.length, file, "snapshot.json");
+    const { path: file, maxBytes } = this.componentSource(name);
+    const index = this.#index!;
+    const item = index.signed.components[name]!;
+    const meta = this.snapshotMeta(`/${name}.json`)!;
+    checkLength(bytes, maxBytes, file, "snapshot.json");
     const component = decodeManifest(bytes, "component", file);
     const owner = index.signed.owners[item.owner]!;
     const { verified, expired } = this.#verify(component, owner, {
@@ -483,7 +499,12 @@ function validateIndex(index: DecodedManifest<IndexManifest>): void {
     checkKeys(index.file, `signed.owners.${id}`, owner.keys, owner.threshold);
   }
   for (const [name, item] of Object.entries(components)) {
-    if (name === "" || /[/\\]/.test(name) || hasControlCharacter(name) || /^\.\.?$/.test(name)) {
+    // Component manifests are cached as "<name>.json" next to root.json, index.json…, so role
+    // names are refused too (the TiUP server forbids them as component names).
+    if (
+      name === "" || /[/\\]/.test(name) || hasControlCharacter(name) || /^\.\.?$/.test(name) ||
+      RESERVED_OWNERS.has(name)
+    ) {
       throw new ManifestFormatError(
         `Cannot trust "${index.file}": "${name}" is not a usable component name`,
       );
