@@ -9,29 +9,35 @@ import { Buffer } from "node:buffer";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { makeTempDir, type RunningFerry, startFerry } from "./_cli.ts";
 import { run, type RunningRig, startRig } from "./_registry_rig.ts";
 
 const T = { timeout: 240_000 };
 const READY = /Registry proxy at (http:\/\/\S+),/;
 
-let temp: { dir: string; remove(): Promise<void> };
+let temp: { dir: string; remove(): Promise<void> } | undefined;
 let rig: RunningRig;
-let proxy: RunningFerry;
+let proxy: RunningFerry | undefined;
 let proxyHost = "";
 let cacheDir = "";
 let pulls = 0;
+let started: Promise<void> | undefined;
 
-before(async () => {
-  temp = await makeTempDir("ferry-e2e-proxy");
-  const basePort = 25000 + 10 * Math.floor(Math.random() * 300);
-  rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
-  const p = (offset: number) => `http://127.0.0.1:${basePort + offset}`;
-  const configPath = nodePath.join(temp.dir, "proxy.yaml");
-  await fs.writeFile(
-    configPath,
-    `# the rig's registries under names an image reference can carry (no ports in a path)
+/**
+ * Starts the rig and the proxy once, from the first test that needs them (not in a before()
+ * hook: Bun gives hooks 5 s whatever the options say, and the rig needs longer to seed).
+ */
+function ready(): Promise<void> {
+  started ??= (async () => {
+    temp = await makeTempDir("ferry-e2e-proxy");
+    const basePort = 25000 + 10 * Math.floor(Math.random() * 300);
+    rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
+    const p = (offset: number) => `http://127.0.0.1:${basePort + offset}`;
+    const configPath = nodePath.join(temp.dir, "proxy.yaml");
+    await fs.writeFile(
+      configPath,
+      `# the rig's registries under names an image reference can carry (no ports in a path)
 defaultRegistry: upstream.test
 registries:
   upstream.test: ${p(0)}
@@ -44,24 +50,30 @@ aliases:
 cache: { tagTtl: 2s }
 upstream: { timeout: 10s, retries: 1 }
 `,
-  );
-  cacheDir = nodePath.join(temp.dir, "cache");
-  proxy = await startFerry(
-    ["proxy", "--listen", "127.0.0.1:0", "--config", configPath, "--cache-dir", cacheDir],
-    { readyPattern: READY, readyTimeoutMs: 60_000 },
-  );
-  proxyHost = proxy.ready![1]!.replace("http://", "");
-}, { timeout: 400_000 });
+    );
+    cacheDir = nodePath.join(temp.dir, "cache");
+    proxy = await startFerry(
+      ["proxy", "--listen", "127.0.0.1:0", "--config", configPath, "--cache-dir", cacheDir],
+      { readyPattern: READY, readyTimeoutMs: 60_000 },
+    );
+    proxyHost = proxy.ready![1]!.replace("http://", "");
+  })();
+  return started;
+}
 
-after(async () => {
+async function cleanUp(): Promise<void> {
   await proxy?.stop();
+  proxy = undefined;
   await rig?.stop();
   await temp?.remove();
-}, { timeout: 120_000 });
+  temp = undefined;
+}
+
+after(cleanUp);
 
 /** skopeo copy --all docker://<host>/<ref> dir:<fresh dir>; returns the dir. */
 async function pull(ref: string, extra: string[] = [], host = proxyHost): Promise<string> {
-  const out = nodePath.join(temp.dir, `pull-${++pulls}`);
+  const out = nodePath.join(temp!.dir, `pull-${++pulls}`);
   await run("skopeo", [
     "copy",
     "--all",
@@ -109,6 +121,7 @@ test(
   "twenty concurrent cold pulls of the big image cause one upstream download per blob",
   T,
   async () => {
+    await ready();
     const before = await upstreamBlobGets("upstream", rig.bigLayer.digest);
     const dirs = await Promise.all(
       Array.from({ length: 20 }, () => pull("upstream.test/test/big:latest")),
@@ -123,6 +136,7 @@ test(
   "pulls through a redirecting upstream (blobs fetched from the CDN-like server)",
   T,
   async () => {
+    await ready();
     const dir = await pull("redirect.test/test/multi:docker");
     assert.equal(await pulledDigest(dir), rig.digest("test/multi", "docker"));
     const blobsrv = (await rig.log("blobsrv")).filter((l) => l.includes('"method":"GET"'));
@@ -131,27 +145,32 @@ test(
 );
 
 test("prefix mode pulls an OCI image with the upstream's digest", T, async () => {
+  await ready();
   const dir = await pull("upstream.test/test/hello:v1");
   assert.equal(await pulledDigest(dir), rig.digest("test/hello", "v1"));
 });
 
 test("prefix mode pulls a nested repository", T, async () => {
+  await ready();
   const dir = await pull("upstream.test/test/nested/deep/hello:v1");
   assert.equal(await pulledDigest(dir), rig.digest("test/nested/deep/hello", "v1"));
 });
 
 test("alias mode picks the registry from the Host header", T, async () => {
+  await ready();
   const port = proxyHost.split(":")[1];
   const dir = await pull("test/hello:v1-docker", [], `localhost:${port}`);
   assert.equal(await pulledDigest(dir), rig.digest("test/hello", "v1-docker"));
 });
 
 test("Docker Hub mirror mode adds library/ to a one-segment name", T, async () => {
+  await ready();
   const dir = await pull("hello:latest");
   assert.equal(await pulledDigest(dir), rig.digest("library/hello", "latest"));
 });
 
 test("a multi-arch OCI index pulls with --all, every platform included", T, async () => {
+  await ready();
   const dir = await pull("upstream.test/test/multi:latest");
   assert.equal(await pulledDigest(dir), rig.digest("test/multi", "latest"));
   const index = JSON.parse(await fs.readFile(nodePath.join(dir, "manifest.json"), "utf8"));
@@ -163,12 +182,14 @@ test("a multi-arch OCI index pulls with --all, every platform included", T, asyn
 });
 
 test("a digest-pinned pull", T, async () => {
+  await ready();
   const digest = rig.digest("test/multi", "docker");
   const dir = await pull(`upstream.test/test/multi@${digest}`);
   assert.equal(await pulledDigest(dir), digest);
 });
 
 test("the token-auth upstream, anonymously and with configured credentials", T, async () => {
+  await ready();
   const anonymous = await pull("token.test/test/multi:latest");
   assert.equal(await pulledDigest(anonymous), rig.digest("test/multi", "latest"));
   // private/* needs the configured user; the client sends no credentials at all
@@ -178,11 +199,13 @@ test("the token-auth upstream, anonymously and with configured credentials", T, 
 });
 
 test("the Basic-auth upstream", T, async () => {
+  await ready();
   const dir = await pull("basic.test/test/hello:v1-docker");
   assert.equal(await pulledDigest(dir), rig.digest("test/hello", "v1-docker"));
 });
 
 test("tags/list keeps the prefix and errors are OCI JSON", T, async () => {
+  await ready();
   const tags = await fetch(`http://${proxyHost}/v2/upstream.test/test/hello/tags/list`);
   assert.deepEqual((await tags.json()).tags.sort(), ["v1", "v1-docker"]);
   const unknown = await fetch(`http://${proxyHost}/v2/coredns/coredns/manifests/v1.8.6`, {
@@ -196,6 +219,7 @@ test("tags/list keeps the prefix and errors are OCI JSON", T, async () => {
 });
 
 test("a corrupted upstream blob is rejected and not cached", T, async () => {
+  await ready();
   const up = rig.env.RIG_UPSTREAM_URL!;
   const repo = `corrupt/img${randomBytes(3).toString("hex")}`;
   const layer = randomBytes(200_000);
@@ -252,6 +276,7 @@ test("a corrupted upstream blob is rejected and not cached", T, async () => {
 });
 
 test("with the upstream gone, cached images are still served (air gap)", T, async () => {
+  await ready();
   await rig.stop();
   await new Promise((resolve) => setTimeout(resolve, 2500)); // past the 2 s tag TTL
   for (
@@ -268,4 +293,11 @@ test("with the upstream gone, cached images are still served (air gap)", T, asyn
   }
   assert.ok(await metric("ferry_proxy_stale_served_total") >= 5);
   await assert.rejects(pull("upstream.test/test/hello:never-pulled"));
+});
+
+test("the proxy stops cleanly on SIGTERM", T, async () => {
+  await ready();
+  const exit = await proxy!.stop();
+  assert.equal(exit.code, 0);
+  await cleanUp();
 });
