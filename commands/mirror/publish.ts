@@ -1,0 +1,79 @@
+import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { hostPlatform } from "../../lib/client/host_platform.ts";
+import { publishComponent } from "../../lib/repo/publish_component.ts";
+import { tarballFromFile } from "../../lib/repo/tarball_from_file.ts";
+import {
+  KEY_FLAG,
+  loadOwnerKey,
+  MIRROR_FLAGS,
+  openMirror,
+  reportUpdate,
+  resolveMirrorDir,
+} from "./_writer_context.ts";
+
+export const mirrorPublishCommand: Command = {
+  name: "mirror publish",
+  summary: "Publish a component tarball into the mirror",
+  usage:
+    "<COMPONENT> <VERSION> <TARBALL> <ENTRY> [-k KEY] [--os OS] [--arch ARCH] [--desc TEXT] [--standalone] [--hide] [--mirror DIR]",
+  description:
+    `Adds one build of a component, as \`tiup mirror publish\` does: the tarball is copied
+into the mirror as COMPONENT-VERSION-OS-ARCH.tar.gz, and a new component manifest signed with
+your key (-k) is added, then the index (for a new component), snapshot and timestamp. ENTRY is
+the path of the executable inside the tarball. Your key must belong to an owner of the mirror
+("ferry mirror grant"); a new component belongs to that owner.
+
+A version containing "nightly" becomes the component's nightly, and older nightlies are removed
+from every platform. --standalone and --hide apply to new components only (see "ferry mirror
+modify"). Platforms: linux/amd64, linux/arm64, darwin/amd64, darwin/arm64, any/any. A tarball
+whose file name is a TiUP tarball name for another component, version or platform is refused.
+Nothing is ever deleted or overwritten; an existing version is refused if its bytes differ.
+
+Examples:
+  ferry package hello --name hello --release v0.0.1
+  ferry mirror publish hello v0.0.1 package/hello-v0.0.1-linux-amd64.tar.gz hello
+  ferry mirror publish tool v1.2.0 dist/tool_1.2.0_darwin_arm64.tar.gz bin/tool --os darwin --arch arm64 --mirror /data/mirror`,
+  flags: {
+    key: KEY_FLAG,
+    os: {
+      type: "string",
+      valueName: "OS",
+      description: "Target OS: linux, darwin or any (default: this host's)",
+    },
+    arch: {
+      type: "string",
+      valueName: "ARCH",
+      description: "Target architecture: amd64, arm64 or any (default: this host's)",
+    },
+    desc: { type: "string", valueName: "TEXT", description: "Description of the component" },
+    standalone: { type: "boolean", description: "The component runs on its own (new components)" },
+    hide: { type: "boolean", description: "Hide it from `ferry list` (new components)" },
+    ...MIRROR_FLAGS,
+  },
+  positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
+  async run({ args, flags, out, env }) {
+    const [component, version, tarballPath, entry] = args as [string, string, string, string];
+    const os = stringFlag(flags, "os");
+    const arch = stringFlag(flags, "arch");
+    const host = os === undefined || arch === undefined ? hostPlatform() : undefined;
+    const platform = `${os ?? host!.os}/${arch ?? host!.arch}`;
+    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "publish");
+    const key = await loadOwnerKey(flags, env);
+    const tarball = await tarballFromFile(tarballPath);
+    const { storage, keys } = openMirror(dir, flags);
+    const description = stringFlag(flags, "desc");
+    const result = await publishComponent(storage, {
+      component,
+      version,
+      platform,
+      entry,
+      tarball,
+      ...(description !== undefined ? { description } : {}),
+      ...(booleanFlag(flags, "standalone") ? { standalone: true } : {}),
+      ...(booleanFlag(flags, "hide") ? { hidden: true } : {}),
+    }, { key, keys });
+    for (const note of result.notes) out.info(`Note: ${note}`);
+    reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
+    return 0;
+  },
+};

@@ -1,0 +1,77 @@
+import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { renewComponent } from "../../lib/repo/renew_component.ts";
+import {
+  daysFlag,
+  KEY_FLAG,
+  loadOwnerKey,
+  MIRROR_FLAGS,
+  openMirror,
+  reportUpdate,
+  resolveMirrorDir,
+} from "./_writer_context.ts";
+
+export const mirrorRenewCommand: Command = {
+  name: "mirror renew",
+  summary: "Extend the expiry of a component and of the mirror's snapshot and timestamp",
+  usage:
+    "[COMPONENT] [-k KEY] [--days N] [--index-days N] [--snapshot-days N] [--timestamp-days N] [--mirror DIR]",
+  description: `Re-signs manifests with a later expiry; nothing is ever shortened. Unlike TiUP, it
+works on a mirror that has already expired (TiUP #1871), and it can give snapshot.json and
+timestamp.json more than 30 days (TiUP #2399) — a mirror copied to an offline network can then
+stay valid for as long as you choose.
+
+  COMPONENT          renew its manifest (a new version, signed with -k): --days N, default 5 years
+  --index-days N     also re-sign the index to live N days
+  --snapshot-days N  snapshot.json lives N days (default 30)
+  --timestamp-days N timestamp.json lives N days (default 30)
+
+Every renew re-signs the snapshot and timestamp. root.json expiry changes only by rotation.
+
+Examples:
+  ferry mirror renew hello --days 365
+  ferry mirror renew --snapshot-days 365 --timestamp-days 365 --index-days 365`,
+  flags: {
+    key: KEY_FLAG,
+    days: {
+      type: "string",
+      valueName: "N",
+      description: "Days the component manifest stays valid (0 or absent: 5 years)",
+    },
+    "index-days": { type: "string", valueName: "N", description: "Re-sign the index for N days" },
+    "snapshot-days": {
+      type: "string",
+      valueName: "N",
+      description: "Days snapshot.json stays valid (default 30)",
+    },
+    "timestamp-days": {
+      type: "string",
+      valueName: "N",
+      description: "Days timestamp.json stays valid (default 30)",
+    },
+    ...MIRROR_FLAGS,
+  },
+  positionals: { max: 1, names: "[COMPONENT]" },
+  async run({ args, flags, out, env }) {
+    const component = args[0];
+    const days = daysFlag(flags, "days");
+    if (days !== undefined && component === undefined) {
+      throw new UsageError(`--days applies to a component: ferry mirror renew COMPONENT --days N`);
+    }
+    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "renew");
+    const key = component === undefined ? undefined : await loadOwnerKey(flags, env);
+    const { storage, keys } = openMirror(dir, flags);
+    const indexDays = daysFlag(flags, "index-days");
+    const snapshotDays = daysFlag(flags, "snapshot-days");
+    const timestampDays = daysFlag(flags, "timestamp-days");
+    const result = await renewComponent(storage, {
+      ...(component !== undefined ? { component } : {}),
+      ...(days !== undefined ? { days } : {}),
+      ...(indexDays !== undefined ? { indexDays } : {}),
+      ...(snapshotDays !== undefined ? { snapshotDays } : {}),
+      ...(timestampDays !== undefined ? { timestampDays } : {}),
+    }, { ...(key ? { key } : {}), keys });
+    reportUpdate(out, result, `Renewed ${component ?? "the repository"} in ${dir}`);
+    return 0;
+  },
+};
