@@ -5,11 +5,27 @@
  * @module
  */
 import type { Command } from "../lib/cli/command.ts";
+import { mirrorGenkeyCommand } from "./mirror/genkey.ts";
+import { mirrorGrantCommand } from "./mirror/grant.ts";
+import { mirrorInitCommand } from "./mirror/init.ts";
+import { mirrorModifyCommand } from "./mirror/modify.ts";
+import { mirrorPublishCommand } from "./mirror/publish.ts";
+import { mirrorRenewCommand } from "./mirror/renew.ts";
+import { mirrorRotateCommand } from "./mirror/rotate.ts";
+import { mirrorSignCommand } from "./mirror/sign.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
 import { packageCommand } from "./package.ts";
 import { proxyCommand } from "./proxy.ts";
 
 export const ALL_COMMANDS: Command[] = [
+  mirrorInitCommand,
+  mirrorGenkeyCommand,
+  mirrorSignCommand,
+  mirrorPublishCommand,
+  mirrorModifyCommand,
+  mirrorRenewCommand,
+  mirrorGrantCommand,
+  mirrorRotateCommand,
   mirrorServeCommand,
   packageCommand,
   proxyCommand,
