@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command } from "../lib/cli/command.ts";
+import { mirrorCloneCommand } from "./mirror/clone.ts";
 import { mirrorGenkeyCommand } from "./mirror/genkey.ts";
 import { mirrorGrantCommand } from "./mirror/grant.ts";
 import { mirrorInitCommand } from "./mirror/init.ts";
@@ -13,6 +14,7 @@ import { mirrorPublishCommand } from "./mirror/publish.ts";
 import { mirrorRenewCommand } from "./mirror/renew.ts";
 import { mirrorRotateCommand } from "./mirror/rotate.ts";
 import { mirrorSignCommand } from "./mirror/sign.ts";
+import { mirrorVerifyCommand } from "./mirror/verify.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
 import { packageCommand } from "./package.ts";
 import { proxyCommand } from "./proxy.ts";
@@ -27,6 +29,8 @@ export const ALL_COMMANDS: Command[] = [
   mirrorGrantCommand,
   mirrorRotateCommand,
   mirrorServeCommand,
+  mirrorVerifyCommand,
+  mirrorCloneCommand,
   packageCommand,
   proxyCommand,
 ];

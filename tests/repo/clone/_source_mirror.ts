@@ -63,13 +63,14 @@ export async function makeTarball(
  * (linux/amd64).
  */
 export async function makeSourceMirror(
-  options: { populate?: boolean; owner?: SigningKey } = {},
+  options: { populate?: boolean; owner?: SigningKey; now?: Date } = {},
 ): Promise<SourceMirror> {
+  const now = options.now ?? NOW;
   const dir = await mkdtemp(nodePath.join(tmpdir(), "ferry-source-"));
   const storage = new LocalStorage(dir);
   const owner = options.owner ?? await (sharedOwner ??= generateSigningKey().then((g) => g.key));
-  await initRepository(storage, { now: NOW });
-  await grantOwner(storage, { id: "alice", key: owner.publicInfo }, { now: NOW, commitLog: false });
+  await initRepository(storage, { now });
+  await grantOwner(storage, { id: "alice", key: owner.publicInfo }, { now, commitLog: false });
   const mirror: SourceMirror = {
     dir,
     storage,
@@ -89,7 +90,7 @@ export async function makeSourceMirror(
           length: bytes.length,
           open: () => new Blob([bytes as Uint8Array<ArrayBuffer>]).stream(),
         },
-      }, { key: owner, now: extra.now ?? NOW, commitLog: false });
+      }, { key: owner, now: extra.now ?? now, commitLog: false });
       return { path: result.tarballPath, sha256: hashes.sha256 };
     },
     remove: () => rm(dir, { recursive: true, force: true }),

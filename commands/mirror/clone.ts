@@ -1,0 +1,242 @@
+import * as nodePath from "node:path";
+import {
+  booleanFlag,
+  type Command,
+  type FlagSpec,
+  listFlag,
+  stringFlag,
+} from "../../lib/cli/command.ts";
+import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { createProgress } from "../../lib/cli/progress.ts";
+import { ferryHome } from "../../lib/client/home_dir.ts";
+import { hostPlatform } from "../../lib/client/host_platform.ts";
+import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { cloneIntoDirectory } from "../../lib/repo/clone/clone_into_directory.ts";
+import { DEFAULT_JOBS } from "../../lib/repo/clone/download_files.ts";
+import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
+import { openStorage } from "../../lib/storage/open_storage.ts";
+import { FERRY_VERSION } from "../../lib/version.ts";
+
+/** TiUP's default mirror, used when nothing else is configured. */
+const DEFAULT_MIRROR = "https://tiup-mirrors.pingcap.com";
+
+const FLAGS: Record<string, FlagSpec> = {
+  source: {
+    type: "string",
+    valueName: "URL|DIR",
+    description: "Mirror to clone from (default: the configured mirror)",
+  },
+  full: { type: "boolean", short: "f", description: "Clone every version of every component" },
+  os: {
+    type: "string",
+    short: "o",
+    valueName: "LIST",
+    description: "Operating systems to carry, comma-separated (default linux,darwin)",
+  },
+  arch: {
+    type: "string",
+    short: "a",
+    valueName: "LIST",
+    description: "Architectures to carry, comma-separated (default amd64,arm64)",
+  },
+  prefix: { type: "boolean", description: "Versions match by prefix (--tidb v7 takes v7.*)" },
+  overwrite: {
+    type: "boolean",
+    description: "Replace target files that differ from the source; write into a non-mirror dir",
+  },
+  jobs: {
+    type: "string",
+    short: "j",
+    valueName: "N",
+    default: String(DEFAULT_JOBS),
+    description: "Parallel downloads",
+  },
+  "ignore-missing": {
+    type: "boolean",
+    description: "Exit 0 even when the source lacks some files (they are still listed)",
+  },
+  "public-url": {
+    type: "string",
+    valueName: "URL",
+    description: "URL clients will reach the mirror at, written into install.sh",
+  },
+  "ferry-binary": {
+    type: "string",
+    valueName: "FILE",
+    description: "ferry executable to publish into the mirror (default: this one, if compiled)",
+  },
+  json: { type: "boolean", description: "Print a JSON summary on stdout" },
+};
+
+/** `ferry mirror clone <target-dir> [global-version...]` */
+export const mirrorCloneCommand: Command = {
+  name: "mirror clone",
+  summary: "Clone a mirror (or part of it) into a directory, verified, for offline use",
+  usage: "<target-dir> [global-version...] [--source URL|DIR] [--<component> v1,v2] [flags]",
+  description:
+    `Copies components from a mirror into a new signed mirror in <target-dir>, with its own
+keys (kept across runs), local_install.sh (offline install) and install.sh (install over HTTP).
+Every file is checked against the source's signed manifests before it appears. Re-running
+into the same directory refreshes it: only new files are fetched, clients keep working.
+
+Versions: global versions apply to every component (a component without that version gets its
+latest); --<component> v1,v2 picks versions of one component. Values may be a version,
+"latest", "nightly" or "all"; with --prefix, "v7" means every v7.* version. Nothing selected and
+no --full: metadata only.
+
+Examples:
+  ferry mirror clone pkg --os=linux v1.2.0 --source http://10.0.0.1:8080
+  ferry mirror clone pkg --tidb v7.5.0,latest --tikv all --os linux --arch amd64
+  ferry mirror clone pkg --full
+  tar czf pkg.tar.gz pkg        # then, offline: tar xzf pkg.tar.gz && sh pkg/local_install.sh`,
+  flags: FLAGS,
+  positionals: { min: 1, names: "<target-dir>" },
+  dynamicFlags: true,
+  async run({ args, flags, rawArgs, out, env, signal }) {
+    const [targetDir, ...versions] = args;
+    const jobs = Number(stringFlag(flags, "jobs") ?? DEFAULT_JOBS);
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) {
+      throw new UsageError(
+        `Cannot use --jobs "${stringFlag(flags, "jobs")}": use a whole number from 1 to 256`,
+      );
+    }
+    const components = componentFlags(rawArgs);
+    const sourceAddress = stringFlag(flags, "source") ?? await configuredMirror(env);
+    const source = openStorage(sourceAddress, { userAgent: `ferry/${FERRY_VERSION}` });
+
+    const self = findSelfBinary(env, stringFlag(flags, "ferry-binary"));
+    const host = hostPlatform();
+    if (!self) {
+      out.warn(
+        "Not publishing ferry itself into the mirror: this is not a compiled ferry binary " +
+          "(pass --ferry-binary FILE or set FERRY_SELF_BINARY); local_install.sh will need " +
+          "ferry or tiup packages from the source",
+      );
+    } else {
+      out.info(
+        `Publishing this ferry (${host.os}/${host.arch} only: other platforms need their own binary)`,
+      );
+    }
+
+    const json = booleanFlag(flags, "json");
+    const progress = createProgress(out, "Cloning");
+    const started = Date.now();
+    out.info(`Cloning ${source.location} into ${nodePath.resolve(targetDir!)}`);
+    let report;
+    try {
+      report = await cloneIntoDirectory(source, targetDir!, {
+        os: listFlag(flags, "os"),
+        arch: listFlag(flags, "arch"),
+        full: booleanFlag(flags, "full"),
+        prefix: booleanFlag(flags, "prefix"),
+        overwrite: booleanFlag(flags, "overwrite"),
+        components,
+        versions,
+        jobs,
+        signal,
+        onProgress: (event) => progress.update(event),
+        ...(self
+          ? {
+            self: {
+              path: self.path,
+              version: `v${FERRY_VERSION}`,
+              os: host.os,
+              arch: host.arch,
+            },
+          }
+          : {}),
+        ...(stringFlag(flags, "public-url") ? { publicUrl: stringFlag(flags, "public-url")! } : {}),
+      });
+    } finally {
+      progress.stop();
+    }
+    const seconds = (Date.now() - started) / 1000;
+    for (const note of report.notes) out.info(note);
+    for (const path of report.conflicts) {
+      out.warn(`"${path}" in the target differs from the source: kept (use --overwrite)`);
+    }
+    for (const failure of report.failed) out.error(`${failure.path}: ${failure.error}`);
+    for (const path of report.missing) out.warn(`The source has no "${path}": skipped`);
+
+    if (json) {
+      out.json({
+        target: report.target,
+        created: report.created,
+        changed: report.changed,
+        downloaded: report.downloaded.length,
+        downloadedFiles: report.downloaded,
+        skipped: report.skipped.length,
+        missing: report.missing,
+        conflicts: report.conflicts,
+        failed: report.failed,
+        bytes: report.bytes,
+        seconds: Math.round(seconds * 1000) / 1000,
+        timestampVersion: report.timestampVersion,
+        components: report.components,
+      });
+    } else {
+      const mb = (report.bytes / 1e6).toFixed(1);
+      out.print(
+        `${
+          report.created ? "Created" : report.changed ? "Refreshed" : "Up to date:"
+        } ${report.target}: ` +
+          `${report.components.length} components, ${report.downloaded.length} files fetched ` +
+          `(${mb} MB in ${seconds.toFixed(1)} s), ${report.skipped.length} already there`,
+      );
+      out.info(`Offline: copy the directory, then run: sh ${report.target}/local_install.sh`);
+      out.info(
+        `Online: ferry mirror serve ${report.target} --listen :8080, then on clients: ` +
+          `curl -fsSL http://HOST:8080/install.sh | FERRY_MIRROR=http://HOST:8080 sh`,
+      );
+    }
+    if (report.failed.length > 0) return ExitCode.verification;
+    if (report.conflicts.length > 0) return ExitCode.failure;
+    if (report.missing.length > 0 && !booleanFlag(flags, "ignore-missing")) {
+      out.error(
+        `${report.missing.length} file(s) are missing from the source (listed above); ` +
+          `the rest was cloned. Pass --ignore-missing to accept that`,
+      );
+      return ExitCode.failure;
+    }
+    return ExitCode.ok;
+  },
+};
+
+/** `--tidb v1,v2 --pd=latest` → { tidb: ["v1","v2"], pd: ["latest"] }; known flags are skipped. */
+function componentFlags(rawArgs: string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i < rawArgs.length; i++) {
+    const arg = rawArgs[i]!;
+    if (arg === "--") break;
+    if (!arg.startsWith("--")) {
+      if (arg.startsWith("-") && arg.length === 2) {
+        const spec = Object.values(FLAGS).find((f) => f.short === arg.slice(1));
+        if (spec?.type === "string") i++;
+      }
+      continue;
+    }
+    const [name = "", inline] = arg.slice(2).split(/=(.*)/s);
+    if (name in FLAGS) {
+      if (FLAGS[name]!.type === "string" && inline === undefined) i++;
+      continue;
+    }
+    const value = inline ?? rawArgs[++i];
+    if (value === undefined || value.startsWith("-")) {
+      throw new UsageError(
+        `Cannot use --${name}: it needs versions, as in --${name} v1.0.0,latest`,
+      );
+    }
+    const values = value.split(",").map((v) => v.trim()).filter((v) => v !== "");
+    out[name] = [...(out[name] ?? []), ...values];
+  }
+  return out;
+}
+
+/** The mirror clients of this profile use: FERRY_MIRROR, TIUP_MIRRORS, the profile, TiUP's. */
+async function configuredMirror(env: Record<string, string | undefined>): Promise<string> {
+  if (env.FERRY_MIRROR) return env.FERRY_MIRROR;
+  if (env.TIUP_MIRRORS) return env.TIUP_MIRRORS;
+  const config = await readProfileConfig(ferryHome(env));
+  return config.mirror ?? DEFAULT_MIRROR;
+}

@@ -1,0 +1,67 @@
+import * as fs from "node:fs/promises";
+import * as nodePath from "node:path";
+import { UsageError } from "../../errors.ts";
+import { LocalStorage } from "../../storage/local_storage.ts";
+import type { StorageReader } from "../../storage/storage.ts";
+import { cloneMirror, type CloneOptions, type CloneReport } from "./clone_mirror.ts";
+
+/** What {@linkcode cloneIntoDirectory} did, and where. */
+export interface DirectoryCloneReport extends CloneReport {
+  /** The absolute target directory. */
+  target: string;
+}
+
+/**
+ * Clones into a local directory so that a crash at any instant leaves it usable or untouched:
+ *
+ * - a new (missing or empty) directory is built as a hidden sibling,
+ *   `<parent>/.<name>.ferry-partial`, and renamed into place only when complete, so an
+ *   interrupted first clone leaves the target absent; the next run resumes in the sibling
+ *   without fetching again what it verified;
+ * - an existing mirror (ferry's or TiUP's: it has `root.json`) is refreshed in place: files are
+ *   verified before they appear and the manifests are written last, so clients see the old
+ *   consistent state until the new one is complete;
+ * - a non-empty directory that is not a mirror is refused unless `overwrite` is set;
+ * - cloning a local mirror into itself is refused (TiUP PR #1464).
+ */
+export async function cloneIntoDirectory(
+  source: StorageReader,
+  directory: string,
+  options: CloneOptions = {},
+): Promise<DirectoryCloneReport> {
+  const target = nodePath.resolve(directory);
+  if (source instanceof LocalStorage && await sameDirectory(source.location, target)) {
+    throw new UsageError(
+      `Cannot clone "${source.location}" into itself: choose another target directory`,
+    );
+  }
+  const info = await fs.stat(target).catch(() => undefined);
+  if (info && !info.isDirectory()) {
+    throw new UsageError(`Cannot clone into "${target}": it is not a directory`);
+  }
+  const entries = info ? await fs.readdir(target) : [];
+  if (entries.length > 0) {
+    if (!entries.includes("root.json") && !options.overwrite) {
+      throw new UsageError(
+        `Cannot clone into "${target}": it is not empty and holds no mirror (no root.json); ` +
+          `choose a new directory, or pass --overwrite to write into it anyway`,
+      );
+    }
+    const report = await cloneMirror(source, new LocalStorage(target), options);
+    return { ...report, target };
+  }
+
+  const partial = nodePath.join(
+    nodePath.dirname(target),
+    `.${nodePath.basename(target)}.ferry-partial`,
+  );
+  const report = await cloneMirror(source, new LocalStorage(partial), options);
+  if (info) await fs.rmdir(target);
+  await fs.rename(partial, target);
+  return { ...report, created: true, target };
+}
+
+async function sameDirectory(a: string, b: string): Promise<boolean> {
+  const real = async (path: string) => await fs.realpath(path).catch(() => nodePath.resolve(path));
+  return (await real(a)).replace(/\/+$/, "") === (await real(b)).replace(/\/+$/, "");
+}
