@@ -14,6 +14,7 @@ import { mirrorPublishCommand } from "./mirror/publish.ts";
 import { mirrorRenewCommand } from "./mirror/renew.ts";
 import { mirrorRotateCommand } from "./mirror/rotate.ts";
 import { mirrorSignCommand } from "./mirror/sign.ts";
+import { mirrorVerifyCommand } from "./mirror/verify.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
 import { packageCommand } from "./package.ts";
 import { proxyCommand } from "./proxy.ts";
@@ -28,6 +29,7 @@ export const ALL_COMMANDS: Command[] = [
   mirrorGrantCommand,
   mirrorRotateCommand,
   mirrorServeCommand,
+  mirrorVerifyCommand,
   mirrorCloneCommand,
   packageCommand,
   proxyCommand,

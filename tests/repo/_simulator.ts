@@ -25,6 +25,7 @@ import type {
 import { addDays, formatRfc3339 } from "../../lib/repo/rfc3339.ts";
 import { signManifest } from "../../lib/repo/sign_manifest.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 
 const encoder = new TextEncoder();
 
@@ -147,6 +148,13 @@ export class MirrorSimulator {
   async file(path: string): Promise<Uint8Array> {
     const object = await this.storage.read(path);
     return new Uint8Array(await (object.body as Blob).arrayBuffer());
+  }
+
+  /** Copies every stored file into `target` (a LocalStorage, to get a mirror on disk). */
+  async copyTo(target: Storage): Promise<void> {
+    for await (const { path } of this.storage.list("")) {
+      await target.write(path, await this.file(path));
+    }
   }
 
   /** Signs `this.root` with `rootSigners` and writes `N.root.json` (or `root.json`). */

@@ -1,0 +1,123 @@
+import { readFile } from "node:fs/promises";
+import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { createProgress } from "../../lib/cli/progress.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
+import { parseRfc3339 } from "../../lib/repo/rfc3339.ts";
+import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
+import { openStorage } from "../../lib/storage/open_storage.ts";
+
+export const mirrorVerifyCommand: Command = {
+  name: "mirror verify",
+  summary: "Check a whole mirror as a client would: signatures, expiry, every tarball's hashes",
+  usage: "<DIR|URL> [--root FILE] [--now RFC3339] [--jobs N] [--json]",
+  description: `Walks the root chain (from --root, else the mirror's own root.json), then timestamp,
+snapshot, index and every component manifest, then reads every tarball of every non-yanked
+version on every platform and checks its length, sha256 and sha512. It does not stop at the
+first problem: it lists every one, with the file it is in. Exit code 0 when clean, 3 when
+anything failed.
+
+Examples:
+  ferry mirror verify /srv/mirror
+  ferry mirror verify https://mirror.example.com --root ~/.tiup/bin/root.json
+  ferry mirror verify /srv/mirror --now 2026-01-01T00:00:00Z   # will it still verify then?
+  ferry mirror verify /srv/mirror --json | jq '.problems[]'`,
+  flags: {
+    root: {
+      type: "string",
+      valueName: "FILE",
+      description: "Trusted root.json to start from (default: the mirror's own root.json)",
+    },
+    now: {
+      type: "string",
+      valueName: "RFC3339",
+      description: "Verify as of this time instead of now (e.g. 2026-01-01T00:00:00Z)",
+    },
+    jobs: {
+      type: "string",
+      valueName: "N",
+      default: "4",
+      description: "Tarballs hashed at once",
+    },
+    json: { type: "boolean", description: "Print the report as JSON: {ok, problems, counts}" },
+  },
+  positionals: { min: 1, max: 1, names: "DIR|URL" },
+  async run({ args, flags, out, signal }) {
+    const location = args[0]!;
+    const rootFile = stringFlag(flags, "root");
+    const root = rootFile === undefined ? undefined : await readRoot(rootFile);
+    const nowText = stringFlag(flags, "now");
+    let now: Date | undefined;
+    if (nowText !== undefined) {
+      try {
+        now = parseRfc3339(nowText);
+      } catch {
+        throw new UsageError(
+          `Cannot use --now "${nowText}": expected RFC 3339 like 2026-01-01T00:00:00Z`,
+        );
+      }
+    }
+    const jobs = Number(stringFlag(flags, "jobs") ?? "4");
+    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+      throw new UsageError(`Cannot use --jobs "${stringFlag(flags, "jobs")}": expected 1 to 64`);
+    }
+    const json = booleanFlag(flags, "json");
+    const progress = json ? { update() {}, stop() {} } : createProgress(out, "Verifying tarballs");
+    const started = performance.now();
+    const report = await verifyMirror(openStorage(location), {
+      ...(root ? { root, rootFile: rootFile! } : {}),
+      ...(now ? { now } : {}),
+      concurrency: jobs,
+      onProgress: (event) => progress.update(event),
+      signal,
+    }).finally(() => progress.stop());
+    const seconds = (performance.now() - started) / 1000;
+
+    if (json) {
+      out.json({ ...report, seconds: Number(seconds.toFixed(3)) });
+    } else {
+      const { versions: v, counts: c } = report;
+      const chain = [
+        v.root !== undefined ? `root v${v.root}` : undefined,
+        v.timestamp !== undefined ? `timestamp v${v.timestamp}` : undefined,
+        v.index !== undefined ? `index v${v.index}` : undefined,
+      ].filter(Boolean).join(", ");
+      out.print(`Mirror ${location}${chain ? `: ${chain}` : ""}`);
+      out.print(
+        `Checked ${c.manifests} manifests (${c.components} components) and ${c.tarballs} tarballs ` +
+          `(${formatBytes(c.bytes)}) in ${seconds.toFixed(1)} s`,
+      );
+      for (const warning of report.warnings) out.warn(warning.message);
+      if (report.ok) {
+        out.print("OK: no problems found");
+      } else {
+        out.print(`${report.problems.length} problem(s):`);
+        for (const p of report.problems) out.print(`  ${p.file} [${p.kind}]: ${p.message}`);
+      }
+    }
+    if (!report.ok) {
+      out.error(
+        `Mirror verification failed with ${report.problems.length} problem(s); clients would refuse what is listed above`,
+      );
+    }
+    return report.ok ? ExitCode.ok : ExitCode.verification;
+  },
+};
+
+async function readRoot(path: string): Promise<Uint8Array> {
+  const bytes = await readFile(path).catch((error) => {
+    throw new UsageError(`Cannot read --root "${path}": ${error.code ?? error.message}`);
+  });
+  if (bytes.length > MAX_ROOT_BYTES) {
+    throw new UsageError(`Cannot use --root "${path}": it is larger than ${MAX_ROOT_BYTES} bytes`);
+  }
+  return new Uint8Array(bytes);
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1e3) return `${bytes} B`;
+  if (bytes < 1e6) return `${(bytes / 1e3).toFixed(1)} kB`;
+  if (bytes < 1e9) return `${(bytes / 1e6).toFixed(1)} MB`;
+  return `${(bytes / 1e9).toFixed(2)} GB`;
+}
