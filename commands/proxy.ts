@@ -125,10 +125,8 @@ Examples:
     );
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
+      fetchFor: (registry) => registry.ca ? fetchTrusting(registry.ca) : globalThis.fetch,
       storage: new LocalStorage(cacheDir),
-      // Inside the cache directory, so committing a download is a rename-sized copy on one disk;
-      // LocalStorage never lists or serves ".ferry-tmp-" names.
-      spoolDir: nodePath.join(cacheDir, ".ferry-tmp-spool"),
       userAgent: `ferry/${FERRY_VERSION}`,
       ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
       onLog: (line) => out.warn(line),
@@ -158,6 +156,16 @@ Examples:
     return 0;
   },
 };
+
+/**
+ * A fetch that also trusts `ca` (PEM) for TLS. Bun's fetch (the ferry binary) takes the CA as
+ * the `tls.ca` init option; a runtime that ignores it fails the handshake with a certificate
+ * error instead of trusting anything it should not.
+ */
+function fetchTrusting(ca: string): typeof fetch {
+  return ((input: string | URL | Request, init?: RequestInit) =>
+    globalThis.fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
+}
 
 function splitPair(value: string, flag: string, form: string): [string, string] {
   const at = value.indexOf("=");

@@ -1,16 +1,11 @@
-import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
-import * as fs from "node:fs/promises";
-import * as nodePath from "node:path";
-import { Readable } from "node:stream";
+import { createHash } from "node:crypto";
 import { AlreadyExistsError, HashMismatchError, LengthMismatchError } from "../lib/errors.ts";
+import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { cacheKeys } from "./cache_keys.ts";
 
 /** Options for {@linkcode BlobFetcher}. */
 export interface BlobFetcherOptions {
-  /** A private directory on local disk for downloads in progress. */
-  spoolDir: string;
   /** Called once a verified blob is in the cache. */
   onCommitted?: (digest: string, size: number) => void;
   /** Called when a download fails or its bytes do not match the digest. */
@@ -32,22 +27,30 @@ export interface BlobTransfer {
 /** Opens the upstream response for a blob: a 200 with a body, or throws. */
 export type OpenBlob = () => Promise<Response>;
 
-const READ_CHUNK = 256 * 1024;
+/** Recent bytes kept in memory for clients that keep up with the download. */
+const WINDOW_BYTES = 8 * 1024 * 1024;
+/** Bytes queued for the cache write before the download waits for the disk. */
+const STORAGE_QUEUE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Fetches cold blobs into the cache with one upstream download per digest, however many clients
- * ask at once (distribution PR #3428 shows the N+1 downloads this avoids). The download is hashed
- * as it is spooled to local disk; every client streams from the spool as it grows, so the first
- * byte goes out at once and memory stays flat. The last byte is held back until the digest is
- * verified: a blob whose bytes do not match never completes at any client and is never written
- * to the cache. Only a verified blob is committed, by one atomic Storage write.
+ * ask at once (distribution PR #3428 shows the N+1 downloads this avoids).
+ *
+ * The upstream stream is hashed and fed, chunk by chunk, to one Storage write and to every
+ * client. The Storage write is ended only after the digest (and the announced length) matched,
+ * and is aborted otherwise, so the cache never holds an unverified blob (the write is atomic:
+ * LocalStorage renames a finished temporary file). Clients get bytes as they arrive from a
+ * window of recent chunks, but the last byte is held back until the digest is verified: a blob
+ * whose bytes do not match never completes at any client. A client that falls behind the window
+ * (slow, or joined late) pauses until the blob is committed and continues from the cache.
+ * Memory per download is bounded by the window and the write queue, whatever the blob size.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
   readonly #options: BlobFetcherOptions;
   readonly #inflight = new Map<string, Download>();
 
-  constructor(storage: Storage, options: BlobFetcherOptions) {
+  constructor(storage: Storage, options: BlobFetcherOptions = {}) {
     this.#storage = storage;
     this.#options = options;
   }
@@ -57,7 +60,7 @@ export class BlobFetcher {
     return this.#inflight.size;
   }
 
-  /** True when `digest` is being downloaded right now (eviction must leave it alone). */
+  /** True when `digest` is being downloaded right now. */
   isActive(digest: string): boolean {
     return this.#inflight.has(digest);
   }
@@ -67,16 +70,10 @@ export class BlobFetcher {
     let download = this.#inflight.get(digest);
     const joined = download !== undefined;
     if (!download) {
-      const spool = nodePath.join(
-        this.#options.spoolDir,
-        `${digest.replace(":", "-")}.${randomBytes(6).toString("hex")}`,
-      );
-      const started = new Download(digest, spool);
+      const started = new Download(digest, this.#storage);
       download = started;
       this.#inflight.set(digest, started);
-      started.run(open, this.#storage, this.#options).finally(() => {
-        this.#inflight.delete(digest);
-      });
+      started.run(open, this.#options).finally(() => this.#inflight.delete(digest));
     }
     await download.ready;
     return {
@@ -90,11 +87,12 @@ export class BlobFetcher {
 
 class Download {
   size: number | undefined;
-  written = 0;
+  /** Bytes received from the upstream so far. */
+  received = 0;
   verified = false;
   failure: Error | undefined;
-  readers = 0;
-  finished = false;
+  /** The most recent chunks. */
+  window: { start: number; bytes: Uint8Array }[] = [];
   readonly ready: Promise<void>;
   readonly committed: Promise<void>;
   #resolveReady!: () => void;
@@ -103,7 +101,7 @@ class Download {
   #rejectCommitted!: (error: Error) => void;
   #waiters: (() => void)[] = [];
 
-  constructor(readonly digest: string, readonly spool: string) {
+  constructor(readonly digest: string, readonly storage: Storage) {
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -112,20 +110,40 @@ class Download {
       this.#resolveCommitted = resolve;
       this.#rejectCommitted = reject;
     });
-    // Nobody may be listening; do not let an unobserved rejection crash the process.
+    // Nobody may be listening; an unobserved rejection must not crash the process.
     this.ready.catch(() => {});
     this.committed.catch(() => {});
   }
 
-  async run(open: OpenBlob, storage: Storage, options: BlobFetcherOptions): Promise<void> {
-    let handle: fs.FileHandle | undefined;
+  async run(open: OpenBlob, options: BlobFetcherOptions): Promise<void> {
+    let toCache: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let wakeWriter: (() => void) | undefined;
     try {
       const response = await open();
       const length = response.headers.get("content-length");
       this.size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
-      await fs.mkdir(options.spoolDir, { recursive: true, mode: 0o700 });
-      handle = await fs.open(this.spool, "wx", 0o600);
+      const cacheStream = new ReadableStream<Uint8Array>({
+        start: (controller) => {
+          toCache = controller;
+        },
+        pull: () => {
+          wakeWriter?.();
+        },
+      }, new ByteLengthQueuingStrategy({ highWaterMark: STORAGE_QUEUE_BYTES }));
+      let cacheFailure: Error | undefined;
+      const writing = this.storage.write(cacheKeys.blob(this.digest), cacheStream, {
+        ifAbsent: true,
+      }).then(
+        () => undefined,
+        (error) => {
+          if (error instanceof AlreadyExistsError) return undefined;
+          cacheFailure = error instanceof Error ? error : new Error(String(error));
+          wakeWriter?.();
+          return undefined;
+        },
+      );
       this.#resolveReady();
+
       const [algorithm] = this.digest.split(":");
       const hash = createHash(algorithm === "sha512" ? "sha512" : "sha256");
       if (response.body) {
@@ -134,30 +152,27 @@ class Download {
           const { done, value } = await reader.read();
           if (done) break;
           hash.update(value);
-          let offset = 0;
-          while (offset < value.length) {
-            const { bytesWritten } = await handle.write(
-              value,
-              offset,
-              value.length - offset,
-              this.written + offset,
-            );
-            offset += bytesWritten;
-          }
-          this.written += value.length;
-          if (this.size !== undefined && this.written > this.size) {
+          this.window.push({ start: this.received, bytes: value });
+          this.received += value.length;
+          this.#trimWindow();
+          this.#notify();
+          if (this.size !== undefined && this.received > this.size) {
             await reader.cancel().catch(() => {});
             break;
           }
-          this.#notify();
+          if (!cacheFailure) {
+            toCache!.enqueue(value);
+            // Wait for the disk when the write queue is full: memory stays bounded.
+            while (!cacheFailure && (toCache!.desiredSize ?? 1) <= 0) {
+              await new Promise<void>((resolve) => (wakeWriter = resolve));
+            }
+          }
         }
       }
-      await handle.close();
-      handle = undefined;
       const actual = `${algorithm}:${hash.digest("hex")}`;
-      if (this.size !== undefined && this.written !== this.size) {
+      if (this.size !== undefined && this.received !== this.size) {
         throw new LengthMismatchError(
-          `Blob "${this.digest}" from the upstream has ${this.written} bytes, ` +
+          `Blob "${this.digest}" from the upstream has ${this.received} bytes, ` +
             `not the ${this.size} it announced; it was not cached`,
         );
       }
@@ -166,94 +181,105 @@ class Download {
           `Blob "${this.digest}" from the upstream hashes to "${actual}"; it was not cached`,
         );
       }
+      // OCI: content is addressed by its digest; verified, the bytes may be released and kept.
+      this.size = this.received;
       this.verified = true;
-      this.size = this.written;
       this.#notify();
-      // OCI: content is addressed by digest, so the verified spool is committed as-is.
-      const source = Readable.toWeb(createReadStream(this.spool, { highWaterMark: READ_CHUNK }));
-      try {
-        await storage.write(
-          cacheKeys.blob(this.digest),
-          source as unknown as ReadableStream<Uint8Array>,
-          { ifAbsent: true },
-        );
-      } catch (error) {
-        if (!(error instanceof AlreadyExistsError)) throw error;
-      }
+      if (!cacheFailure) toCache!.close();
+      await writing;
+      if (cacheFailure) throw cacheFailure;
       this.#resolveCommitted();
-      options.onCommitted?.(this.digest, this.written);
+      options.onCommitted?.(this.digest, this.received);
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
       if (!this.verified) this.failure = failure;
+      try {
+        toCache?.error(failure); // aborts the cache write: nothing is committed
+      } catch {
+        // already closed
+      }
       this.#rejectReady(failure);
       this.#rejectCommitted(failure);
       options.onRejected?.(this.digest, failure);
       this.#notify();
-      if (handle) await handle.close().catch(() => {});
     } finally {
-      this.finished = true;
-      await this.#release();
+      this.window = [];
     }
   }
 
-  /** A stream of the blob that follows the spool as it grows. */
+  /** A stream of the blob: from the window while it keeps up, from the cache once behind. */
   subscribe(): ReadableStream<Uint8Array> {
-    this.readers++;
-    let handle: fs.FileHandle | undefined;
     let offset = 0;
-    let closed = false;
-    const done = async () => {
-      if (closed) return;
-      closed = true;
-      await handle?.close().catch(() => {});
-      this.readers--;
-      await this.#release();
-    };
+    let fromCache: ReadableStreamDefaultReader<Uint8Array> | undefined;
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         try {
-          handle ??= await fs.open(this.spool, "r");
           while (true) {
+            if (fromCache) {
+              const { done, value } = await fromCache.read();
+              if (done) controller.close();
+              else controller.enqueue(value);
+              return;
+            }
             if (this.failure) throw this.failure;
             // Hold back the last byte until the digest is verified, so a client can never
             // complete a transfer of bytes that do not match.
-            const limit = this.verified ? this.written : Math.max(0, this.written - 1);
+            const limit = this.verified ? this.received : Math.max(0, this.received - 1);
             if (offset < limit) {
-              const length = Math.min(limit - offset, READ_CHUNK);
-              const buffer = new Uint8Array(length);
-              const { bytesRead } = await handle.read(buffer, 0, length, offset);
-              if (bytesRead === 0) throw new Error(`Spool of "${this.digest}" shrank`);
-              offset += bytesRead;
-              controller.enqueue(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
-              return;
+              const chunk = this.#fromWindow(offset, limit);
+              if (chunk) {
+                offset += chunk.length;
+                controller.enqueue(chunk);
+                return;
+              }
+              // Behind the window: continue from the cache once the blob is committed.
+              await this.committed;
+              const object = await this.storage.read(cacheKeys.blob(this.digest), {
+                range: { start: offset, end: this.received - 1 },
+              });
+              fromCache = bodyStream(object).getReader();
+              continue;
             }
             if (this.verified) {
               controller.close();
-              await done();
               return;
             }
             await new Promise<void>((resolve) => this.#waiters.push(resolve));
           }
         } catch (error) {
           controller.error(error);
-          await done();
         }
       },
-      cancel: async () => {
-        await done();
+      cancel: async (reason) => {
+        await fromCache?.cancel(reason).catch(() => {});
       },
     }, { highWaterMark: 0 });
+  }
+
+  #trimWindow(): void {
+    let held = this.received - (this.window[0]?.start ?? this.received);
+    while (this.window.length > 1 && held - this.window[0]!.bytes.length >= WINDOW_BYTES) {
+      held -= this.window.shift()!.bytes.length;
+    }
+  }
+
+  /** The bytes at `offset` (up to `limit`) from the window, if it still has them. */
+  #fromWindow(offset: number, limit: number): Uint8Array | undefined {
+    const first = this.window[0];
+    if (!first || offset < first.start) return undefined;
+    for (const piece of this.window) {
+      const end = piece.start + piece.bytes.length;
+      if (offset >= end) continue;
+      const from = offset - piece.start;
+      const to = Math.min(piece.bytes.length, limit - piece.start);
+      return from === 0 && to === piece.bytes.length ? piece.bytes : piece.bytes.subarray(from, to);
+    }
+    return undefined;
   }
 
   #notify(): void {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
-  }
-
-  async #release(): Promise<void> {
-    if (this.finished && this.readers === 0) {
-      await fs.rm(this.spool, { force: true }).catch(() => {});
-    }
   }
 }

@@ -1,8 +1,5 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { randomBytes } from "node:crypto";
-import { tmpdir } from "node:os";
-import * as nodePath from "node:path";
 import {
   HashMismatchError,
   NotFoundError,
@@ -36,8 +33,6 @@ export interface RegistryProxyDeps {
   storage: Storage;
   /** A fetch for one registry (custom CA); defaults to `fetch`. */
   fetchFor?: (registry: RegistryEntry) => typeof fetch;
-  /** Local directory for downloads in progress; a fresh one under the OS temp dir by default. */
-  spoolDir?: string;
   /** Clock (epoch ms), for tag TTLs and tokens. */
   now?: () => number;
   /** One formatted line per request; omit to log nothing. */
@@ -126,8 +121,6 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
   };
 
   const blobs = new BlobFetcher(deps.storage, {
-    spoolDir: deps.spoolDir ??
-      nodePath.join(tmpdir(), `ferry-proxy-spool-${randomBytes(6).toString("hex")}`),
     onCommitted: (digest, size) => {
       metrics.inc("ferry_proxy_blobs_committed_total");
       metrics.inc("ferry_proxy_blob_bytes_committed_total", {}, size);

@@ -1,17 +1,11 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as nodePath from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import bcrypt from "bcryptjs";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { createRegistryProxy } from "../../proxy/create_registry_proxy.ts";
 import { defaultProxyConfig, type ProxyConfig } from "../../proxy/proxy_config.ts";
 import { FakeRegistry, sha256 } from "./_fake_registry.ts";
-
-const spoolRoot = mkdtempSync(nodePath.join(tmpdir(), "ferry-proxy-test-"));
-after(() => rmSync(spoolRoot, { recursive: true, force: true }));
 
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 const ACCEPT = `${OCI_MANIFEST}, application/vnd.oci.image.index.v1+json`;
@@ -34,7 +28,6 @@ function setup(
   const app = createRegistryProxy(config, {
     fetch: registry.fetch,
     storage,
-    spoolDir: mkdtempSync(nodePath.join(spoolRoot, "spool-")),
     now: () => clock.now,
     onLog: (line) => logs.push(line),
   });
@@ -204,6 +197,17 @@ describe("createRegistryProxy()", () => {
     setTimeout(() => open(), 50);
     const bodies = await Promise.all((await Promise.all(requests)).map((r) => r.text()));
     for (const body of bodies) assert.equal(body, layer);
+    assert.equal(registry.count("GET", "/blobs/"), 1);
+  });
+
+  it("lets a client that fell behind the download continue from the cache", async () => {
+    const { registry, get, app } = setup();
+    const layer = "y".repeat(10 * 1024 * 1024 + 7);
+    const image = registry.addImage("team/big", "v1", layer);
+    const slow = await get(`/v2/fake.test/team/big/blobs/${image.layerDigest}`);
+    await app.idle(); // the download finishes and is committed while this client reads nothing
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await slow.text(), layer);
     assert.equal(registry.count("GET", "/blobs/"), 1);
   });
 
