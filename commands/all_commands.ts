@@ -16,10 +16,20 @@ import { mirrorRotateCommand } from "./mirror/rotate.ts";
 import { mirrorSignCommand } from "./mirror/sign.ts";
 import { mirrorVerifyCommand } from "./mirror/verify.ts";
 import { mirrorServeCommand } from "./mirror/serve.ts";
+import { mirrorSetCommand } from "./mirror/set.ts";
+import { mirrorShowCommand } from "./mirror/show.ts";
+import { installCommand } from "./install.ts";
+import { listCommand } from "./list.ts";
+import { uninstallCommand } from "./uninstall.ts";
 import { packageCommand } from "./package.ts";
 import { proxyCommand } from "./proxy.ts";
 
 export const ALL_COMMANDS: Command[] = [
+  listCommand,
+  installCommand,
+  uninstallCommand,
+  mirrorSetCommand,
+  mirrorShowCommand,
   mirrorInitCommand,
   mirrorGenkeyCommand,
   mirrorSignCommand,

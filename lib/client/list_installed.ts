@@ -1,6 +1,6 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import semver from "semver";
+import { compareVersions } from "./compare_versions.ts";
 import { COMPONENTS_DIR } from "./component_dir.ts";
 
 /** One installed component and its installed versions. */
@@ -43,13 +43,4 @@ async function directories(dir: string, pattern: RegExp): Promise<string[]> {
       entry.isDirectory() && pattern.test(entry.name) && !entry.name.includes("..")
     )
     .map((entry) => entry.name);
-}
-
-function compareVersions(a: string, b: string): number {
-  const va = semver.valid(a, { loose: true });
-  const vb = semver.valid(b, { loose: true });
-  if (va && vb) return semver.compare(va, vb) || (a < b ? -1 : a > b ? 1 : 0);
-  if (va) return -1;
-  if (vb) return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }

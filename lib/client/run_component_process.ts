@@ -12,6 +12,17 @@ export type StdioChoice = "inherit" | "ignore" | number;
 /** Signals forwarded to the component while it runs. */
 export const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
+let running = 0;
+
+/**
+ * How many component processes {@linkcode runComponentProcess} is waiting for right now.
+ * main.ts reads it: while a component runs, a repeated SIGINT/SIGTERM must not make ferry exit
+ * (that would orphan the child); the signal is forwarded and ferry exits with the child's code.
+ */
+export function runningComponentCount(): number {
+  return running;
+}
+
 /** Options for {@linkcode runComponentProcess}. */
 export interface RunComponentProcessOptions {
   /** The profile directory ($FERRY_HOME). */
@@ -112,9 +123,11 @@ export async function runComponentProcess(
     ...(options.clientVersion ? { TIUP_VERSION: options.clientVersion } : {}),
   });
 
+  running++;
   try {
     return await spawnAndWait(binary, env, cwd, options);
   } finally {
+    running--;
     if (temporary) await fs.rm(instanceDir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,135 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+import * as nodePath from "node:path";
+import { NotFoundError, StorageError } from "../errors.ts";
+import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
+import { parseRfc3339 } from "../repo/rfc3339.ts";
+import { TrustedMetadataSet } from "../repo/trusted_set.ts";
+import { LocalStorage } from "../storage/local_storage.ts";
+import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";
+import { readBytes } from "../storage/read_bytes.ts";
+import type { StorageReader } from "../storage/storage.ts";
+import { describeRoot, type RootSummary } from "./describe_root.ts";
+import { normalizeMirrorAddress } from "./normalize_mirror_address.ts";
+import { writeProfileConfig } from "./write_profile_config.ts";
+
+/** The profile's trust anchor for the current mirror (TIUP-FORMAT.md §5.6). */
+export const BOOTSTRAP_ROOT = "bin/root.json";
+/** The profile's verified-manifest cache directory. */
+export const MANIFESTS_DIR = "manifests";
+
+/** Options for {@linkcode setMirror}. */
+export interface SetMirrorOptions {
+  /** An explicit root (`--root FILE|URL`): its bytes and where they came from, for messages. */
+  root?: { bytes: Uint8Array; from: string };
+  /** Reads `root.json` from the mirror (default: openStorage(address)). Injected in tests. */
+  mirror?: StorageReader;
+  /** The clock, for the expiry report. Default: the real time. */
+  now?: () => Date;
+  /** Base for a relative directory address (default: the current directory). */
+  cwd?: string;
+}
+
+/** Where the trusted root came from. */
+export type RootSource = "flag" | "cache" | "mirror";
+
+/** What {@linkcode setMirror} did. */
+export interface SetMirrorResult {
+  /** The address written to ferry.toml (absolute for a directory). */
+  address: string;
+  rootSource: RootSource;
+  /** The file or URL the root was read from. */
+  rootFrom: string;
+  root: RootSummary;
+  /** True when the root was trusted on first use over plain http (anyone on the path could swap it). */
+  insecure: boolean;
+  /** True when the trusted root is already past its expiry (clients will refuse the mirror). */
+  expired: boolean;
+}
+
+/**
+ * `ferry mirror set <addr>` (TIUP-FORMAT.md §5.8): picks the root to trust, checks it, and makes
+ * it the profile's trust anchor for that mirror.
+ *
+ * Root choice: `options.root` (`--root`); else, for an http(s) mirror, the copy cached for that
+ * exact address at `bin/<sha256(addr)[:16]>.root.json`; else the mirror's own `root.json` —
+ * trust on first use, so the caller must show the key fingerprints ({@linkcode RootSummary}).
+ *
+ * Guarantees:
+ * - The root must be a valid root signed by a threshold of its own root keys (VerificationError
+ *   otherwise) before anything is written; a refused root changes nothing.
+ * - Then, in this order: `manifests/` is deleted (its manifests belong to the old mirror), the
+ *   root is written to `bin/root.json` (atomically), for an http(s) mirror also to its per-address
+ *   cache file, and `mirror = "<addr>"` is written to `<home>/ferry.toml` (other lines kept).
+ * - An expired root is still accepted (TiUP does not check at this point); `expired` says so.
+ *
+ * @example
+ * ```ts
+ * const result = await setMirror(home, "http://127.0.0.1:8080");
+ * result.root.roles.root.keyIds; // show these to the user
+ * ```
+ */
+export async function setMirror(
+  home: string,
+  address: string,
+  options: SetMirrorOptions = {},
+): Promise<SetMirrorResult> {
+  const now = options.now ?? (() => new Date());
+  const addr = normalizeMirrorAddress(address, options.cwd);
+  const remote = isRemoteLocation(addr);
+  const profile = new LocalStorage(home);
+  const cacheName = `bin/${createHash("sha256").update(addr).digest("hex").slice(0, 16)}.root.json`;
+
+  let bytes: Uint8Array;
+  let rootSource: RootSource;
+  let rootFrom: string;
+  const cached = remote && !options.root ? await readIfPresent(profile, cacheName) : undefined;
+  if (options.root) {
+    ({ bytes, from: rootFrom } = options.root);
+    rootSource = "flag";
+  } else if (cached) {
+    bytes = cached;
+    rootSource = "cache";
+    rootFrom = nodePath.join(profile.location, cacheName);
+  } else {
+    const mirror = options.mirror ?? openStorage(addr);
+    rootFrom = remote ? `${addr.replace(/\/+$/, "")}/root.json` : nodePath.join(addr, "root.json");
+    try {
+      bytes = await readBytes(mirror, "root.json", { maxBytes: MAX_ROOT_BYTES });
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+      throw new StorageError(
+        `Cannot set the mirror to "${addr}": it has no root.json (is it a TiUP mirror? pass --root FILE to give one)`,
+        { cause: error },
+      );
+    }
+    rootSource = "mirror";
+  }
+
+  // The constructor validates the root and checks a threshold of its own root keys.
+  const trusted = new TrustedMetadataSet(bytes, { now, rootFile: rootFrom });
+  const root = trusted.root.signed;
+
+  await fs.rm(nodePath.join(profile.location, MANIFESTS_DIR), { recursive: true, force: true });
+  await profile.write(BOOTSTRAP_ROOT, bytes);
+  if (remote && rootSource !== "cache") await profile.write(cacheName, bytes);
+  await writeProfileConfig(home, { mirror: addr });
+
+  return {
+    address: addr,
+    rootSource,
+    rootFrom,
+    root: describeRoot(root),
+    insecure: rootSource === "mirror" && /^http:/i.test(addr),
+    expired: parseRfc3339(root.expires).getTime() < now().getTime(),
+  };
+}
+
+async function readIfPresent(storage: LocalStorage, path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await readBytes(storage, path, { maxBytes: MAX_ROOT_BYTES });
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
