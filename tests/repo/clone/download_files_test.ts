@@ -1,0 +1,154 @@
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs/promises";
+import { tmpdir } from "node:os";
+import * as nodePath from "node:path";
+import { describe, test } from "node:test";
+import { HashMismatchError } from "../../../lib/errors.ts";
+import { downloadFiles, type FileTask } from "../../../lib/repo/clone/download_files.ts";
+import { openVerifiedJournal } from "../../../lib/repo/clone/verified_journal.ts";
+import { LocalStorage } from "../../../lib/storage/local_storage.ts";
+import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
+import type { ReadOptions, StorageReader } from "../../../lib/storage/storage.ts";
+
+/** Random bytes as a plain Uint8Array (what reading a file gives back, compared). */
+function random(length: number): Uint8Array {
+  return new Uint8Array(randomBytes(length));
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** A real MemoryStorage source that also counts reads and the most reads in flight at once. */
+class WatchedSource implements StorageReader {
+  readonly location = "memory:source";
+  readonly inner = new MemoryStorage();
+  reads: string[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  stat(path: string) {
+    return this.inner.stat(path);
+  }
+  list(prefix: string) {
+    return this.inner.list(prefix);
+  }
+  async read(path: string, options?: ReadOptions) {
+    this.reads.push(path);
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return await this.inner.read(path, options);
+    } finally {
+      this.inFlight--;
+    }
+  }
+}
+
+async function setup(files: Record<string, Uint8Array>) {
+  const source = new WatchedSource();
+  const tasks: FileTask[] = [];
+  for (const [path, bytes] of Object.entries(files)) {
+    await source.inner.write(path, bytes);
+    tasks.push({ path, expected: [{ length: bytes.length, sha256: sha256(bytes) }] });
+  }
+  const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-download-"));
+  return { source, tasks, dir, target: new LocalStorage(dir) };
+}
+
+describe("downloadFiles()", () => {
+  test("downloadFiles() fetches, verifies and places every file, at most `jobs` at once", async () => {
+    const files = Object.fromEntries(
+      Array.from({ length: 20 }, (_, i) => [`f${i}.tar.gz`, random(1000 + i)]),
+    );
+    const { source, tasks, dir, target } = await setup(files);
+    const report = await downloadFiles(source, target, tasks, { jobs: 3 });
+    assert.equal(report.downloaded.length, 20);
+    assert.equal(source.maxInFlight, 3);
+    for (const [path, bytes] of Object.entries(files)) {
+      assert.deepEqual(new Uint8Array(await fs.readFile(nodePath.join(dir, path))), bytes);
+    }
+    assert.equal(report.bytes, Object.values(files).reduce((n, b) => n + b.length, 0));
+  });
+
+  test("downloadFiles() fetches a path named twice only once", async () => {
+    const { source, tasks, target } = await setup({ "a.tar.gz": random(10) });
+    const report = await downloadFiles(source, target, [...tasks, ...tasks]);
+    assert.deepEqual(source.reads, ["a.tar.gz"]);
+    assert.deepEqual(report.downloaded, ["a.tar.gz"]);
+  });
+
+  test("downloadFiles() skips files already in place, without fetching or re-hashing them", async () => {
+    const { source, tasks, dir, target } = await setup({
+      "a.tar.gz": random(10),
+      "b.tar.gz": random(20),
+    });
+    const journal = await openVerifiedJournal(target);
+    await downloadFiles(source, target, tasks, { journal });
+    source.reads = [];
+    // Corrupt a.tar.gz behind the journal's back but keep size and mtime: trusted by stat.
+    const again = await downloadFiles(source, target, tasks, {
+      journal: await openVerifiedJournal(target),
+    });
+    assert.deepEqual(again.skipped, ["a.tar.gz", "b.tar.gz"]);
+    assert.deepEqual(source.reads, []);
+    // Without the journal, a changed file is noticed by its hash and reported as a conflict.
+    const file = nodePath.join(dir, "a.tar.gz");
+    await fs.writeFile(file, random(10));
+    const checked = await downloadFiles(source, target, tasks);
+    assert.deepEqual(checked.conflicts, ["a.tar.gz"]);
+  });
+
+  test("downloadFiles() replaces a differing file only with overwrite", async () => {
+    const bytes = random(10);
+    const { source, tasks, dir, target } = await setup({ "a.tar.gz": bytes });
+    await fs.writeFile(nodePath.join(dir, "a.tar.gz"), "user's own file");
+    const kept = await downloadFiles(source, target, tasks);
+    assert.deepEqual(kept.conflicts, ["a.tar.gz"]);
+    assert.equal(await fs.readFile(nodePath.join(dir, "a.tar.gz"), "utf8"), "user's own file");
+    const replaced = await downloadFiles(source, target, tasks, { overwrite: true });
+    assert.deepEqual(replaced.downloaded, ["a.tar.gz"]);
+    assert.deepEqual(new Uint8Array(await fs.readFile(nodePath.join(dir, "a.tar.gz"))), bytes);
+  });
+
+  test("downloadFiles() lists a 404 as missing and completes the others (TiUP #1111)", async () => {
+    const { source, tasks, target } = await setup({ "a.tar.gz": random(10) });
+    const report = await downloadFiles(source, target, [
+      { path: "gone.tar.gz", expected: [{ length: 5, sha256: "0".repeat(64) }] },
+      ...tasks,
+    ]);
+    assert.deepEqual(report.missing, ["gone.tar.gz"]);
+    assert.deepEqual(report.downloaded, ["a.tar.gz"]);
+  });
+
+  test("downloadFiles() never makes a tampered download visible, nor replaces the old file", async () => {
+    const { source, tasks, dir, target } = await setup({ "a.tar.gz": random(10) });
+    await source.inner.write("a.tar.gz", random(10)); // the source now serves other bytes
+    const report = await downloadFiles(source, target, tasks);
+    assert.equal(report.failed.length, 1);
+    assert.ok(
+      report.failed[0]!.error instanceof HashMismatchError,
+      String(report.failed[0]!.error),
+    );
+    await assert.rejects(fs.stat(nodePath.join(dir, "a.tar.gz")));
+    assert.deepEqual(
+      (await fs.readdir(dir)).filter((name) => !name.startsWith(".ferry-staging")),
+      [],
+      "no temporary file is left behind",
+    );
+  });
+
+  test("downloadFiles() reports progress with totals", async () => {
+    const { source, tasks, target } = await setup({
+      "a.tar.gz": random(100),
+      "b.tar.gz": random(200),
+    });
+    const events: Array<{ filesDone: number; bytesDone: number; bytesTotal?: number }> = [];
+    await downloadFiles(source, target, tasks, { onProgress: (event) => events.push(event) });
+    const last = events[events.length - 1]!;
+    assert.equal(last.filesDone, 2);
+    assert.equal(last.bytesDone, 300);
+    assert.equal(last.bytesTotal, 300);
+  });
+});
