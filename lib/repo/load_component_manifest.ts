@@ -1,4 +1,10 @@
-import { NotFoundError, RollbackError, VerificationError } from "../errors.ts";
+import {
+  LengthMismatchError,
+  NotFoundError,
+  RollbackError,
+  TooLargeError,
+  VerificationError,
+} from "../errors.ts";
 import { readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { decodeManifest } from "./decode_manifest.ts";
@@ -48,6 +54,14 @@ export async function loadComponentManifest(
     if (error instanceof NotFoundError) {
       throw new VerificationError(
         `Cannot find "${where(path)}": the snapshot names it but the mirror lacks it`,
+        { cause: error },
+      );
+    }
+    if (error instanceof TooLargeError) {
+      throw new LengthMismatchError(
+        `Cannot use "${
+          where(path)
+        }": it is larger than the ${entry.length} bytes the snapshot says`,
         { cause: error },
       );
     }

@@ -3,6 +3,7 @@ import {
   LengthMismatchError,
   NotFoundError,
   RollbackError,
+  TooLargeError,
   UsageError,
   VerificationError,
 } from "../errors.ts";
@@ -79,6 +80,14 @@ export async function loadRepositoryState(
       if (error instanceof NotFoundError) {
         throw new VerificationError(
           `Cannot find "${where(path)}": the mirror is incomplete`,
+          { cause: error },
+        );
+      }
+      if (error instanceof TooLargeError) {
+        throw new LengthMismatchError(
+          `Cannot use "${
+            where(path)
+          }": it is larger than the ${maxBytes} bytes the mirror's metadata allows (tampered or damaged?)`,
           { cause: error },
         );
       }
