@@ -23,6 +23,8 @@ export interface ProxyState {
   touch(key: string): void;
   /** Something was added to the cache: check the size limit soon. */
   grew(): void;
+  /** Runs cache bookkeeping after the answer is sent; failures are logged, never thrown. */
+  background(what: string, work: () => Promise<unknown>): void;
   /** A line for the operator's log (stale answers, rejected blobs, commit failures). */
   log(line: string): void;
 }

@@ -145,6 +145,9 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     touch: (key) => lastUsed.set(key, now()),
     grew,
     log,
+    background(what, work) {
+      track(work().catch((error) => log(`Cannot ${what}: ${(error as Error).message}`)));
+    },
     upstream(name) {
       let client = clients.get(name);
       if (!client) {

@@ -110,15 +110,19 @@ export async function serveManifest(
       `Registry "${registry}" sent ${what} whose bytes do not match its Docker-Content-Digest`,
     );
   }
-  await state.manifests.put(manifest);
-  await state.manifests.putTag(registry, repository, tag, {
-    digest: manifest.digest,
-    mediaType: bareType(manifest.mediaType),
-    size: manifest.bytes.length,
-    checkedAt: state.now(),
-  }, acceptList);
-  state.touch(cacheKeys.manifest(manifest.digest));
-  state.grew();
+  // The client is answered first; writing the cache (two fsynced writes) is not its business.
+  const checkedAt = state.now();
+  state.background(`cache ${what}`, async () => {
+    await state.manifests.put(manifest);
+    await state.manifests.putTag(registry, repository, tag, {
+      digest: manifest.digest,
+      mediaType: bareType(manifest.mediaType),
+      size: manifest.bytes.length,
+      checkedAt,
+    }, acceptList);
+    state.touch(cacheKeys.manifest(manifest.digest));
+    state.grew();
+  });
   return manifestResponse(manifest, "GET");
 }
 
@@ -160,9 +164,11 @@ async function serveByDigest(
     );
   }
   const verified = { ...manifest, digest };
-  await state.manifests.put(verified);
-  state.touch(cacheKeys.manifest(digest));
-  state.grew();
+  state.background(`cache ${what}`, async () => {
+    await state.manifests.put(verified);
+    state.touch(cacheKeys.manifest(digest));
+    state.grew();
+  });
   return manifestResponse(verified, "GET");
 }
 

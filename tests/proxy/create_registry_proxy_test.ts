@@ -31,8 +31,11 @@ function setup(
     now: () => clock.now,
     onLog: (line) => logs.push(line),
   });
-  const get = (path: string, headers: Record<string, string> = {}, method = "GET") =>
-    app.request(`http://proxy.local${path}`, { method, headers });
+  const get = async (path: string, headers: Record<string, string> = {}, method = "GET") => {
+    const response = await app.request(`http://proxy.local${path}`, { method, headers });
+    await app.idle(); // cache writes happen after the answer; let them land before the next step
+    return response;
+  };
   return { registry, config, clock, storage, app, get, logs };
 }
 
