@@ -7,7 +7,7 @@ import {
 } from "../errors.ts";
 import { readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
-import { decodeManifest } from "./decode_manifest.ts";
+import { decodeMirrorFile } from "./_decode_mirror_file.ts";
 import type { ComponentManifest } from "./manifest_types.ts";
 import type { RepositoryState, StateFile } from "./repository_state.ts";
 import { componentUrl, versionedPath } from "./versioned_name.ts";
@@ -67,7 +67,7 @@ export async function loadComponentManifest(
     }
     throw error;
   }
-  const decoded = decodeManifest(bytes, "component", where(path));
+  const decoded = decodeMirrorFile(bytes, "component", where(path));
   // Expiry is not fatal here: renew and modify must work on an expired component (#1871).
   const manifest = verifyManifest(decoded, {
     file: where(path),

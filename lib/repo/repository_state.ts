@@ -9,7 +9,7 @@ import {
 } from "../errors.ts";
 import { readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
-import { decodeManifest } from "./decode_manifest.ts";
+import { decodeMirrorFile } from "./_decode_mirror_file.ts";
 import { checkRoot } from "./check_root.ts";
 import { sha256Hex } from "./hash.ts";
 import type {
@@ -109,7 +109,7 @@ export async function loadRepositoryState(
     }
     throw error;
   }
-  const firstRoot = decodeManifest(rootBytes, "root", where("root.json"));
+  const firstRoot = decodeMirrorFile(rootBytes, "root", where("root.json"));
   checkRoot(firstRoot.signed, where("root.json"));
   let root: StateFile<RootManifest> = {
     path: "root.json",
@@ -125,7 +125,7 @@ export async function loadRepositoryState(
       if (error instanceof NotFoundError) break;
       throw error;
     }
-    const candidate = decodeManifest(bytes, "root", where(path));
+    const candidate = decodeMirrorFile(bytes, "root", where(path));
     if (candidate.signed.version !== next) {
       throw new VerificationError(
         `Cannot trust "${
@@ -152,7 +152,7 @@ export async function loadRepositoryState(
   // Timestamp.
   const timestampBytes = await read("timestamp.json", MAX_TIMESTAMP_BYTES);
   const timestamp = verify(
-    decodeManifest(timestampBytes, "timestamp", where("timestamp.json")),
+    decodeMirrorFile(timestampBytes, "timestamp", where("timestamp.json")),
     roles.timestamp,
     where("timestamp.json"),
   );
@@ -184,7 +184,7 @@ export async function loadRepositoryState(
     );
   }
   const snapshot = verify(
-    decodeManifest(snapshotBytes, "snapshot", where("snapshot.json")),
+    decodeMirrorFile(snapshotBytes, "snapshot", where("snapshot.json")),
     roles.snapshot,
     where("snapshot.json"),
   );
@@ -206,7 +206,7 @@ export async function loadRepositoryState(
   const indexPath = versionedPath(roles.index.url, indexEntry.version);
   const indexBytes = await read(indexPath, indexEntry.length);
   const index = verify(
-    decodeManifest(indexBytes, "index", where(indexPath)),
+    decodeMirrorFile(indexBytes, "index", where(indexPath)),
     roles.index,
     where(indexPath),
   );

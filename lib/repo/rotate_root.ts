@@ -1,4 +1,4 @@
-import { UsageError } from "../errors.ts";
+import { ManifestFormatError, UsageError } from "../errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { canonicalBytes } from "./canonical_json.ts";
 import { checkRoot } from "./check_root.ts";
@@ -55,7 +55,16 @@ export async function rotateRoot(
   const keyLocation = options.keys ?? { storage, prefix: MIRROR_KEYS_PREFIX };
   let written: Envelope<RootManifest> | undefined;
   const result = await updateRepository(storage, async (state) => {
-    const decoded = decodeManifest(newRoot, "root", file);
+    let decoded;
+    try {
+      decoded = decodeManifest(newRoot, "root", file);
+    } catch (error) {
+      // The file is the user's input: a bad one is a usage error, not a broken mirror.
+      if (error instanceof SyntaxError || error instanceof ManifestFormatError) {
+        throw new UsageError((error as Error).message, { cause: error });
+      }
+      throw error;
+    }
     const next = normalizeManifest(decoded.signed);
     const current = state.root.manifest.signed;
     if (next.version !== current.version + 1) {
