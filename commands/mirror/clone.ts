@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import {
   booleanFlag,
@@ -10,22 +11,25 @@ import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
+import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { cloneIntoDirectory } from "../../lib/repo/clone/clone_into_directory.ts";
 import { DEFAULT_JOBS } from "../../lib/repo/clone/download_files.ts";
 import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
-
-/** TiUP's default mirror, used when nothing else is configured. */
-const DEFAULT_MIRROR = "https://tiup-mirrors.pingcap.com";
 
 const FLAGS: Record<string, FlagSpec> = {
   source: {
     type: "string",
     valueName: "URL|DIR",
     description: "Mirror to clone from (default: the configured mirror)",
+  },
+  "source-root": {
+    type: "string",
+    valueName: "FILE",
+    description: "The source's root.json to trust (default: the profile's, or the source's own)",
   },
   full: { type: "boolean", short: "f", description: "Clone every version of every component" },
   os: {
@@ -102,8 +106,31 @@ Examples:
       );
     }
     const components = componentFlags(rawArgs);
-    const sourceAddress = stringFlag(flags, "source") ?? await configuredMirror(env);
+    const home = ferryHome(env);
+    const given = stringFlag(flags, "source");
+    const sourceAddress = given ?? (await resolveMirrorAddress(home, env)).address;
     const source = openStorage(sourceAddress, { userAgent: `ferry/${FERRY_VERSION}` });
+    // Trust: --source-root; for the configured mirror, what this profile already trusts;
+    // otherwise the source's own root.json on first use (said in the notes).
+    let trust: { trustedRoot?: Uint8Array; sourceCache?: LocalStorage } = {};
+    const rootFile = stringFlag(flags, "source-root");
+    if (rootFile) {
+      trust = {
+        trustedRoot: await readFile(rootFile).catch((error) => {
+          throw new UsageError(`Cannot read --source-root "${rootFile}": ${error.code ?? error}`);
+        }),
+      };
+    } else if (given === undefined) {
+      const profileRoot = await readFile(nodePath.join(home, "bin", "root.json")).catch(() =>
+        undefined
+      );
+      if (profileRoot) {
+        trust = {
+          trustedRoot: profileRoot,
+          sourceCache: new LocalStorage(nodePath.join(home, "manifests")),
+        };
+      }
+    }
 
     const self = findSelfBinary(env, stringFlag(flags, "ferry-binary"));
     const host = hostPlatform();
@@ -135,6 +162,7 @@ Examples:
         versions,
         jobs,
         signal,
+        ...trust,
         onProgress: (event) => progress.update(event),
         ...(self
           ? {
@@ -231,12 +259,4 @@ function componentFlags(rawArgs: string[]): Record<string, string[]> {
     out[name] = [...(out[name] ?? []), ...values];
   }
   return out;
-}
-
-/** The mirror clients of this profile use: FERRY_MIRROR, TIUP_MIRRORS, the profile, TiUP's. */
-async function configuredMirror(env: Record<string, string | undefined>): Promise<string> {
-  if (env.FERRY_MIRROR) return env.FERRY_MIRROR;
-  if (env.TIUP_MIRRORS) return env.TIUP_MIRRORS;
-  const config = await readProfileConfig(ferryHome(env));
-  return config.mirror ?? DEFAULT_MIRROR;
 }

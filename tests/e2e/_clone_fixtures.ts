@@ -11,7 +11,14 @@ import * as nodePath from "node:path";
 import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts";
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { ferryCommand, freePort, type RunningFerry, startFerry, usingBinary } from "./_cli.ts";
+import {
+  ferryCommand,
+  freePort,
+  runFerry,
+  type RunningFerry,
+  startFerry,
+  usingBinary,
+} from "./_cli.ts";
 
 /** Serves `dir` with `ferry mirror serve` on a free loopback port. */
 export async function serveMirror(dir: string): Promise<{ url: string; server: RunningFerry }> {
@@ -39,12 +46,15 @@ export async function selfBinaryArgs(dir: string): Promise<string[]> {
 }
 
 /**
- * Checks a mirror directory the way a client would, from its own root.json: root chain,
+ * Checks a mirror directory with `ferry mirror verify` (exit 0), then once more here, the way
+ * a client would, from its own root.json: root chain,
  * timestamp, snapshot, index, every component manifest against its owner, and every tarball of
  * every non-yanked version against its signed length and sha256. Returns the components'
  * usable versions ("tidb v1.2.0 linux/amd64").
  */
 export async function verifyMirrorDir(dir: string): Promise<string[]> {
+  const audit = await runFerry(["mirror", "verify", dir], { timeoutMs: 120_000 });
+  assert.equal(audit.code, 0, `ferry mirror verify ${dir}:\n${audit.stdout}${audit.stderr}`);
   const storage = new LocalStorage(dir);
   const state = await loadRepositoryState(storage, { now: new Date() });
   assert.equal(state.expired.length, 0, `expired: ${JSON.stringify(state.expired)}`);

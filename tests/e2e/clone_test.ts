@@ -6,11 +6,12 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
+import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { makeSourceMirror, type SourceMirror } from "../repo/clone/_source_mirror.ts";
 import { ferryCommand, makeTempDir, REPO_ROOT, runFerry, type RunningFerry } from "./_cli.ts";
 import { seededRandom, selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
@@ -90,12 +91,15 @@ describe("ferry mirror clone", () => {
         http_proxy: "http://127.0.0.1:9",
         https_proxy: "http://127.0.0.1:9",
       };
-      const install = execFileSync("sh", [nodePath.join(mirror, "local_install.sh")], {
+      const install = spawnSync("sh", [nodePath.join(mirror, "local_install.sh")], {
         env: cleanEnv(env),
         cwd: home,
         encoding: "utf8",
+        timeout: 120_000,
       });
-      assert.match(install, /Installed ferry into/);
+      assert.equal(install.status, 0, install.stderr);
+      assert.match(install.stdout, /Installed ferry into/);
+      assert.doesNotMatch(install.stderr, /did not run/, "ferry mirror set ran");
       const bin = nodePath.join(home, ".ferry", "bin");
       assert.deepEqual(
         await fs.readFile(nodePath.join(bin, "root.json")),
@@ -117,12 +121,19 @@ describe("ferry mirror clone", () => {
       });
       const again = await fs.readFile(nodePath.join(home, ".profile"), "utf8");
       assert.equal(again.split(`export PATH=${bin}:$PATH`).length - 1, 1);
-      // The installed ferry runs.
+      // The installed ferry runs, and runs a component from the copied mirror with no network.
+      const runEnv = cleanEnv({ ...env, PATH: `${bin}:/usr/bin:/bin` });
       const version = execFileSync(nodePath.join(bin, "ferry"), ["--version"], {
-        env: cleanEnv({ ...env, PATH: `${bin}:/usr/bin:/bin` }),
+        env: runEnv,
         encoding: "utf8",
       });
       assert.match(version, /^ferry \d+\.\d+\.\d+/);
+      const hello = execFileSync(nodePath.join(bin, "ferry"), ["tidb"], {
+        env: runEnv,
+        encoding: "utf8",
+      });
+      const host = hostPlatform();
+      assert.equal(hello.trim(), `tidb v1.2.0 ${host.os}/${host.arch}`);
     },
   );
 
@@ -342,6 +353,7 @@ describe("ferry mirror clone killed at random instants", () => {
     await work?.remove();
   }, E2E_TIMEOUT);
 
+  let kills = 0;
   for (const seed of [1, 2, 3, 4, 5]) {
     test(
       `seed ${seed}: the target verifies (or is absent) after SIGKILL, and a re-run finishes`,
@@ -374,9 +386,10 @@ describe("ferry mirror clone killed at random instants", () => {
         }
         const existed = await fs.stat(pkg).then(() => true, () => false);
         const before = existed ? await verifyMirrorDir(pkg) : [];
-        // Startup from source takes about a second; the clone itself a second or two more.
-        const delay = Math.floor(500 + random() * 3500);
+        // Killed at a random instant once the clone has started working.
+        const delay = Math.floor(random() * 800);
         const killed = await runUntilKilled(args, delay);
+        if (killed.startsWith("killed")) kills++;
         if (await fs.stat(pkg).then(() => true, () => false)) {
           const after = await verifyMirrorDir(pkg);
           for (const version of before) assert.ok(after.includes(version), `${version} stays`);
@@ -391,19 +404,35 @@ describe("ferry mirror clone killed at random instants", () => {
       },
     );
   }
+
+  test("at least one of those runs was really killed mid-clone", () => {
+    assert.ok(kills >= 1, `${kills} of 5 runs were killed before they finished`);
+  });
 });
 
-/** Starts `ferry ...args`, SIGKILLs it after `delayMs` (if still running); says which happened. */
+/**
+ * Starts `ferry ...args`, waits until it says it is cloning, SIGKILLs it `delayMs` later (if
+ * still running), and says which happened.
+ */
 function runUntilKilled(args: string[], delayMs: number): Promise<string> {
   const [command, ...prefix] = ferryCommand();
   const child = spawn(command!, [...prefix, ...args], {
     cwd: REPO_ROOT,
-    stdio: ["ignore", "ignore", "ignore"],
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
+    stderr += chunk;
+    if (timer === undefined && /Cloning /.test(stderr)) {
+      timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
+    }
   });
   return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), delayMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      clearTimeout(deadline);
       resolve(signal ? `killed by ${signal}` : `finished with ${code}`);
     });
   });

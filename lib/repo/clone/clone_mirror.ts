@@ -17,7 +17,8 @@ import type {
 } from "../manifest_types.ts";
 import { normalizeManifest } from "../normalize_manifest.ts";
 import { privateKeyFileText } from "../private_key_file.ts";
-import { MIRROR_KEYS_PREFIX } from "../repo_defaults.ts";
+import { MAX_ROOT_BYTES, MIRROR_KEYS_PREFIX } from "../repo_defaults.ts";
+import { MirrorUpdater } from "../mirror_updater.ts";
 import { loadRepositoryState, type RepositoryState } from "../repository_state.ts";
 import { addDays, formatRfc3339 } from "../rfc3339.ts";
 import { updateRepository } from "../update_repository.ts";
@@ -75,6 +76,16 @@ export interface CloneOptions {
   now?: Date;
   /** Publish this ferry binary as the `ferry` component and as `ferry-<os>-<arch>.tar.gz`. */
   self?: SelfBinaryOptions;
+  /**
+   * The source's root.json to trust (`--source-root`, a profile's bin/root.json). Default: the
+   * source's own root.json, trusted on first use (as `tiup mirror set` does).
+   */
+  trustedRoot?: Uint8Array;
+  /**
+   * A client profile's verified-manifest cache for the source (its `manifests/` directory): its
+   * root is the trust anchor and its versions the rollback floor, and it is updated.
+   */
+  sourceCache?: Storage;
   /** The URL clients will use, baked into install.sh. */
   publicUrl?: string;
   onProgress?: (event: ProgressEvent) => void;
@@ -121,9 +132,10 @@ interface Pick {
  * Clones `source` into `target` as a new signed repository (TIUP-FORMAT.md §6.1, ferry's
  * refresh-safe version):
  *
- * - the source is verified from its own root.json through its root chain, timestamp, snapshot
- *   and index, and every component manifest against its owner; every tarball is checked against
- *   its signed length and SHA-256 while it streams, before it becomes visible;
+ * - the source is verified as a client verifies it (the verifier's MirrorUpdater: root chain,
+ *   timestamp, snapshot, index, every component against its owner, expiry and rollback), from
+ *   `trustedRoot` or the source's own root.json; every tarball is checked against its signed
+ *   length and SHA-256 while it streams, before it becomes visible;
  * - the target keeps its keys across runs (TiUP re-keys and strands every client, #2018): a
  *   first run creates a repository (3 root keys, one per other role, and the owner `pingcap`,
  *   all in `<target>/keys`, signed for 50 years), later runs verify it with its own root and
@@ -151,12 +163,20 @@ export async function cloneMirror(
   const expires = formatRfc3339(addDays(now, CLONE_EXPIRY_DAYS));
   const notes: string[] = [];
 
-  // The source, verified from its own root.
-  const src = await loadRepositoryState(source, { now });
-  for (const { file, expires: when } of src.expired) {
-    notes.push(`The source's "${file}" expired at ${when}; cloning it all the same`);
+  // The source, verified as a client verifies it (the verifier's updater, TUF order).
+  let trustedRoot = options.trustedRoot;
+  if (!trustedRoot && !options.sourceCache) {
+    trustedRoot = await readBytes(source, "root.json", { maxBytes: MAX_ROOT_BYTES });
+    notes.push(
+      `Trusting "${source.location}/root.json" on first use (pin it with --source-root FILE)`,
+    );
   }
-  const srcIndex = src.index.manifest.signed;
+  const updater = new MirrorUpdater(source, {
+    ...(trustedRoot ? { trustedRoot } : {}),
+    ...(options.sourceCache ? { cache: options.sourceCache } : {}),
+    now: () => now,
+  });
+  const srcIndex = (await updater.refresh()).index.signed;
   for (const name of Object.keys(options.components ?? {})) {
     if (!Object.hasOwn(srcIndex.components, name)) {
       throw new UsageError(
@@ -181,7 +201,7 @@ export async function cloneMirror(
   const ours = Object.entries(state.index.manifest.signed.components)
     .filter(([, item]) => item.owner === CLONE_OWNER_ID).map(([id]) => id);
   const [upstream, previous] = await Promise.all([
-    loadAll(source, src, wanted, options.jobs),
+    loadUpstream(updater, wanted, options.jobs),
     loadAll(target, state, ours, options.jobs),
   ]);
   const platforms = choosePlatforms(options, upstream);
@@ -536,6 +556,23 @@ function choosePlatforms(
   }
   const platforms = os.flatMap((o) => arch.map((a) => `${o}/${a}`));
   return [...new Set([...platforms, "any/any"])];
+}
+
+async function loadUpstream(
+  updater: MirrorUpdater,
+  ids: string[],
+  jobs = 8,
+): Promise<Map<string, ComponentManifest>> {
+  const out = new Map<string, ComponentManifest>();
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      out.set(id, (await updater.component(id)).signed);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, worker));
+  return out;
 }
 
 async function loadAll(
