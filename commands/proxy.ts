@@ -3,7 +3,7 @@ import * as nodePath from "node:path";
 import { type Command, listFlag, stringFlag } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { UsageError } from "../lib/errors.ts";
-import { serveHttp } from "../lib/runtime.ts";
+import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
 import { loadTls } from "../lib/server/load_tls.ts";
 import { parseListen } from "../lib/server/parse_listen.ts";
 import { LocalStorage } from "../lib/storage/local_storage.ts";
@@ -125,7 +125,7 @@ Examples:
     );
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
-      fetchFor: (registry) => registry.ca ? fetchTrusting(registry.ca) : globalThis.fetch,
+      fetchFor: (registry) => registry.ca ? fetchTrustingCa(registry.ca) : globalThis.fetch,
       storage: new LocalStorage(cacheDir),
       userAgent: `ferry/${FERRY_VERSION}`,
       ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
@@ -156,16 +156,6 @@ Examples:
     return 0;
   },
 };
-
-/**
- * A fetch that also trusts `ca` (PEM) for TLS. Bun's fetch (the ferry binary) takes the CA as
- * the `tls.ca` init option; a runtime that ignores it fails the handshake with a certificate
- * error instead of trusting anything it should not.
- */
-function fetchTrusting(ca: string): typeof fetch {
-  return ((input: string | URL | Request, init?: RequestInit) =>
-    globalThis.fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
-}
 
 function splitPair(value: string, flag: string, form: string): [string, string] {
   const at = value.indexOf("=");

@@ -32,6 +32,7 @@ interface DenoServer {
 }
 interface DenoGlobal {
   version: { deno: string };
+  createHttpClient(options: { caCerts?: string[] }): unknown;
   serve(
     options: Record<string, unknown>,
     handler: (
@@ -71,6 +72,21 @@ export function fileBody(
   if (end < start) return new Blob([]);
   const stream = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
   return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+}
+
+/**
+ * A fetch that trusts `ca` (PEM) in addition to the system roots, for upstreams with a private
+ * CA. Bun takes it as the `tls.ca` init option; Deno through an HTTP client with `caCerts`.
+ */
+export function fetchTrustingCa(ca: string): typeof fetch {
+  const deno = runtimeGlobals.Deno;
+  if (deno) {
+    const client = deno.createHttpClient({ caCerts: [ca] });
+    return ((input: string | URL | Request, init?: RequestInit) =>
+      fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
+  }
+  return ((input: string | URL | Request, init?: RequestInit) =>
+    fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
 }
 
 /** The request handler a server runs: a web-standard fetch handler plus the client address. */

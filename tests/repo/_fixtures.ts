@@ -1,14 +1,16 @@
 /**
- * Reads the TiUP conformance fixtures (origins and purposes are in their README). They are read
- * from the shared fixture set rather than copied into the repository, because `deno fmt` would
- * pretty-print copied JSON and destroy the byte-exact canonical form the tests depend on. Set
- * FERRY_TIUP_FIXTURES to use another copy.
+ * Reads the TiUP conformance fixtures (origins and purposes are in their README), kept byte for
+ * byte in tests/fixtures/tiup so a fresh clone tests without anything beside it. deno.json
+ * excludes that folder from `deno fmt`, which would pretty-print the JSON and destroy the
+ * byte-exact canonical form the tests depend on. Set FERRY_TIUP_FIXTURES to use another copy.
  */
 import { readFileSync } from "node:fs";
 import * as nodePath from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** The fixture directory. */
-export const FIXTURES = process.env.FERRY_TIUP_FIXTURES ?? "/work/shared/fixtures/tiup";
+export const FIXTURES = process.env.FERRY_TIUP_FIXTURES ??
+  fileURLToPath(new URL("../fixtures/tiup", import.meta.url));
 
 /** A fixture file's bytes: fixture("official-root/1.root.json"). */
 export function fixture(path: string): Uint8Array {
