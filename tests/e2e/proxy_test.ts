@@ -45,6 +45,7 @@ registries:
   token.test: ${p(2)}
   token-creds.test: { url: "${p(2)}", username: ${rig.env.RIG_USER}, password: ${rig.env.RIG_PASS} }
   redirect.test: ${p(7)}
+  tls.test: { url: "https://127.0.0.1:${basePort + 6}", ca: "${rig.env.RIG_TLS_CA}" }
 aliases:
   localhost: upstream.test
 cache: { tagTtl: 2s }
@@ -196,6 +197,12 @@ test("the token-auth upstream, anonymously and with configured credentials", T, 
   const privateDir = await pull("token-creds.test/private/hello:v1");
   assert.equal(await pulledDigest(privateDir), rig.digest("private/hello", "v1"));
   await assert.rejects(pull("token.test/private/hello:v1"), "anonymous may not pull private/*");
+});
+
+test("an HTTPS upstream with a private CA named in the config", T, async () => {
+  await ready();
+  const dir = await pull("tls.test/test/hello:v1");
+  assert.equal(await pulledDigest(dir), rig.digest("test/hello", "v1"));
 });
 
 test("the Basic-auth upstream", T, async () => {
