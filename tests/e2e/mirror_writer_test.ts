@@ -110,6 +110,38 @@ describe("mirror writer commands (CLI)", () => {
     assert.ok(commits.length >= 8, commits.join());
   });
 
+  it(
+    "init creates the directory with 0600 keys; genkey never overwrites; -p shows the key",
+    TIMEOUT,
+    async () => {
+      const mirror = nodePath.join(temp.dir, "nested", "new-mirror");
+      await ferry(["mirror", "init", mirror]);
+      const keyFiles = await fs.readdir(nodePath.join(mirror, "keys"));
+      assert.equal(keyFiles.length, 6);
+      for (const file of keyFiles) {
+        const mode = (await fs.stat(nodePath.join(mirror, "keys", file))).mode & 0o777;
+        assert.equal(mode, 0o600, file);
+      }
+      await ferry(["mirror", "verify", mirror]);
+      const onFile = await ferry(["mirror", "init", nodePath.join(temp.dir, "hello.tar.gz")], 2);
+      assert.match(onFile.stderr, /is a file, not a directory/);
+
+      const keyPath = nodePath.join(env.FERRY_HOME!, "keys", "private.json");
+      const before = await fs.readFile(keyPath);
+      const again = await ferry(["mirror", "genkey"]);
+      assert.match(again.stderr, /Key already exists, skipped/);
+      assert.deepEqual(await fs.readFile(keyPath), before);
+      const shown = await ferry(["mirror", "genkey", "-p"]);
+      const [first, ...rest] = shown.stdout.trimEnd().split("\n");
+      assert.match(first ?? "", /^KeyID: [0-9a-f]{64}$/);
+      const info = JSON.parse(rest.join("\n"));
+      assert.equal(info.keytype, "rsa");
+      assert.match(rest[1] ?? "", /^\t"keytype"/);
+      const missing = await ferry(["mirror", "genkey", "-p", "-n", "nobody"], 2);
+      assert.match(missing.stderr, /nobody\.json/);
+    },
+  );
+
   it("rotates the root offline: prepare, sign, apply", TIMEOUT, async () => {
     const mirror = await copyOfBase("rotate");
     const rootBefore = await fs.readFile(nodePath.join(mirror, "root.json"));
