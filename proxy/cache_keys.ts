@@ -8,6 +8,7 @@
  * blobs/sha256/ab/ab12…             layer and config bytes
  * manifests/sha256/ab/ab12…         "<media type>\n" + the manifest's exact bytes
  * tags/<registry>/<repo>/_tag/<tag>/<media type, "/" → "_">   JSON TagRecord
+ * tags/<registry>/<repo>/_list                                 the last full tags/list answer
  * ```
  *
  * @module
@@ -26,6 +27,10 @@ export const cacheKeys = {
   /** The folder of one tag's answers, one object per media type. */
   tagFolder(registry: string, repository: string, tag: string): string {
     return `tags/${registry}/${repository}/_tag/${tag}/`;
+  },
+  /** The last full `tags/list` body of a repository (a repository segment never starts with _). */
+  tagList(registry: string, repository: string): string {
+    return `tags/${registry}/${repository}/_list`;
   },
   /** One tag answer for one media type, or undefined when the type cannot be a key. */
   tag(registry: string, repository: string, tag: string, mediaType: string): string | undefined {

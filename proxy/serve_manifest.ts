@@ -7,7 +7,7 @@ import { type CachedManifest, MAX_MANIFEST_BYTES, type TagRecord } from "./manif
 import { mapUpstreamStatus } from "./map_upstream_status.ts";
 import { OciError } from "./oci_error.ts";
 import { isDigest, type Route } from "./parse_route.ts";
-import { UpstreamUnavailableError } from "./upstream_error.ts";
+import { isStaleStatus, UpstreamUnavailableError } from "./upstream_error.ts";
 
 /** A manifest request as the handler sees it. */
 export interface ManifestRequest {
@@ -246,11 +246,6 @@ function headFromUpstream(response: Response): Response {
     if (value !== null) headers.set(name, value);
   }
   return new Response(null, { status: 200, headers });
-}
-
-/** Statuses after which a cached tag answer is better than an error. */
-function isStaleStatus(status: number): boolean {
-  return status === 401 || status === 403 || status === 408 || status === 429 || status >= 500;
 }
 
 /** The media types of an Accept header, parameters dropped, lower-cased, in order. */

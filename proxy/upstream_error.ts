@@ -15,3 +15,8 @@ export class UpstreamUnavailableError extends DownloadError {
     super(message, options);
   }
 }
+
+/** Upstream statuses after which a cached answer is better than an error (the air-gap case). */
+export function isStaleStatus(status: number): boolean {
+  return status === 401 || status === 403 || status === 408 || status === 429 || status >= 500;
+}

@@ -300,6 +300,13 @@ test("with the upstream gone, cached images are still served (air gap)", T, asyn
   }
   assert.ok(await metric("ferry_proxy_stale_served_total") >= 5);
   await assert.rejects(pull("upstream.test/test/hello:never-pulled"));
+  // The tags were listed once while the upstream was up (the tags/list test): still listable.
+  const listed = await run("skopeo", [
+    "list-tags",
+    "--tls-verify=false",
+    `docker://${proxyHost}/upstream.test/test/hello`,
+  ], 60_000);
+  assert.deepEqual(JSON.parse(listed.stdout).Tags.sort(), ["v1", "v1-docker"]);
 });
 
 test("the proxy stops cleanly on SIGTERM", T, async () => {

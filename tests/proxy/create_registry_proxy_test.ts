@@ -319,6 +319,25 @@ describe("createRegistryProxy()", () => {
     );
   });
 
+  for (const failure of ["unreachable", "503"] as const) {
+    it(`serves the last full tags/list when the upstream is ${failure}`, async () => {
+      const { registry, get } = setup();
+      for (const tag of ["a", "b"]) registry.addImage("team/app", tag, tag);
+      assert.deepEqual((await (await get("/v2/fake.test/team/app/tags/list")).json()).tags, [
+        "a",
+        "b",
+      ]);
+      if (failure === "unreachable") registry.down = true;
+      else registry.failWith = 503;
+      const stale = await get("/v2/fake.test/team/app/tags/list");
+      assert.equal(stale.status, 200);
+      assert.match(stale.headers.get("warning") ?? "", /Stale/);
+      assert.deepEqual((await stale.json()).tags, ["a", "b"]);
+      const paged = await get("/v2/fake.test/team/app/tags/list?n=1");
+      assert.equal(paged.status, 502, "a paginated listing is never answered from the cache");
+    });
+  }
+
   it("refuses repositories outside the allow list and inside the block list", async () => {
     const { registry, get } = setup({
       configure: (config) => {
