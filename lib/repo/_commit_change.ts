@@ -20,7 +20,9 @@ import { encodeManifest } from "./encode_manifest.ts";
 import type { FileVersion, IndexManifest, RootManifest } from "./manifest_types.ts";
 import { normalizeManifest } from "./normalize_manifest.ts";
 import { type KeyLocation, loadRepoKeys } from "./repo_keys.ts";
-import { MAX_TIMESTAMP_BYTES } from "./repo_defaults.ts";
+import { DEFAULT_EXPIRY_DAYS, MAX_TIMESTAMP_BYTES } from "./repo_defaults.ts";
+import { extendExpiry } from "./extend_expiry.ts";
+import { parseRfc3339 } from "./rfc3339.ts";
 import type { ChangeExpiry, RepositoryChange, TarballUpload } from "./repository_change.ts";
 import type { RepositoryState } from "./repository_state.ts";
 import { roleSigners } from "./role_signers.ts";
@@ -116,8 +118,16 @@ export async function commitChange(
   // Index.
   let index: IndexManifest = state.index.manifest.signed;
   let indexPlan: PlannedFile | undefined;
-  if (change.index) {
-    index = normalizeManifest(change.index);
+  let newIndex = change.index;
+  if (!newIndex && parseRfc3339(index.expires).getTime() < now.getTime()) {
+    // An expired index makes clients refuse every component; the writer holds the index key,
+    // so any transaction re-signs it rather than publish into a mirror nobody can use.
+    newIndex = normalizeManifest(index);
+    newIndex.version += 1;
+    newIndex.expires = extendExpiry(index.expires, now, DEFAULT_EXPIRY_DAYS.index);
+  }
+  if (newIndex) {
+    index = normalizeManifest(newIndex);
     checkIndex(index, where("index.json"));
     const current = state.index.manifest.signed.version;
     if (index.version <= current) {

@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { UsageError } from "../../lib/errors.ts";
+import { grantOwner } from "../../lib/repo/grant_owner.ts";
+import { initRepository } from "../../lib/repo/init_repository.ts";
 import { publishComponent } from "../../lib/repo/publish_component.ts";
 import { renewComponent } from "../../lib/repo/renew_component.ts";
+import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import {
   clientRefresh,
   day,
   helloPackage,
   makeMirror,
   readJson,
+  T0,
+  testKeys,
   treeDigest,
 } from "./_writer_fixture.ts";
 
@@ -62,6 +67,28 @@ describe("renewComponent()", () => {
     assert.equal(renewed.expires, "2026-05-01T00:00:00Z"); // day 20 + 100 d
     const { updater } = await clientRefresh(storage, day(21));
     await updater.component("hello");
+  });
+
+  it("re-signs an expired index in any transaction, so the mirror is usable again", async () => {
+    const keys = await testKeys();
+    const storage = new MemoryStorage("mem://short-index");
+    await initRepository(storage, {
+      now: T0,
+      keys: {
+        root: [keys.root],
+        index: [keys.role],
+        snapshot: [keys.role],
+        timestamp: [keys.role],
+      },
+      expiryDays: { root: 1000 },
+    });
+    await grantOwner(storage, { id: "alice", key: keys.alice.publicInfo }, { now: T0 });
+    await assert.rejects(clientRefresh(storage, day(370)), /expired/); // index: T0 + 365 d
+    // A renew that names no index days still re-signs the expired index.
+    const result = await renewComponent(storage, {}, { now: day(370) });
+    assert.deepEqual(result.files, ["3.index.json", "snapshot.json", "timestamp.json"]);
+    const { result: refreshed } = await clientRefresh(storage, day(371));
+    assert.equal(refreshed.index.signed.expires, "2028-01-06T00:00:00Z"); // day 370 + 365 d
   });
 
   it("never shortens an expiry", async () => {
