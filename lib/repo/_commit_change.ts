@@ -37,6 +37,8 @@ export interface CommitProgress {
 
 /** Options for {@linkcode commitChange}. */
 export interface CommitChangeOptions {
+  /** The verified state the change was built on. */
+  state: RepositoryState;
   now: Date;
   keys: KeyLocation;
   expiry?: ChangeExpiry;
@@ -63,10 +65,10 @@ interface PlannedFile {
 /** Signs, checks and writes a change on top of `state`; see the module doc. */
 export async function commitChange(
   storage: Storage,
-  state: RepositoryState,
   change: RepositoryChange,
   options: CommitChangeOptions,
 ): Promise<CommitResult> {
+  const state = options.state;
   const where = (path: string) => `${storage.location.replace(/\/+$/, "")}/${path}`;
   const keyFolder = where(options.keys.prefix).replace(/\/+$/, "");
   const { now } = options;

@@ -35,7 +35,8 @@ export async function modifyComponent(
         `Cannot modify "${request.component}": the mirror "${storage.location}" has no such component`,
       );
     }
-    return planModify(state, current.manifest.signed, request, {
+    return planModify(state, request, {
+      current: current.manifest.signed,
       keys,
       now,
       ...(options.componentDays !== undefined ? { componentDays: options.componentDays } : {}),

@@ -21,6 +21,8 @@ export interface ModifyRequest {
 
 /** Options for {@linkcode planModify}. */
 export interface PlanModifyOptions {
+  /** The component's current verified manifest. */
+  current: ComponentManifest;
   /** The component owner's key(s). */
   keys: SigningKey[];
   now: Date;
@@ -37,10 +39,10 @@ export interface PlanModifyOptions {
  */
 export function planModify(
   state: RepositoryState,
-  current: ComponentManifest,
   request: ModifyRequest,
   options: PlanModifyOptions,
 ): RepositoryChange {
+  const current = options.current;
   const id = checkName("component", request.component);
   const manifest = normalizeManifest(current);
   manifest.version = current.version + 1;

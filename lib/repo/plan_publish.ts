@@ -37,6 +37,8 @@ export interface PublishPackage {
 
 /** Options for {@linkcode planPublish}. */
 export interface PlanPublishOptions {
+  /** The component's current verified manifest; absent for a new component. */
+  current?: ComponentManifest;
   /** The owner's signing key(s). */
   keys: SigningKey[];
   now: Date;
@@ -68,10 +70,10 @@ export interface PublishPlan {
  */
 export function planPublish(
   state: RepositoryState,
-  current: ComponentManifest | undefined,
   pkg: PublishPackage,
   options: PlanPublishOptions,
 ): PublishPlan {
+  const current = options.current;
   const id = checkName("component", pkg.component);
   const version = checkName("version", pkg.version);
   if (!PUBLISH_PLATFORMS.includes(pkg.platform)) {

@@ -51,7 +51,8 @@ export async function publishComponent(
   let plan: ReturnType<typeof planPublish> | undefined;
   const result = await updateRepository(storage, async (state) => {
     const current = await loadComponentManifest(storage, state, pkg.component);
-    plan = planPublish(state, current?.manifest.signed, pkg, {
+    plan = planPublish(state, pkg, {
+      ...(current ? { current: current.manifest.signed } : {}),
       keys,
       now,
       ...(options.componentDays !== undefined ? { componentDays: options.componentDays } : {}),

@@ -54,7 +54,8 @@ export async function updateRepository(
   try {
     const before = await loadRepositoryState(storage, { now });
     const change = await plan(before);
-    const result = await commitChange(storage, before, change, {
+    const result = await commitChange(storage, change, {
+      state: before,
       now,
       keys: options.keys ?? { storage, prefix: MIRROR_KEYS_PREFIX },
       ...(options.expiry ? { expiry: options.expiry } : {}),
