@@ -42,7 +42,9 @@ export interface UpdateResult extends CommitResult {
  * written), lets `plan` build the change, then signs and writes it in order (tarballs →
  * component manifests → root → index → snapshot → timestamp → commits/). The lock is released
  * in all cases. Expired snapshot/timestamp/index/components do not stop it: the transaction
- * renews them.
+ * renews the snapshot and timestamp (30 days by default, see `expiry`) and re-signs an expired
+ * index; only signatures, hashes, lengths and versions must verify. An expired root is reported in
+ * `warnings` (only a rotation fixes it).
  */
 export async function updateRepository(
   storage: Storage,
