@@ -99,7 +99,12 @@ describe("publishComponent()", () => {
     await publishComponent(storage, helloPackage(), { key: keys.alice, now: day(1) });
     const snapshot = await readJson(storage, "snapshot.json");
     assert.equal(snapshot.signed.version, 0);
-    for (const [url, entry] of Object.entries(snapshot.signed.meta) as [string, { length: number; version: number }][]) {
+    for (
+      const [url, entry] of Object.entries(snapshot.signed.meta) as [
+        string,
+        { length: number; version: number },
+      ][]
+    ) {
       const path = url === "/root.json" ? "root.json" : `${entry.version}.${url.slice(1)}`;
       assert.equal((await readBytes(storage, path)).length, entry.length, url);
     }
