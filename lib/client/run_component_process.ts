@@ -153,13 +153,23 @@ function spawnAndWait(
       reject(spawnError(binary, error as Error & { code?: string }));
       return;
     }
+    let exited = false;
     const handlers = new Map<string, () => void>();
     // Ctrl-C at a terminal also reaches ferry; without a listener the runtime would kill ferry
     // and orphan the child. So SIGINT always gets a handler, even when not forwarded.
     for (const signal of [...new Set([...signals, "SIGINT" as const])]) {
       const forward = signals.includes(signal);
       const handler = () => {
-        if (forward && child.exitCode === null && child.signalCode === null) child.kill(signal);
+        // process.kill rather than child.kill: Deno's child.kill() marks the child as killed by
+        // that signal, so a second forward would be skipped and a child that traps the signal
+        // and exits with its own code would be reported as killed.
+        if (forward && !exited && child.pid !== undefined) {
+          try {
+            process.kill(child.pid, signal);
+          } catch {
+            // Already gone: the exit event is on its way.
+          }
+        }
       };
       handlers.set(signal, handler);
       process.on(signal, handler);
@@ -175,6 +185,7 @@ function spawnAndWait(
       reject(spawnError(binary, error));
     });
     child.once("exit", (code, signal) => {
+      exited = true;
       cleanup();
       if (signal) {
         const number = (osConstants.signals as Record<string, number>)[signal] ?? 0;
