@@ -88,9 +88,7 @@ async function readRoot(location: string): Promise<{ bytes: Uint8Array; from: st
     };
   } catch (error) {
     if (error instanceof NotFoundError) {
-      throw new StorageError(`Cannot read --root "${location}": it does not exist`, {
-        cause: error,
-      });
+      throw new StorageError(`Cannot read --root "${location}": it does not exist`);
     }
     throw error;
   }

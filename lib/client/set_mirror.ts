@@ -98,9 +98,9 @@ export async function setMirror(
       bytes = await readBytes(mirror, "root.json", { maxBytes: MAX_ROOT_BYTES });
     } catch (error) {
       if (!(error instanceof NotFoundError)) throw error;
+      // The message says all the NotFoundError would (no cause, so it is not printed twice).
       throw new StorageError(
         `Cannot set the mirror to "${addr}": it has no root.json (is it a TiUP mirror? pass --root FILE to give one)`,
-        { cause: error },
       );
     }
     rootSource = "mirror";
