@@ -70,6 +70,10 @@ const FLAGS: Record<string, FlagSpec> = {
     valueName: "FILE",
     description: "ferry executable to publish into the mirror (default: this one, if compiled)",
   },
+  "skip-ferry-binary": {
+    type: "boolean",
+    description: "Do not publish ferry itself into the mirror (tiup users only)",
+  },
   json: { type: "boolean", description: "Print a JSON summary on stdout" },
 };
 
@@ -132,9 +136,12 @@ Examples:
       }
     }
 
-    const self = findSelfBinary(env, stringFlag(flags, "ferry-binary"));
+    const skipSelf = booleanFlag(flags, "skip-ferry-binary");
+    const self = skipSelf ? undefined : findSelfBinary(env, stringFlag(flags, "ferry-binary"));
     const host = hostPlatform();
-    if (!self) {
+    if (skipSelf) {
+      out.info("Not publishing ferry itself into the mirror (--skip-ferry-binary)");
+    } else if (!self) {
       out.warn(
         "Not publishing ferry itself into the mirror: this is not a compiled ferry binary " +
           "(pass --ferry-binary FILE or set FERRY_SELF_BINARY); local_install.sh will need " +
