@@ -34,7 +34,10 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
  * here, once, as one line (with a stack trace under --debug); nothing below prints errors.
  */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
-  const globals = takeGlobalFlags(argv);
+  const globals = takeGlobalFlags(
+    argv,
+    new Set(options.commands.map((c) => c.name.split(" ")[0] ?? "")),
+  );
   const out = options.output ?? createOutput({ quiet: globals.quiet });
   const env = options.env ?? process.env;
   const signal = options.signal ?? new AbortController().signal;
@@ -72,15 +75,19 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
   }
 }
 
-function takeGlobalFlags(argv: string[]) {
-  // Global flags may stand anywhere before the command's own flags; we take them out here so
-  // a command's parser never sees them.
+function takeGlobalFlags(argv: string[], commandWords: Set<string>) {
+  // Global flags may stand anywhere among a command's own flags; we take them out here so a
+  // command's parser never sees them. After a word that names no command (`ferry hello -q`),
+  // everything belongs to the component being run and passes through untouched.
   const rest: string[] = [];
   let debug = false, help = false, version = false, quiet = false;
   let passthrough = false;
   for (const arg of argv) {
     if (passthrough) rest.push(arg);
-    else if (arg === "--") {
+    else if (rest.length === 0 && !arg.startsWith("-") && !commandWords.has(arg)) {
+      passthrough = true;
+      rest.push(arg);
+    } else if (arg === "--") {
       passthrough = true;
       rest.push(arg);
     } else if (arg === "--debug") debug = true;

@@ -263,6 +263,17 @@ test("runCli() hands unknown names to the component runner when there is one", a
   assert.deepEqual(seen, [["hello:v0.0.1", ["--flag", "x"]]]);
 });
 
+test("runCli() passes global-looking flags after a component name to the component", async () => {
+  const seen: Array<[string, string[]]> = [];
+  const fallback: FallbackRunner = (name, args) => {
+    seen.push([name, args]);
+    return Promise.resolve(0);
+  };
+  const r = await run(["--quiet", "hello", "-q", "--debug", "--help", "--version"], { fallback });
+  assert.equal(r.code, 0);
+  assert.deepEqual(seen, [["hello", ["-q", "--debug", "--help", "--version"]]]);
+});
+
 test("runCli() returns the command's exit code, 0 when it returns nothing", async () => {
   assert.equal((await run(["install", "x"], { behaviour: () => Promise.resolve(5) })).code, 5);
   assert.equal((await run(["install", "x"], { behaviour: () => Promise.resolve() })).code, 0);
