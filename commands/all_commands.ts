@@ -9,6 +9,7 @@ import { mirrorCloneCommand } from "./mirror/clone.ts";
 import { mirrorGenkeyCommand } from "./mirror/genkey.ts";
 import { mirrorGrantCommand } from "./mirror/grant.ts";
 import { mirrorInitCommand } from "./mirror/init.ts";
+import { mirrorMergeCommand } from "./mirror/merge.ts";
 import { mirrorModifyCommand } from "./mirror/modify.ts";
 import { mirrorPublishCommand } from "./mirror/publish.ts";
 import { mirrorRenewCommand } from "./mirror/renew.ts";
@@ -41,6 +42,7 @@ export const ALL_COMMANDS: Command[] = [
   mirrorServeCommand,
   mirrorVerifyCommand,
   mirrorCloneCommand,
+  mirrorMergeCommand,
   packageCommand,
   proxyCommand,
 ];
