@@ -39,7 +39,9 @@ export type MirrorServerEnv = { Bindings: { remoteAddress?: string } };
  * `app.request(path)`.
  */
 export function createMirrorServer(storage: StorageReader, options: MirrorServerOptions = {}) {
-  const app = new Hono<MirrorServerEnv>();
+  // Every route below is "*" and reads the raw path itself (rawPath), so Hono need not parse
+  // the URL for routing: a constant path saves that work on every request.
+  const app = new Hono<MirrorServerEnv>({ getPath: () => "/" });
   const healthPath = options.healthPath ?? "/_ferry/health";
   const cache = new SmallFileCache(
     options.memoryCacheFileBytes ?? 256 * 1024,
@@ -162,6 +164,15 @@ async function serveFile(
   cache: SmallFileCache,
 ): Promise<Response> {
   const etag = etagFor(stat);
+  // Fast path for the common case: a plain GET of a hot small file (a manifest). Its headers
+  // were built once, when it entered the cache; `etag` still proves the file is unchanged.
+  const hot = cache.peek(stat.path, etag);
+  if (hot?.headers && c.req.method === "GET" && !isConditional(c.req.raw.headers)) {
+    return new Response(hot.bytes as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: hot.headers,
+    });
+  }
   const headers = new Headers({
     "content-type": contentTypeFor(stat.path),
     "cache-control": cacheControlFor(stat.path),
@@ -190,11 +201,17 @@ async function serveFile(
 
   const cached = await cache.get(storage, stat, etag);
   if (cached) {
+    if (status === 200) cache.rememberHeaders(stat.path, etag, headers);
     const bytes = status === 206 ? cached.slice(range.start, range.end + 1) : cached;
     return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers });
   }
   const object = await storage.read(stat.path, status === 206 ? { range } : {});
   return new Response(object.body, { status, headers });
+}
+
+/** True when the request has headers that can change the answer (validators or a Range). */
+function isConditional(headers: Headers): boolean {
+  return headers.has("range") || headers.has("if-none-match") || headers.has("if-modified-since");
 }
 
 function notModified(c: Context<MirrorServerEnv>, etag: string, modified: Date): boolean {
@@ -220,9 +237,21 @@ function notModified(c: Context<MirrorServerEnv>, etag: string, modified: Date):
  * go first when the total passes the budget.
  */
 class SmallFileCache {
-  readonly #entries = new Map<string, { etag: string; bytes: Uint8Array }>();
+  readonly #entries = new Map<string, { etag: string; bytes: Uint8Array; headers?: Headers }>();
   #total = 0;
   constructor(readonly maxFile: number, readonly maxTotal: number) {}
+
+  /** The entry for `path` if it holds the version `etag` names (no I/O, no LRU update). */
+  peek(path: string, etag: string): { bytes: Uint8Array; headers?: Headers } | undefined {
+    const hit = this.#entries.get(path);
+    return hit && hit.etag === etag ? hit : undefined;
+  }
+
+  /** Keeps the full 200 response headers of a cached file, for the fast path. */
+  rememberHeaders(path: string, etag: string, headers: Headers): void {
+    const hit = this.#entries.get(path);
+    if (hit && hit.etag === etag && !hit.headers) hit.headers = new Headers(headers);
+  }
 
   async get(storage: StorageReader, stat: FileStat, etag: string): Promise<Uint8Array | undefined> {
     if (stat.size > this.maxFile) return undefined;

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, lstatSync, realpathSync, statSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import {
@@ -35,25 +35,23 @@ export const TEMP_PREFIX = ".ferry-tmp-";
  */
 export class LocalStorage implements Storage {
   readonly location: string;
-  #realRoot: Promise<string> | undefined;
+  #realRoot: string | undefined;
 
   constructor(root: string) {
     this.location = nodePath.resolve(root);
   }
 
+  // deno-lint-ignore require-await
   async stat(path: string): Promise<FileStat> {
-    const file = await this.#resolveExisting(path);
-    const info = await fs.stat(file).catch((error) => rethrow(error, path));
-    if (!info.isFile()) throw new NotFoundError(path);
-    return { path, size: info.size, modified: info.mtime };
+    return this.#statFile(path).stat;
   }
 
+  // deno-lint-ignore require-await
   async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
-    const stat = await this.stat(path);
+    const { stat, file } = this.#statFile(path);
     if (options.maxBytes !== undefined && stat.size > options.maxBytes) {
       throw new TooLargeError(path, options.maxBytes);
     }
-    const file = await this.#resolveExisting(path);
     const { start, end } = options.range ?? { start: 0, end: stat.size - 1 };
     return { stat, body: fileBody(file, start, end) };
   }
@@ -124,34 +122,89 @@ export class LocalStorage implements Storage {
   }
 
   async delete(path: string): Promise<void> {
-    const file = await this.#resolveExisting(path);
+    const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));
   }
 
-  /** The real path of the storage root, created on first write if missing. */
-  #root(): Promise<string> {
-    this.#realRoot ??= fs.realpath(this.location).catch((error) => {
-      this.#realRoot = undefined;
-      throw error;
-    });
+  /** The real path of the storage root (not cached while the root does not exist yet). */
+  #root(): string {
+    this.#realRoot ??= realpathSync.native(this.location);
     return this.#realRoot;
   }
 
-  async #resolveExisting(path: string): Promise<string> {
+  /**
+   * Resolves and stats an existing file. Metadata lookups use the synchronous calls on purpose:
+   * on a local disk they take microseconds, while each promise-based call costs a thread-pool
+   * round trip (~25 µs) — realpath + stat that way was most of the mirror server's time per
+   * request for a small manifest.
+   */
+  #statFile(path: string): { stat: FileStat; file: string } {
     checkPath(path);
-    const root = await this.#root().catch((error) => {
+    // Fast path: lstat each segment below the root. With no symlink on the way, the joined path
+    // is already the real path (inside the root by construction) and the last lstat is the
+    // file's stat: one syscall per segment instead of realpath's many. Any symlink falls back to
+    // realpath and the confinement check below.
+    const root = this.#rootFor(path);
+    const segments = path.split("/");
+    let current = root === "/" ? "" : root;
+    for (let i = 0; i < segments.length; i++) {
+      current = `${current}/${segments[i]}`;
+      let info;
+      try {
+        info = lstatSync(current);
+      } catch (error) {
+        rethrow(error, path);
+      }
+      if (info.isSymbolicLink()) return this.#statThroughLinks(path);
+      if (i < segments.length - 1) {
+        if (!info.isDirectory()) throw new NotFoundError(path);
+        continue;
+      }
+      if (!info.isFile()) throw new NotFoundError(path);
+      return { stat: { path, size: info.size, modified: info.mtime }, file: current };
+    }
+    throw new NotFoundError(path);
+  }
+
+  #statThroughLinks(path: string): { stat: FileStat; file: string } {
+    const file = this.#resolveExisting(path);
+    let info;
+    try {
+      info = statSync(file);
+    } catch (error) {
+      rethrow(error, path);
+    }
+    if (!info.isFile()) throw new NotFoundError(path);
+    return { stat: { path, size: info.size, modified: info.mtime }, file };
+  }
+
+  /** The root's real path; a missing root means every path is missing. */
+  #rootFor(path: string): string {
+    try {
+      return this.#root();
+    } catch (error) {
       if (isCode(error, "ENOENT")) throw new NotFoundError(path);
-      throw error;
-    });
+      throw new StorageError(`Cannot open "${this.location}"`, { cause: error });
+    }
+  }
+
+  #resolveExisting(path: string): string {
+    checkPath(path);
+    const root = this.#rootFor(path);
     const joined = nodePath.join(root, path);
-    const real = await fs.realpath(joined).catch((error) => rethrow(error, path));
+    let real: string;
+    try {
+      real = realpathSync.native(joined);
+    } catch (error) {
+      rethrow(error, path);
+    }
     if (!isInside(root, real)) throw new PathError(path, "it leads outside the storage root");
     return real;
   }
 
   async #resolveForWrite(path: string): Promise<string> {
     await fs.mkdir(this.location, { recursive: true });
-    const root = await this.#root();
+    const root = this.#root();
     const joined = nodePath.join(root, path);
     // The deepest existing ancestor must resolve inside the root, so a symlinked directory
     // cannot redirect a write elsewhere. An existing symlink at the target itself is replaced
