@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { UsageError } from "../../errors.ts";
-import { LocalStorage } from "../../storage/local_storage.ts";
+import { LocalStorage, TEMP_PREFIX } from "../../storage/local_storage.ts";
 import type { StorageReader } from "../../storage/storage.ts";
 import { cloneMirror, type CloneOptions, type CloneReport } from "./clone_mirror.ts";
 
@@ -22,7 +22,8 @@ export interface DirectoryCloneReport extends CloneReport {
  *   verified before they appear and the manifests are written last, so clients see the old
  *   consistent state until the new one is complete;
  * - a non-empty directory that is not a mirror is refused unless `overwrite` is set;
- * - cloning a local mirror into itself is refused (TiUP PR #1464).
+ * - cloning a local mirror into itself is refused (TiUP PR #1464);
+ * - partial writes an earlier killed run left (`.ferry-tmp-*`) are removed once stale.
  */
 export async function cloneIntoDirectory(
   source: StorageReader,
@@ -47,6 +48,7 @@ export async function cloneIntoDirectory(
           `choose a new directory, or pass --overwrite to write into it anyway`,
       );
     }
+    await removeStaleTemporaries(target);
     const report = await cloneMirror(source, new LocalStorage(target), options);
     return { ...report, target };
   }
@@ -55,10 +57,32 @@ export async function cloneIntoDirectory(
     nodePath.dirname(target),
     `.${nodePath.basename(target)}.ferry-partial`,
   );
+  await removeStaleTemporaries(partial);
   const report = await cloneMirror(source, new LocalStorage(partial), options);
   if (info) await fs.rmdir(target);
   await fs.rename(partial, target);
   return { ...report, created: true, target };
+}
+
+/** Temporary files of writes a crash interrupted are removed once they are this old. */
+const STALE_TEMPORARY_MS = 10 * 60 * 1000;
+
+/**
+ * Removes `.ferry-tmp-*` files (the partial writes of a killed run) from the directory's top
+ * level once they are old enough that no live writer can still own them. They are never served
+ * or listed, but would waste space and travel along in a `tar czf` of the mirror.
+ */
+async function removeStaleTemporaries(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(TEMP_PREFIX)) continue;
+    const path = nodePath.join(dir, name);
+    const info = await fs.lstat(path).catch(() => undefined);
+    if (info?.isFile() && now - info.mtimeMs > STALE_TEMPORARY_MS) {
+      await fs.rm(path, { force: true });
+    }
+  }
 }
 
 async function sameDirectory(a: string, b: string): Promise<boolean> {
