@@ -163,16 +163,17 @@ async function serveFile(
   stat: FileStat,
   cache: SmallFileCache,
 ): Promise<Response> {
-  const etag = etagFor(stat);
   // Fast path for the common case: a plain GET of a hot small file (a manifest). Its headers
-  // were built once, when it entered the cache; `etag` still proves the file is unchanged.
-  const hot = cache.peek(stat.path, etag);
+  // were built once, when it entered the cache; an unchanged size and mtime (what the ETag is
+  // made of) prove the file is unchanged.
+  const hot = cache.peek(stat);
   if (hot?.headers && c.req.method === "GET" && !isConditional(c.req.raw.headers)) {
     return new Response(hot.bytes as Uint8Array<ArrayBuffer>, {
       status: 200,
       headers: hot.headers,
     });
   }
+  const etag = etagFor(stat);
   const headers = new Headers({
     "content-type": contentTypeFor(stat.path),
     "cache-control": cacheControlFor(stat.path),
@@ -237,14 +238,19 @@ function notModified(c: Context<MirrorServerEnv>, etag: string, modified: Date):
  * go first when the total passes the budget.
  */
 class SmallFileCache {
-  readonly #entries = new Map<string, { etag: string; bytes: Uint8Array; headers?: Headers }>();
+  readonly #entries = new Map<
+    string,
+    { etag: string; mtimeMs: number; bytes: Uint8Array; headers?: Headers }
+  >();
   #total = 0;
   constructor(readonly maxFile: number, readonly maxTotal: number) {}
 
-  /** The entry for `path` if it holds the version `etag` names (no I/O, no LRU update). */
-  peek(path: string, etag: string): { bytes: Uint8Array; headers?: Headers } | undefined {
-    const hit = this.#entries.get(path);
-    return hit && hit.etag === etag ? hit : undefined;
+  /** The entry for `stat.path` if it holds that size and mtime (no I/O, no LRU update). */
+  peek(stat: FileStat): { bytes: Uint8Array; headers?: Headers } | undefined {
+    const hit = this.#entries.get(stat.path);
+    return hit && hit.bytes.length === stat.size && hit.mtimeMs === stat.modified.getTime()
+      ? hit
+      : undefined;
   }
 
   /** Keeps the full 200 response headers of a cached file, for the fast path. */
@@ -266,7 +272,7 @@ class SmallFileCache {
     if (bytes.length !== stat.size) return bytes; // changed under us: serve it, do not keep it
     if (hit) this.#total -= hit.bytes.length;
     this.#entries.delete(stat.path);
-    this.#entries.set(stat.path, { etag, bytes });
+    this.#entries.set(stat.path, { etag, mtimeMs: stat.modified.getTime(), bytes });
     this.#total += bytes.length;
     for (const [key, entry] of this.#entries) {
       if (this.#total <= this.maxTotal) break;
