@@ -31,12 +31,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
-# npm ci when node_modules is missing or older than the lockfile.
-if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
-  [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "test.sh: npm ci"
-  timeout 1200 npm ci --no-audit --no-fund
-fi
+# The locked npm dependencies (Deno and Bun included), when missing or stale.
+timeout 1200 bash scripts/ensure_deps.sh
 
 export PATH="$PWD/node_modules/.bin:$PATH"
 # scripts/test.ts bounds every step itself (FERRY_TEST_STEP_TIMEOUT_MS, default 25 min) and
