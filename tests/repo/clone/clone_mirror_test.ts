@@ -13,8 +13,14 @@ import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 
+const made: string[] = [];
+after(async () => {
+  for (const dir of made) await fs.rm(dir, { recursive: true, force: true });
+});
+
 async function newTarget(): Promise<{ dir: string; storage: LocalStorage }> {
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-clone-target-"));
+  made.push(dir);
   return { dir, storage: new LocalStorage(dir) };
 }
 

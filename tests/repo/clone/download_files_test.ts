@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { HashMismatchError } from "../../../lib/errors.ts";
 import { downloadFiles, type FileTask } from "../../../lib/repo/clone/download_files.ts";
 import { openVerifiedJournal } from "../../../lib/repo/clone/verified_journal.ts";
@@ -46,6 +46,11 @@ class WatchedSource implements StorageReader {
   }
 }
 
+const made: string[] = [];
+after(async () => {
+  for (const dir of made) await fs.rm(dir, { recursive: true, force: true });
+});
+
 async function setup(files: Record<string, Uint8Array>) {
   const source = new WatchedSource();
   const tasks: FileTask[] = [];
@@ -54,6 +59,7 @@ async function setup(files: Record<string, Uint8Array>) {
     tasks.push({ path, expected: [{ length: bytes.length, sha256: sha256(bytes) }] });
   }
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-download-"));
+  made.push(dir);
   return { source, tasks, dir, target: new LocalStorage(dir) };
 }
 

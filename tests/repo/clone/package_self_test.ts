@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { UsageError } from "../../../lib/errors.ts";
 import { findSelfBinary } from "../../../lib/repo/clone/find_self_binary.ts";
 import { packageSelf } from "../../../lib/repo/clone/package_self.ts";
@@ -12,8 +12,14 @@ import { LocalStorage } from "../../../lib/storage/local_storage.ts";
 const NOW = new Date("2026-01-01T00:00:00Z");
 const OPTIONS = { version: "v0.1.0", os: "linux", arch: "amd64", now: NOW };
 
+const made: string[] = [];
+after(async () => {
+  for (const dir of made) await fs.rm(dir, { recursive: true, force: true });
+});
+
 async function setup() {
   const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-self-test-"));
+  made.push(dir);
   const binary = nodePath.join(dir, "some-build-name");
   await fs.writeFile(binary, "#!/bin/sh\necho I am ferry\n", { mode: 0o700 });
   return { dir, binary, target: new LocalStorage(nodePath.join(dir, "mirror")) };
