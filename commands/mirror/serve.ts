@@ -74,7 +74,9 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
     out.info(`Next: ferry mirror set ${server.url}   then: ferry list`);
     if (await stat(nodePath.join(dir, "install.sh")).then(() => true, () => false)) {
-      out.info(`      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`);
+      out.info(
+        `      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`,
+      );
     }
     out.info("Press Ctrl-C to stop.");
     await new Promise<void>((resolve) => {
