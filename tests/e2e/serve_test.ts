@@ -96,21 +96,26 @@ let shared: Promise<{ mirror: Mirror; server: RunningFerry; url: string }> | und
 function sharedServer() {
   shared ??= (async () => {
     const mirror = await makeMirror();
-    const port = await freePort();
-    const server = await startFerry(
-      ["mirror", "serve", mirror.dir, "--listen", `127.0.0.1:${port}`],
-      { readyPattern: READY },
-    );
-    return { mirror, server, url: `http://127.0.0.1:${port}` };
+    try {
+      const port = await freePort();
+      const server = await startFerry(
+        ["mirror", "serve", mirror.dir, "--listen", `127.0.0.1:${port}`],
+        { readyPattern: READY },
+      );
+      return { mirror, server, url: `http://127.0.0.1:${port}` };
+    } catch (error) {
+      await mirror.remove(); // 200 MB: never leave it behind
+      throw error;
+    }
   })();
   return shared;
 }
 
 after(async () => {
-  if (!shared) return;
-  const { mirror, server } = await shared;
-  await server.stop();
-  await mirror.remove();
+  const started = await shared?.catch(() => undefined);
+  if (!started) return;
+  await started.server.stop();
+  await started.mirror.remove();
 });
 
 /** Asserts a ferry failure is one clear line on stderr with a non-zero exit. */
