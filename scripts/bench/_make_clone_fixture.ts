@@ -103,4 +103,4 @@ await updateRepository(storage, (state) => {
   };
 }, { now, commitLog: false });
 const total = files.reduce((n, f) => n + f.size, 0);
-console.log(`${dir}: ${files.length} tarballs, ${(total / 1e9).toFixed(2)} GB`);
+process.stdout.write(`${dir}: ${files.length} tarballs, ${(total / 1e9).toFixed(2)} GB\n`);
