@@ -7,7 +7,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ensureDemoMirror } from "../../lib/repo/demo_mirror.ts";
 import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
-import { createMirrorServer } from "../../lib/server/mirror_server.ts";
+import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
@@ -63,10 +63,10 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     await checkServableDirectory(dir);
 
     const log = batchedLines((text) => out.print(text));
-    const app = createMirrorServer(new LocalStorage(dir), {
+    const handler = createMirrorHandler(new LocalStorage(dir), {
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
-    const server = await serveHttp((request, info) => app.fetch(request, info), {
+    const server = await serveHttp(handler, {
       hostname: listen.hostname,
       port: listen.port,
       ...(tls ? { tls } : {}),

@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import type { Context } from "hono";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
@@ -42,57 +41,102 @@ export function createMirrorServer(storage: StorageReader, options: MirrorServer
   // Every route below is "*" and reads the raw path itself (rawPath), so Hono need not parse
   // the URL for routing: a constant path saves that work on every request.
   const app = new Hono<MirrorServerEnv>({ getPath: () => "/" });
+  const handler = createMirrorHandler(storage, options);
+  app.all("*", (c) => handler(c.req.raw, { remoteAddress: c.env?.remoteAddress ?? "-" }));
+  return app;
+}
+
+/**
+ * The same server as {@linkcode createMirrorServer} as a plain fetch handler, without Hono's
+ * per-request context: what `ferry mirror serve` runs, since on a busy mirror that context cost
+ * more than the file lookup itself.
+ */
+export function createMirrorHandler(
+  storage: StorageReader,
+  options: MirrorServerOptions = {},
+): (request: Request, info?: { remoteAddress?: string }) => Response | Promise<Response> {
   const healthPath = options.healthPath ?? "/_ferry/health";
   const cache = new SmallFileCache(
     options.memoryCacheFileBytes ?? 256 * 1024,
     options.memoryCacheTotalBytes ?? 64 * 1024 * 1024,
   );
   const now = options.now ?? (() => new Date());
+  const onAccess = options.onAccess;
+  const log = (
+    request: Request,
+    raw: string,
+    response: Response,
+    started: number,
+    info: { remoteAddress?: string } | undefined,
+  ) => {
+    if (!onAccess) return response;
+    const record: AccessRecord = {
+      remoteAddress: info?.remoteAddress ?? "-",
+      method: request.method,
+      path: raw,
+      status: response.status,
+      bytes: Number(response.headers.get("content-length") ?? 0),
+      durationMs: performance.now() - started,
+      userAgent: request.headers.get("user-agent") ?? "-",
+      time: now(),
+    };
+    onAccess(formatAccessLine(record), record);
+    return response;
+  };
+  const slow = async (request: Request, raw: string) => {
+    try {
+      return await answer(request, raw, storage, cache, healthPath);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  };
+  return (request, info) => {
+    const started = onAccess ? performance.now() : 0;
+    const raw = rawPath(request.url);
+    // Hot path, with no await: a plain GET of a small file already in memory whose size and
+    // mtime are unchanged (a synchronous stat, which also re-applies the path confinement).
+    const hot = request.method === "GET" && storage.statSync
+      ? cache.hot(raw, storage.statSync.bind(storage), request.headers)
+      : undefined;
+    if (hot) return log(request, raw, hot, started, info);
+    return slow(request, raw).then((response) => log(request, raw, response, started, info));
+  };
+}
 
-  if (options.onAccess) {
-    const onAccess = options.onAccess;
-    app.use("*", async (c, next) => {
-      const started = performance.now();
-      await next();
-      const record: AccessRecord = {
-        remoteAddress: c.env?.remoteAddress ?? "-",
-        method: c.req.method,
-        path: rawPath(c.req.url),
-        status: c.res.status,
-        bytes: Number(c.res.headers.get("content-length") ?? 0),
-        durationMs: performance.now() - started,
-        userAgent: c.req.header("user-agent") ?? "-",
-        time: now(),
-      };
-      onAccess(formatAccessLine(record), record);
+async function answer(
+  request: Request,
+  raw: string,
+  storage: StorageReader,
+  cache: SmallFileCache,
+  healthPath: string,
+): Promise<Response> {
+  const method = request.method;
+  if (method !== "GET" && method !== "HEAD") {
+    return new Response("Method not allowed: this mirror is read-only\n", {
+      status: 405,
+      headers: { "allow": "GET, HEAD", "content-type": "text/plain; charset=utf-8" },
     });
   }
+  if (raw === healthPath) return Response.json({ status: "ok" });
+  const path = mirrorPath(raw);
+  if (path.kind === "error") return text(`${path.message}\n`, path.status);
+  if (path.kind === "index") return text(indexText(request.url), 200);
+  if (isPrivate(path.path)) return text("Not found\n", 404);
+  const stat = await storage.stat(path.path);
+  return await serveFile(request, raw, storage, stat, cache);
+}
 
-  app.on(["GET", "HEAD"], "*", async (c) => {
-    const raw = rawPath(c.req.url);
-    if (raw === healthPath) return c.json({ status: "ok" });
-    const path = mirrorPath(raw);
-    if (path.kind === "error") return c.text(`${path.message}\n`, path.status);
-    if (path.kind === "index") return c.text(indexText(c.req.url), 200);
-    if (isPrivate(path.path)) return c.text("Not found\n", 404);
-    const stat = await storage.stat(path.path);
-    return await serveFile(c, storage, stat, cache);
-  });
+function text(body: string, status: number): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
 
-  app.all("*", (c) => {
-    c.header("allow", "GET, HEAD");
-    return c.text("Method not allowed: this mirror is read-only\n", 405);
-  });
-
-  app.onError((error, c) => {
-    if (error instanceof NotFoundError) return c.text("Not found\n", 404);
-    if (error instanceof PathError) return c.text("Bad path\n", 400);
-    if (error instanceof TooLargeError) return c.text("Too large\n", 413);
-    if (error instanceof StorageError) return c.text("Storage error\n", 500);
-    return c.text("Internal error\n", 500);
-  });
-
-  return app;
+/** Maps a storage error to the status a mirror client should see (never 403 for missing). */
+function errorResponse(error: unknown): Response {
+  if (error instanceof NotFoundError) return text("Not found\n", 404);
+  if (error instanceof PathError) return text("Bad path\n", 400);
+  if (error instanceof TooLargeError) return text("Too large\n", 413);
+  if (error instanceof StorageError) return text("Storage error\n", 500);
+  return text("Internal error\n", 500);
 }
 
 type MirrorPath =
@@ -158,7 +202,8 @@ function etagFor(stat: FileStat): string {
 }
 
 async function serveFile(
-  c: Context<MirrorServerEnv>,
+  request: Request,
+  raw: string,
   storage: StorageReader,
   stat: FileStat,
   cache: SmallFileCache,
@@ -167,7 +212,8 @@ async function serveFile(
   // were built once, when it entered the cache; an unchanged size and mtime (what the ETag is
   // made of) prove the file is unchanged.
   const hot = cache.peek(stat);
-  if (hot?.headers && c.req.method === "GET" && !isConditional(c.req.raw.headers)) {
+  const requestHeaders = request.headers;
+  if (hot?.headers && request.method === "GET" && !isConditional(requestHeaders)) {
     return new Response(hot.bytes as Uint8Array<ArrayBuffer>, {
       status: 200,
       headers: hot.headers,
@@ -181,10 +227,12 @@ async function serveFile(
     "etag": etag,
     "last-modified": stat.modified.toUTCString(),
   });
-  if (notModified(c, etag, stat.modified)) return new Response(null, { status: 304, headers });
+  if (notModified(requestHeaders, etag, stat.modified)) {
+    return new Response(null, { status: 304, headers });
+  }
 
-  const ifRange = c.req.header("if-range");
-  const rangeHeader = ifRange && ifRange !== etag ? null : c.req.header("range");
+  const ifRange = requestHeaders.get("if-range");
+  const rangeHeader = ifRange && ifRange !== etag ? null : requestHeaders.get("range");
   const wanted = parseRange(rangeHeader, stat.size);
   if (wanted.kind === "unsatisfiable") {
     headers.set("content-range", `bytes */${stat.size}`);
@@ -198,11 +246,11 @@ async function serveFile(
     headers.set("content-range", `bytes ${range.start}-${range.end}/${stat.size}`);
   }
   headers.set("content-length", String(length));
-  if (c.req.method === "HEAD") return new Response(null, { status, headers });
+  if (request.method === "HEAD") return new Response(null, { status, headers });
 
   const cached = await cache.get(storage, stat, etag);
   if (cached) {
-    if (status === 200) cache.rememberHeaders(stat.path, etag, headers);
+    if (status === 200) cache.rememberHeaders(raw, stat.path, etag, headers);
     const bytes = status === 206 ? cached.slice(range.start, range.end + 1) : cached;
     return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers });
   }
@@ -215,15 +263,15 @@ function isConditional(headers: Headers): boolean {
   return headers.has("range") || headers.has("if-none-match") || headers.has("if-modified-since");
 }
 
-function notModified(c: Context<MirrorServerEnv>, etag: string, modified: Date): boolean {
-  const ifNoneMatch = c.req.header("if-none-match");
+function notModified(requestHeaders: Headers, etag: string, modified: Date): boolean {
+  const ifNoneMatch = requestHeaders.get("if-none-match") ?? undefined;
   if (ifNoneMatch !== undefined) {
     // RFC 9110 §13.1.2: weak comparison; "*" matches any current representation.
     return ifNoneMatch.split(",").map((t) => t.trim().replace(/^W\//, "")).some((t) =>
       t === etag || t === "*"
     );
   }
-  const since = c.req.header("if-modified-since");
+  const since = requestHeaders.get("if-modified-since") ?? undefined;
   if (since !== undefined) {
     const date = new Date(since);
     return !Number.isNaN(date.getTime()) &&
@@ -242,6 +290,7 @@ class SmallFileCache {
     string,
     { etag: string; mtimeMs: number; bytes: Uint8Array; headers?: Headers }
   >();
+  readonly #byRaw = new Map<string, string>();
   #total = 0;
   constructor(readonly maxFile: number, readonly maxTotal: number) {}
 
@@ -253,10 +302,37 @@ class SmallFileCache {
       : undefined;
   }
 
-  /** Keeps the full 200 response headers of a cached file, for the fast path. */
-  rememberHeaders(path: string, etag: string, headers: Headers): void {
+  /**
+   * Keeps the full 200 response headers of a cached file, and the raw request path that reached
+   * it (already checked: decoded, confined, not private), for the hot path.
+   */
+  rememberHeaders(raw: string, path: string, etag: string, headers: Headers): void {
     const hit = this.#entries.get(path);
     if (hit && hit.etag === etag && !hit.headers) hit.headers = new Headers(headers);
+    if (this.#byRaw.size > 4096) this.#byRaw.clear();
+    this.#byRaw.set(raw, path);
+  }
+
+  /**
+   * The 200 answer for a raw request path when its file is in memory, unchanged (size and mtime
+   * from `statSync`) and the request has no validators or Range; undefined otherwise. Any stat
+   * failure (gone, now a symlink out of the root) falls back to the full path, which decides.
+   */
+  hot(raw: string, statSync: (path: string) => FileStat, headers: Headers): Response | undefined {
+    const path = this.#byRaw.get(raw);
+    if (path === undefined || isConditional(headers)) return undefined;
+    let stat: FileStat;
+    try {
+      stat = statSync(path);
+    } catch {
+      return undefined;
+    }
+    const hit = this.peek(stat);
+    if (!hit?.headers) return undefined;
+    return new Response(hit.bytes as Uint8Array<ArrayBuffer>, {
+      status: 200,
+      headers: hit.headers,
+    });
   }
 
   async get(storage: StorageReader, stat: FileStat, etag: string): Promise<Uint8Array | undefined> {

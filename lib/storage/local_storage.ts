@@ -46,6 +46,10 @@ export class LocalStorage implements Storage {
     return this.#statFile(path).stat;
   }
 
+  statSync(path: string): FileStat {
+    return this.#statFile(path).stat;
+  }
+
   // deno-lint-ignore require-await
   async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
     const { stat, file } = this.#statFile(path);

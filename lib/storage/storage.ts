@@ -43,6 +43,11 @@ export interface StorageReader {
   readonly location: string;
   /** Throws NotFoundError when the path does not exist. */
   stat(path: string): Promise<FileStat>;
+  /**
+   * The same answer as `stat`, without a promise. Only backends that can answer without waiting
+   * (local disk) offer it; servers use it to answer hot small files without an await.
+   */
+  statSync?(path: string): FileStat;
   /** Throws NotFoundError when the path does not exist. */
   read(path: string, options?: ReadOptions): Promise<StoredObject>;
   /**

@@ -328,6 +328,34 @@ serverTest("a manifest replaced in place is never served stale from memory", asy
   assert.equal(await revalidated.text(), '{"version":2}');
 });
 
+serverTest("a hot manifest answered from memory is the same answer as the first", async (f) => {
+  const first = await f.app.request("/1.index.json");
+  const firstBody = await first.text();
+  for (let i = 0; i < 3; i++) {
+    const again = await f.app.request("/1.index.json");
+    assert.equal(again.status, 200);
+    assert.equal(await again.text(), firstBody);
+    assert.deepEqual([...again.headers], [...first.headers]);
+  }
+});
+
+serverTest("a hot manifest swapped for a symlink out of the mirror is refused", async (f) => {
+  // symlink attack on the in-memory hot path: the file was served (and kept in memory), then
+  // replaced by a link to a file outside the mirror with the same size and mtime.
+  const inside = nodePath.join(f.root, "snapshot.json");
+  await (await f.app.request("/snapshot.json")).arrayBuffer();
+  await (await f.app.request("/snapshot.json")).arrayBuffer();
+  const outside = nodePath.join(f.root, "..", "outside.json");
+  const info = await fs.stat(inside);
+  await fs.copyFile(inside, outside);
+  await fs.utimes(outside, info.atime, info.mtime);
+  await fs.rm(inside);
+  await fs.symlink(outside, inside);
+  const response = await f.app.request("/snapshot.json");
+  assert.equal(response.status, 400);
+  await response.arrayBuffer();
+});
+
 // --- Cache-Control -----------------------------------------------------------------------------
 
 serverTest("versioned manifests and tarballs are cacheable forever", async ({ app }) => {
