@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { constants as fsConstants, lstatSync, realpathSync, statSync } from "node:fs";
 import * as fs from "node:fs/promises";
@@ -103,7 +104,7 @@ export class LocalStorage implements Storage {
     });
     const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     try {
-      await writeTempFile(temp, data, options.mode ?? 0o644);
+      await writeTempFile(temp, data, options.mode ?? 0o644, options.deferSync !== true);
       if (options.ifAbsent) {
         // link(2) fails with EEXIST if the target exists: an atomic "create only if absent".
         await fs.link(temp, target).catch((error) => {
@@ -114,7 +115,7 @@ export class LocalStorage implements Storage {
       } else {
         await fs.rename(temp, target);
       }
-      await fsyncDirectory(dir);
+      if (options.deferSync !== true) await fsyncDirectory(dir);
     } catch (error) {
       await fs.rm(temp, { force: true });
       // Our own errors, and those of the data source (a download that failed or went over its
@@ -128,6 +129,19 @@ export class LocalStorage implements Storage {
   async delete(path: string): Promise<void> {
     const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));
+  }
+  /**
+   * Flushes the whole filesystem under the root with syncfs(2) (`sync -f`): one call instead of
+   * an fsync per file after `deferSync` writes. Falls back to sync(2) where `-f` is unknown.
+   */
+  async flush(): Promise<void> {
+    const run = (args: string[]) =>
+      new Promise<void>((resolve, reject) =>
+        execFile("sync", args, { timeout: 600_000 }, (error) => error ? reject(error) : resolve())
+      );
+    await run(["-f", this.location]).catch(() => run([])).catch((error) => {
+      throw new StorageError(`Cannot flush "${this.location}" to disk`, { cause: error });
+    });
   }
 
   /** The real path of the storage root (not cached while the root does not exist yet). */
@@ -229,25 +243,42 @@ export class LocalStorage implements Storage {
   }
 }
 
-async function writeTempFile(temp: string, data: WriteData, mode: number): Promise<void> {
+async function writeTempFile(
+  temp: string,
+  data: WriteData,
+  mode: number,
+  durable: boolean,
+): Promise<void> {
   const flags = fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY;
   const handle = await fs.open(temp, flags, mode);
   try {
     if (typeof data === "string" || data instanceof Uint8Array) {
       await handle.writeFile(data);
     } else {
-      // Chunk by chunk straight to the handle. (pipeline() into createWriteStream({ autoClose:
-      // false }) never settles: that stream emits no "close", which pipeline waits for.)
+      // Straight to the handle (pipeline() into createWriteStream({ autoClose: false }) never
+      // settles: that stream emits no "close", which pipeline waits for), gathering network-sized
+      // chunks into writes of about 1 MiB: far fewer syscalls and awaits per file.
       const reader = data.getReader();
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const drain = async () => {
+        let buffers = pending;
+        pending = [];
+        pendingBytes = 0;
+        while (buffers.length > 0) {
+          const { bytesWritten } = await handle.writev(buffers);
+          buffers = skipWritten(buffers, bytesWritten);
+        }
+      };
       try {
         while (true) {
           const { done, value } = await reader.read();
           if (done) break;
-          for (let offset = 0; offset < value.length;) {
-            const { bytesWritten } = await handle.write(value, offset, value.length - offset);
-            offset += bytesWritten;
-          }
+          pending.push(value);
+          pendingBytes += value.length;
+          if (pendingBytes >= 1024 * 1024) await drain();
         }
+        await drain();
       } catch (error) {
         await reader.cancel(error).catch(() => {});
         throw error;
@@ -256,10 +287,22 @@ async function writeTempFile(temp: string, data: WriteData, mode: number): Promi
       }
     }
     await handle.chmod(mode);
-    await handle.sync();
+    if (durable) await handle.sync();
   } finally {
     await handle.close();
   }
+}
+
+/** What is left of `buffers` after the first `written` bytes went out (writev may be short). */
+function skipWritten(buffers: Uint8Array[], written: number): Uint8Array[] {
+  let index = 0;
+  while (index < buffers.length && written >= buffers[index]!.length) {
+    written -= buffers[index]!.length;
+    index++;
+  }
+  const rest = buffers.slice(index);
+  if (rest.length > 0 && written > 0) rest[0] = rest[0]!.subarray(written);
+  return rest;
 }
 
 async function fsyncDirectory(dir: string): Promise<void> {

@@ -66,6 +66,13 @@ export interface WriteOptions {
   ifAbsent?: boolean;
   /** POSIX file mode where the backend has one (0o600 for private keys). */
   mode?: number;
+  /**
+   * Skip the per-object fsync: the write is still atomic (readers see the old object or the new
+   * one), but durable only after {@linkcode Storage.flush}. For bulk downloads (clone), where a
+   * thousand fsyncs cost more than the transfer; manifests that point at the objects are written
+   * after the flush.
+   */
+  deferSync?: boolean;
 }
 
 /** The write role. Writes are atomic: a reader sees the old object or the new one, never a mix. */
@@ -73,4 +80,6 @@ export interface Storage extends StorageReader {
   write(path: string, data: WriteData, options?: WriteOptions): Promise<FileStat>;
   /** Removes an object; a missing one throws NotFoundError. For cache eviction only. */
   delete(path: string): Promise<void>;
+  /** Makes every write so far durable (after `deferSync` writes). A no-op where writes are. */
+  flush?(): Promise<void>;
 }

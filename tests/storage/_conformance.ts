@@ -337,6 +337,22 @@ export function defineStorageConformanceTests(
     },
   );
 
+  it("write() of a long stream of small chunks keeps every byte in order", async (b) => {
+    if (!b.writer) throw new TypeError("A writable backend must provide its write role");
+    // More than the 1 MiB a local write gathers before each writev, in uneven pieces.
+    const chunks = Array.from({ length: 400 }, (_, i) => patternBytes(1 + (i * 7919) % 9000));
+    await b.writer.write("w/many.bin", streamOf(chunks));
+    assert.deepEqual(await readAll(b.reader, "w/many.bin"), concat(chunks));
+  });
+
+  it("write() with deferSync is atomic and readable at once; flush() then succeeds", async (b) => {
+    if (!b.writer) throw new TypeError("A writable backend must provide its write role");
+    await b.writer.write("w/deferred.bin", patternBytes(5000), { deferSync: true });
+    await b.writer.write("w/deferred.bin", streamOf([patternBytes(3000)]), { deferSync: true });
+    assert.deepEqual(await readAll(b.reader, "w/deferred.bin"), patternBytes(3000));
+    await b.writer.flush?.();
+  });
+
   it("write() does not keep a reference to the caller's buffer", async ({ reader, writer }) => {
     if (!writer) throw new TypeError("A writable backend must provide its write role");
     const bytes = new TextEncoder().encode("original");

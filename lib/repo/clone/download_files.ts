@@ -123,7 +123,9 @@ export async function downloadFiles(
         report.bytes += count;
         progress.bytes(count, task.path);
       });
-      const stat = await target.write(task.path, bodyStream(object).pipeThrough(verifier.stream));
+      const stat = await target.write(task.path, bodyStream(object).pipeThrough(verifier.stream), {
+        deferSync: true,
+      });
       const digest = await verifier.digest;
       journal?.record(stat, digest.sha256);
       report.downloaded.push(task.path);
@@ -136,7 +138,12 @@ export async function downloadFiles(
       else report.failed.push({ path: task.path, error: rootCause(error) });
     }
     progress.fileDone();
-  }).finally(() => journal?.save());
+  }).finally(async () => {
+    // One filesystem flush for all the files written above, before the journal (and, later, the
+    // manifests) say they are there.
+    if (report.downloaded.length > 0) await target.flush?.();
+    await journal?.save();
+  });
   progress.tick(undefined, true);
   for (const list of [report.downloaded, report.skipped, report.missing, report.conflicts]) {
     list.sort();
