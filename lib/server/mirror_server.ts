@@ -120,7 +120,10 @@ async function answer(
   if (raw === healthPath) return Response.json({ status: "ok" });
   const path = mirrorPath(raw);
   if (path.kind === "error") return text(`${path.message}\n`, path.status);
-  if (path.kind === "index") return text(indexText(request.url), 200);
+  if (path.kind === "index") {
+    const installer = await storage.stat("install.sh").then(() => true, () => false);
+    return text(indexText(request.url, installer), 200);
+  }
   if (isPrivate(path.path)) return text("Not found\n", 404);
   const stat = await storage.stat(path.path);
   return await serveFile(request, raw, storage, stat, cache);
@@ -184,13 +187,13 @@ function isPrivate(path: string): boolean {
     path.split("/").some((segment) => segment.startsWith("."));
 }
 
-function indexText(url: string): string {
+function indexText(url: string, installer: boolean): string {
   const base = url.replace(/[?#].*$/, "").replace(/\/+$/, "");
   return [
     "This is a TiUP-compatible mirror served by ferry.",
     "",
     `Use it:   ferry mirror set ${base}     (or: tiup mirror set ${base})`,
-    `Install:  curl -fsSL ${base}/install.sh | sh`,
+    ...(installer ? [`Install:  curl -fsSL ${base}/install.sh | FERRY_MIRROR=${base} sh`] : []),
     "",
   ].join("\n");
 }

@@ -157,10 +157,18 @@ serverTest("ignores the query string (TiUP's install script appends ?date)", asy
   }
 });
 
-serverTest("answers / with a short text saying how to use the mirror", async ({ app }) => {
-  const response = await app.request("/");
+serverTest("answers / with a short text saying how to use the mirror", async (f) => {
+  const response = await f.app.request("/");
   assert.equal(response.status, 200);
-  assert.match(await response.text(), /ferry mirror set http:\/\/localhost/);
+  const body = await response.text();
+  assert.match(body, /ferry mirror set http:\/\/localhost/);
+  assert.match(
+    body,
+    /curl -fsSL http:\/\/localhost\/install\.sh \| FERRY_MIRROR=http:\/\/localhost sh/,
+  );
+  await fs.rm(nodePath.join(f.root, "install.sh"));
+  const without = await (await f.app.request("/")).text();
+  assert.doesNotMatch(without, /install\.sh/, "no installer line when the mirror has none");
 });
 
 // --- Range -------------------------------------------------------------------------------------
