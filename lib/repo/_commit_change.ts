@@ -27,7 +27,8 @@ import type { ChangeExpiry, RepositoryChange, TarballUpload } from "./repository
 import type { RepositoryState } from "./repository_state.ts";
 import { roleSigners } from "./role_signers.ts";
 import { verifySignatures } from "./verify_signatures.ts";
-import { componentUrl, versionedPath } from "./versioned_name.ts";
+import { latestStable } from "./latest_stable.ts";
+import { componentUrl, urlToPath, versionedPath } from "./versioned_name.ts";
 
 /** A step of a commit, for progress reporting. */
 export interface CommitProgress {
@@ -254,6 +255,11 @@ export async function commitChange(
     await storage.write(file.path, file.bytes, { ifAbsent: file.ifAbsent });
     written.push(file.path);
   }
+  for (const copy of installerCopies(change)) {
+    options.onProgress?.({ phase: "write", path: copy.path });
+    await writeTarball(storage, copy);
+    written.push(copy.path);
+  }
   let commitDir: string | undefined;
   if (options.commitLog !== false) {
     options.onProgress?.({ phase: "commit-log", path: "commits/" });
@@ -264,6 +270,34 @@ export async function commitChange(
     ...(commitDir ? { commitDir } : {}),
     timestampVersion: timestamp.version,
   };
+}
+
+/** Components whose latest tarball also lives at `<id>-<os>-<arch>.tar.gz`, for install scripts. */
+const INSTALLER_COMPONENTS = new Set(["tiup", "ferry"]);
+
+/**
+ * TiUP's copyTiUP (TIUP-FORMAT.md §7): publishing the `tiup` component also places its tarball
+ * at `tiup-<os>-<arch>.tar.gz`, where install.sh and local_install.sh look for it; ferry does the
+ * same for its own `ferry` component. Only a tarball that is now the latest stable version on its
+ * platform is copied, so publishing an older patch never downgrades the installer. The copies are
+ * written after the timestamp: they are unsigned conveniences, and the signed manifests that
+ * vouch for the same bytes are in place first.
+ */
+function installerCopies(change: RepositoryChange): TarballUpload[] {
+  const copies: TarballUpload[] = [];
+  const byPath = new Map((change.tarballs ?? []).map((t) => [t.path, t]));
+  for (const { manifest } of change.components ?? []) {
+    if (!INSTALLER_COMPONENTS.has(manifest.id)) continue;
+    for (const [platform, versions] of Object.entries(manifest.platforms)) {
+      const [os, arch] = platform.split("/");
+      if (!os || !arch || os === "any") continue;
+      const latest = latestStable(versions);
+      const item = latest === undefined ? undefined : versions[latest];
+      const tarball = item ? byPath.get(urlToPath(item.url)) : undefined;
+      if (tarball) copies.push({ ...tarball, path: `${manifest.id}-${os}-${arch}.tar.gz` });
+    }
+  }
+  return copies;
 }
 
 /** TiUP's Index validation: owners of components exist, default components exist. */

@@ -143,6 +143,37 @@ describe("publishComponent()", () => {
     await clientRefresh(storage, day(3));
   });
 
+  it("places the latest tiup tarball at tiup-<os>-<arch>.tar.gz, never an older one (copyTiUP)", async () => {
+    const { storage, keys } = await makeMirror();
+    const tiup = (version: string) =>
+      helloPackage({
+        component: "tiup",
+        version,
+        entry: "tiup",
+        tarball: tarball(`tiup ${version}`),
+      });
+    await publishComponent(storage, tiup("v1.2.0"), { key: keys.alice, now: day(1) });
+    const installer = () => readBytes(storage, "tiup-linux-amd64.tar.gz");
+    assert.equal(
+      sha256Hex(await installer()),
+      sha256Hex(await readBytes(storage, "tiup-v1.2.0-linux-amd64.tar.gz")),
+    );
+    await publishComponent(storage, tiup("v1.1.9"), { key: keys.alice, now: day(2) });
+    assert.equal(
+      sha256Hex(await installer()),
+      sha256Hex(await readBytes(storage, "tiup-v1.2.0-linux-amd64.tar.gz")),
+      "publishing an older version keeps the newest installer",
+    );
+    await publishComponent(storage, tiup("v1.3.0"), { key: keys.alice, now: day(3) });
+    assert.equal(
+      sha256Hex(await installer()),
+      sha256Hex(await readBytes(storage, "tiup-v1.3.0-linux-amd64.tar.gz")),
+    );
+    await publishComponent(storage, helloPackage(), { key: keys.alice, now: day(4) });
+    await assert.rejects(readBytes(storage, "hello-linux-amd64.tar.gz"), /Cannot find/);
+    await clientRefresh(storage, day(5));
+  });
+
   it("makes a nightly the component's nightly and drops older nightlies from every platform", async () => {
     const { storage, keys } = await makeMirror();
     const publish = (version: string, platform: string) =>

@@ -31,7 +31,7 @@ import {
 import { buildCloneComponent } from "./build_clone_component.ts";
 import { downloadFiles, type FileTask } from "./download_files.ts";
 import { isSafeTarballUrl } from "./is_safe_tarball_url.ts";
-import { latestStable } from "./latest_stable.ts";
+import { latestStable } from "../latest_stable.ts";
 import { loadSigningKeys } from "./load_signing_keys.ts";
 import { packageSelf } from "./package_self.ts";
 import { selectVersions } from "./select_versions.ts";

@@ -1,6 +1,6 @@
 import { UsageError } from "../../errors.ts";
 import type { ComponentManifest, VersionItem } from "../manifest_types.ts";
-import { latestStable } from "./latest_stable.ts";
+import { latestStable } from "../latest_stable.ts";
 
 /** What the user asked to clone, for one component. */
 export interface VersionRequest {

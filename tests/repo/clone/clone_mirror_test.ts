@@ -141,13 +141,19 @@ describe("cloneMirror()", () => {
     },
   );
 
-  test("cloneMirror() with nothing selected writes metadata only", TIMEOUT, async () => {
-    const { storage } = await newTarget();
-    const report = await cloneMirror(source.storage, storage, { now: NOW });
-    assert.deepEqual(report.downloaded, []);
-    assert.deepEqual(report.components, []);
-    await loadRepositoryState(storage, { now: NOW });
-  });
+  test(
+    "cloneMirror() with nothing selected writes metadata (and the tiup installers) only",
+    TIMEOUT,
+    async () => {
+      const { storage } = await newTarget();
+      const report = await cloneMirror(source.storage, storage, { now: NOW });
+      // TIUP-FORMAT.md §6.1: no versions and no --full → metadata plus the tiup tarballs (the
+      // source's publisher placed tiup-<os>-<arch>.tar.gz, as TiUP's copyTiUP does).
+      assert.deepEqual(report.downloaded, ["tiup-linux-amd64.tar.gz"]);
+      assert.deepEqual(report.components, []);
+      await loadRepositoryState(storage, { now: NOW });
+    },
+  );
 
   test("cloneMirror() refuses an unknown component before writing anything", TIMEOUT, async () => {
     const { dir, storage } = await newTarget();

@@ -1,5 +1,5 @@
 import semver from "semver";
-import type { VersionItem } from "../manifest_types.ts";
+import type { VersionItem } from "./manifest_types.ts";
 
 /**
  * The version a client installs when none is named, on one platform: the highest semver among

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { latestStable } from "../../../lib/repo/clone/latest_stable.ts";
-import { component } from "./_items.ts";
+import { latestStable } from "../../lib/repo/latest_stable.ts";
+import { component } from "./clone/_items.ts";
 
 function latest(versions: Array<string | [string, { yanked?: boolean; entry?: string }]>) {
   return latestStable(component("x", { "linux/amd64": versions }).platforms["linux/amd64"]!);
