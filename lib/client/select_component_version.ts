@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.ts";
-import { latestStable } from "../repo/clone/latest_stable.ts";
+import { latestStable } from "../repo/latest_stable.ts";
 import type { ComponentManifest, VersionItem } from "../repo/manifest_types.ts";
 import { compareVersions } from "./compare_versions.ts";
 import type { Platform } from "./host_platform.ts";
