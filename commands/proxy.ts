@@ -11,6 +11,7 @@ import { FERRY_VERSION } from "../lib/version.ts";
 import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
 import { checkProxyConfig, parseProxyConfig } from "../proxy/parse_proxy_config.ts";
 import { defaultProxyConfig } from "../proxy/proxy_config.ts";
+import { serverFlags } from "./_server_flags.ts";
 
 export const proxyCommand: Command = {
   name: "proxy",
@@ -38,13 +39,7 @@ Examples:
   ferry proxy --config /etc/ferry/proxy.yaml --tls-cert cert.pem --tls-key key.pem
   ferry proxy --registry upstream.test=http://127.0.0.1:15000 --default-registry upstream.test`,
   flags: {
-    listen: {
-      type: "string",
-      short: "l",
-      valueName: "HOST:PORT",
-      default: "127.0.0.1:5000",
-      description: "Address to listen on (:PORT for all interfaces)",
-    },
+    ...serverFlags("127.0.0.1:5000"),
     config: { type: "string", short: "c", valueName: "FILE", description: "YAML config file" },
     "cache-dir": {
       type: "string",
@@ -67,18 +62,6 @@ Examples:
       type: "string",
       valueName: "NAME",
       description: "Registry for names without one (Docker Hub mirror mode)",
-    },
-    "tls-cert": {
-      type: "string",
-      valueName: "FILE",
-      description: "PEM certificate chain: serve HTTPS",
-    },
-    "tls-key": { type: "string", valueName: "FILE", description: "PEM private key for --tls-cert" },
-    "access-log": {
-      type: "string",
-      valueName: "on|off",
-      default: "on",
-      description: "Print one line per request on stdout",
     },
   },
   positionals: { max: 0 },

@@ -10,6 +10,7 @@ import { loadTls } from "../../lib/server/load_tls.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { serverFlags } from "../_server_flags.ts";
 
 export const mirrorServeCommand: Command = {
   name: "mirror serve",
@@ -26,25 +27,7 @@ Examples:
 
 Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
   flags: {
-    listen: {
-      type: "string",
-      short: "l",
-      valueName: "HOST:PORT",
-      default: "127.0.0.1:8080",
-      description: "Address to listen on (:PORT for all interfaces)",
-    },
-    "tls-cert": {
-      type: "string",
-      valueName: "FILE",
-      description: "PEM certificate chain: serve HTTPS",
-    },
-    "tls-key": { type: "string", valueName: "FILE", description: "PEM private key for --tls-cert" },
-    "access-log": {
-      type: "string",
-      valueName: "on|off",
-      default: "on",
-      description: "Print one line per request on stdout",
-    },
+    ...serverFlags("127.0.0.1:8080"),
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
