@@ -1,5 +1,6 @@
 import type { MirrorUpdater } from "../repo/mirror_updater.ts";
 import type { InstalledComponent } from "./list_installed.ts";
+import { forEachLimited } from "../for_each_limited.ts";
 
 /** One row of `ferry list`. */
 export interface MirrorComponentRow {
@@ -49,23 +50,16 @@ export async function listMirrorComponents(
     })
     .sort();
   const rows: MirrorComponentRow[] = new Array(names.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) {
-      const position = next++;
-      const name = names[position]!;
-      const item = index.signed.components[name]!;
-      const manifest = await updater.component(name);
-      rows[position] = {
-        name,
-        owner: index.signed.owners[item.owner]?.name || item.owner,
-        description: manifest.signed.description,
-        hidden: item.hidden,
-        installed: installed.get(name) ?? [],
-      };
-    }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency ?? 8, names.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+  await forEachLimited(names, options.concurrency ?? 8, async (name, position) => {
+    const item = index.signed.components[name]!;
+    const manifest = await updater.component(name);
+    rows[position] = {
+      name,
+      owner: index.signed.owners[item.owner]?.name || item.owner,
+      description: manifest.signed.description,
+      hidden: item.hidden,
+      installed: installed.get(name) ?? [],
+    };
+  });
   return rows;
 }

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hashStream } from "./hash.ts";
 import {
   ExpiredError,
   HashMismatchError,
@@ -22,6 +22,7 @@ import {
 import type { ManifestType, VersionItem } from "./manifest_types.ts";
 import { TrustedMetadataSet } from "./trusted_set.ts";
 import { urlToPath } from "./versioned_name.ts";
+import { forEachLimited } from "../for_each_limited.ts";
 
 /** What kind of problem a file has, for scripts reading `--json`. */
 export type ProblemKind =
@@ -290,7 +291,6 @@ async function checkTarballs(
 ): Promise<void> {
   const queue = [...tarballs.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const bytesTotal = queue.reduce((sum, [, t]) => sum + t.largest, 0);
-  let next = 0;
   let filesDone = 0;
   const progress = () =>
     options.onProgress?.({
@@ -300,51 +300,36 @@ async function checkTarballs(
       bytesTotal,
     });
   progress();
-  const worker = async () => {
-    while (next < queue.length && !options.signal?.aborted) {
-      const [path, { items, largest }] = queue[next++]!;
-      try {
-        const object = await mirror.read(path, { maxBytes: largest });
-        const sha256 = createHash("sha256");
-        const sha512 = createHash("sha512");
-        let length = 0;
-        const reader = bodyStream(object).getReader();
-        while (true) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          length += value.length;
-          sha256.update(value);
-          sha512.update(value);
+  await forEachLimited(queue, options.concurrency ?? 4, async ([path, { items, largest }]) => {
+    if (options.signal?.aborted) return; // stop hashing; what was found so far is reported
+    try {
+      const object = await mirror.read(path, { maxBytes: largest });
+      const facts = await hashStream(bodyStream(object));
+      report.counts.tarballs++;
+      report.counts.bytes += facts.length;
+      const seen = new Set<string>();
+      for (const item of items) {
+        try {
+          set.checkTarball(item, facts);
+        } catch (error) {
+          const message = (error as Error).message;
+          if (!seen.has(message)) problem(path, error);
+          seen.add(message);
         }
-        report.counts.tarballs++;
-        report.counts.bytes += length;
-        const facts = { length, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
-        const seen = new Set<string>();
-        for (const item of items) {
-          try {
-            set.checkTarball(item, facts);
-          } catch (error) {
-            const message = (error as Error).message;
-            if (!seen.has(message)) problem(path, error);
-            seen.add(message);
-          }
-        }
-      } catch (error) {
-        problem(
-          path,
-          error instanceof TooLargeError
-            ? new LengthMismatchError(
-              `Cannot trust "${path}": it is larger than the ${largest} bytes its manifest says`,
-            )
-            : error,
-        );
       }
-      filesDone++;
-      progress();
+    } catch (error) {
+      problem(
+        path,
+        error instanceof TooLargeError
+          ? new LengthMismatchError(
+            `Cannot trust "${path}": it is larger than the ${largest} bytes its manifest says`,
+          )
+          : error,
+      );
     }
-  };
-  const workers = Math.max(1, Math.min(options.concurrency ?? 4, queue.length));
-  await Promise.all(Array.from({ length: workers }, worker));
+    filesDone++;
+    progress();
+  });
 }
 
 async function readOptional(

@@ -36,6 +36,7 @@ import { loadSigningKeys } from "./load_signing_keys.ts";
 import { packageSelf } from "./package_self.ts";
 import { selectVersions } from "./select_versions.ts";
 import { openVerifiedJournal, type VerifiedJournal } from "./verified_journal.ts";
+import { forEachLimited } from "../../for_each_limited.ts";
 
 /** TiUP's clone signs everything for 50 years (clone_mirror.go); an offline mirror must not go stale. */
 export const CLONE_EXPIRY_DAYS = 50 * 365;
@@ -564,14 +565,9 @@ async function loadUpstream(
   jobs = 8,
 ): Promise<Map<string, ComponentManifest>> {
   const out = new Map<string, ComponentManifest>();
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      out.set(id, (await updater.component(id)).signed);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, worker));
+  await forEachLimited(ids, jobs, async (id) => {
+    out.set(id, (await updater.component(id)).signed);
+  });
   return out;
 }
 
@@ -582,15 +578,10 @@ async function loadAll(
   jobs = 8,
 ): Promise<Map<string, ComponentManifest>> {
   const out = new Map<string, ComponentManifest>();
-  let next = 0;
-  const worker = async () => {
-    while (next < ids.length) {
-      const id = ids[next++]!;
-      const loaded = await loadComponentManifest(storage, state, id);
-      if (loaded) out.set(id, loaded.manifest.signed);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(jobs, ids.length)) }, worker));
+  await forEachLimited(ids, jobs, async (id) => {
+    const loaded = await loadComponentManifest(storage, state, id);
+    if (loaded) out.set(id, loaded.manifest.signed);
+  });
   return out;
 }
 

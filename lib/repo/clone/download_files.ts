@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { forEachLimited } from "../../for_each_limited.ts";
 import { NotFoundError, StorageError } from "../../errors.ts";
 import type { ProgressEvent } from "../../cli/progress.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
@@ -95,16 +96,17 @@ export async function downloadFiles(
   const unique = dedupe(tasks);
   const jobs = Math.max(1, Math.floor(options.jobs ?? DEFAULT_JOBS));
   const journal = options.journal;
+  const abortable = options.signal ? { signal: options.signal } : {};
 
   // Phase 1: what is already in place. Cheap with the journal; hashing otherwise.
   const fetch: FileTask[] = [];
-  await pool(unique, jobs, options.signal, async (task) => {
+  await forEachLimited(unique, jobs, async (task) => {
     const state = await existingState(target, task, journal);
     if (state === "match") report.skipped.push(task.path);
     else if (state === "differs" && !task.replace && !options.overwrite) {
       report.conflicts.push(task.path);
     } else fetch.push(task);
-  });
+  }, abortable);
 
   // Phase 2: the transfers.
   const progress = progressReporter(options.onProgress, {
@@ -114,7 +116,7 @@ export async function downloadFiles(
   });
   progress.tick(undefined, true);
   let sinceSave = 0;
-  await pool(fetch, jobs, options.signal, async (task) => {
+  await forEachLimited(fetch, jobs, async (task) => {
     try {
       const object = await source.read(task.sourcePath ?? task.path, {
         maxBytes: Math.max(...task.expected.map((e) => e.length)),
@@ -138,7 +140,7 @@ export async function downloadFiles(
       else report.failed.push({ path: task.path, error: rootCause(error) });
     }
     progress.fileDone();
-  }).finally(async () => {
+  }, abortable).finally(async () => {
     // One filesystem flush for all the files written above, before the journal (and, later, the
     // manifests) say they are there.
     if (report.downloaded.length > 0) await target.flush?.();
@@ -208,26 +210,6 @@ async function hashStored(storage: Storage, path: string): Promise<string> {
 }
 
 /** Runs `work` over `items` with at most `limit` in flight; stops starting work on abort. */
-async function pool<T>(
-  items: readonly T[],
-  limit: number,
-  signal: AbortSignal | undefined,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      if (signal?.aborted) throw signal.reason ?? new Error("Aborted");
-      const item = items[next++] as T;
-      await work(item);
-    }
-  };
-  const results = await Promise.allSettled(
-    Array.from({ length: Math.min(limit, items.length) }, worker),
-  );
-  const failure = results.find((r) => r.status === "rejected");
-  if (failure) throw (failure as PromiseRejectedResult).reason;
-}
 
 function progressReporter(
   onProgress: ((event: ProgressEvent) => void) | undefined,
