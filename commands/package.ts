@@ -7,6 +7,7 @@ import { checkComponentVersion } from "../lib/client/check_component_version.ts"
 import { hostPlatform } from "../lib/client/host_platform.ts";
 import { NotFoundError, PathError, printable, UsageError } from "../lib/errors.ts";
 import { LocalStorage } from "../lib/storage/local_storage.ts";
+import { PLATFORM_FLAGS } from "./_platform_flags.ts";
 
 /** The os/arch pairs `mirror publish` accepts (TIUP-FORMAT.md §0, `validatePlatform`). */
 const PLATFORMS = ["linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "any/any"];
@@ -38,16 +39,7 @@ Examples:
       valueName: "VERSION",
       description: "Component version, e.g. v0.0.1 (required)",
     },
-    os: {
-      type: "string",
-      valueName: "OS",
-      description: "Target OS: linux, darwin or any (default: this host's)",
-    },
-    arch: {
-      type: "string",
-      valueName: "ARCH",
-      description: "Target architecture: amd64, arm64 or any (default: this host's)",
-    },
+    ...PLATFORM_FLAGS,
     directory: {
       type: "string",
       short: "C",

@@ -12,6 +12,7 @@ import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
 import { checkProxyConfig, parseProxyConfig } from "../proxy/parse_proxy_config.ts";
 import { defaultProxyConfig } from "../proxy/proxy_config.ts";
 import { serverFlags } from "./_server_flags.ts";
+import { waitForStop } from "./_wait_for_stop.ts";
 
 export const proxyCommand: Command = {
   name: "proxy",
@@ -129,10 +130,7 @@ Examples:
     }
     out.info(`Pull:  docker pull ${host}/docker.io/library/alpine:latest`);
     out.info("Press Ctrl-C to stop.");
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
     await app.idle();

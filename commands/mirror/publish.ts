@@ -10,6 +10,7 @@ import {
   reportUpdate,
   resolveMirrorDir,
 } from "./_writer_context.ts";
+import { PLATFORM_FLAGS } from "../_platform_flags.ts";
 
 export const mirrorPublishCommand: Command = {
   name: "mirror publish",
@@ -35,16 +36,7 @@ Examples:
   ferry mirror publish tool v1.2.0 dist/tool_1.2.0_darwin_arm64.tar.gz bin/tool --os darwin --arch arm64 --mirror /data/mirror`,
   flags: {
     key: KEY_FLAG,
-    os: {
-      type: "string",
-      valueName: "OS",
-      description: "Target OS: linux, darwin or any (default: this host's)",
-    },
-    arch: {
-      type: "string",
-      valueName: "ARCH",
-      description: "Target architecture: amd64, arm64 or any (default: this host's)",
-    },
+    ...PLATFORM_FLAGS,
     desc: { type: "string", valueName: "TEXT", description: "Description of the component" },
     standalone: { type: "boolean", description: "The component runs on its own (new components)" },
     hide: { type: "boolean", description: "Hide it from `ferry list` (new components)" },

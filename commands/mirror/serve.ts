@@ -11,6 +11,7 @@ import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { serverFlags } from "../_server_flags.ts";
+import { waitForStop } from "../_wait_for_stop.ts";
 
 export const mirrorServeCommand: Command = {
   name: "mirror serve",
@@ -62,10 +63,7 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
       );
     }
     out.info("Press Ctrl-C to stop.");
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      signal.addEventListener("abort", () => resolve(), { once: true });
-    });
+    await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
     log.flush();

@@ -1,9 +1,9 @@
 import * as nodePath from "node:path";
-import { NotFoundError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
 import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
 import { MirrorUpdater } from "../repo/mirror_updater.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
-import { readBytes } from "../storage/read_bytes.ts";
+import { readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { BOOTSTRAP_ROOT, MANIFESTS_DIR } from "./set_mirror.ts";
 
@@ -35,8 +35,8 @@ export async function openClientUpdater(
 ): Promise<MirrorUpdater> {
   const profile = new LocalStorage(home);
   const cache = new LocalStorage(nodePath.join(profile.location, MANIFESTS_DIR));
-  const anchor = await readIfPresent(profile, BOOTSTRAP_ROOT);
-  if (!anchor && !await readIfPresent(cache, "root.json")) {
+  const anchor = await readBytesIfPresent(profile, BOOTSTRAP_ROOT, { maxBytes: MAX_ROOT_BYTES });
+  if (!anchor && !await readBytesIfPresent(cache, "root.json", { maxBytes: MAX_ROOT_BYTES })) {
     throw new UsageError(
       `No trusted root.json in "${profile.location}" (for the mirror "${mirror.location}"): ` +
         `run "ferry mirror set <mirror>" first; it fetches the mirror's root.json and shows its keys to check`,
@@ -47,13 +47,4 @@ export async function openClientUpdater(
     ...(anchor ? { trustedRoot: anchor } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
-}
-
-async function readIfPresent(storage: LocalStorage, path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readBytes(storage, path, { maxBytes: MAX_ROOT_BYTES });
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }

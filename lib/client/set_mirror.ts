@@ -7,7 +7,7 @@ import { parseRfc3339 } from "../repo/rfc3339.ts";
 import { TrustedMetadataSet } from "../repo/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";
-import { readBytes } from "../storage/read_bytes.ts";
+import { readBytes, readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { describeRoot, type RootSummary } from "./describe_root.ts";
 import { normalizeMirrorAddress } from "./normalize_mirror_address.ts";
@@ -83,7 +83,9 @@ export async function setMirror(
   let bytes: Uint8Array;
   let rootSource: RootSource;
   let rootFrom: string;
-  const cached = remote && !options.root ? await readIfPresent(profile, cacheName) : undefined;
+  const cached = remote && !options.root
+    ? await readBytesIfPresent(profile, cacheName, { maxBytes: MAX_ROOT_BYTES })
+    : undefined;
   if (options.root) {
     ({ bytes, from: rootFrom } = options.root);
     rootSource = "flag";
@@ -123,13 +125,4 @@ export async function setMirror(
     insecure: rootSource === "mirror" && /^http:/i.test(addr),
     expired: parseRfc3339(root.expires).getTime() < now().getTime(),
   };
-}
-
-async function readIfPresent(storage: LocalStorage, path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await readBytes(storage, path, { maxBytes: MAX_ROOT_BYTES });
-  } catch (error) {
-    if (error instanceof NotFoundError) return undefined;
-    throw error;
-  }
 }

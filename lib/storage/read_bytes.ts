@@ -1,4 +1,4 @@
-import { TooLargeError } from "../errors.ts";
+import { NotFoundError, TooLargeError } from "../errors.ts";
 import type { StorageReader, StoredObject } from "./storage.ts";
 
 /** Options for {@linkcode collectBytes}. */
@@ -70,4 +70,18 @@ export async function readText(
   options: { maxBytes?: number } = {},
 ): Promise<string> {
   return new TextDecoder("utf-8", { fatal: true }).decode(await readBytes(storage, path, options));
+}
+
+/** Like {@linkcode readBytes}, but `undefined` when the object does not exist. */
+export async function readBytesIfPresent(
+  storage: StorageReader,
+  path: string,
+  options: { maxBytes?: number } = {},
+): Promise<Uint8Array | undefined> {
+  try {
+    return await readBytes(storage, path, options);
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
 }

@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { TooLargeError } from "../../lib/errors.ts";
+import { PathError, TooLargeError } from "../../lib/errors.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
-import { bodyStream, collectBytes, readBytes, readText } from "../../lib/storage/read_bytes.ts";
+import {
+  bodyStream,
+  collectBytes,
+  readBytes,
+  readBytesIfPresent,
+  readText,
+} from "../../lib/storage/read_bytes.ts";
 import { patternBytes, streamOf } from "./_conformance.ts";
 
 test("collectBytes() joins a stream's chunks in order", async () => {
@@ -52,4 +58,13 @@ test("bodyStream() turns a Blob body into a stream of the same bytes", async () 
     body: new Blob([patternBytes(3)]),
   });
   assert.deepEqual(await collectBytes(stream), patternBytes(3));
+});
+
+test("readBytesIfPresent() is undefined for a missing object and rethrows other failures", async () => {
+  const storage = new MemoryStorage();
+  await storage.write("root.json", "{}");
+  assert.equal(new TextDecoder().decode(await readBytesIfPresent(storage, "root.json")), "{}");
+  assert.equal(await readBytesIfPresent(storage, "2.root.json"), undefined);
+  await assert.rejects(readBytesIfPresent(storage, "root.json", { maxBytes: 1 }), TooLargeError);
+  await assert.rejects(readBytesIfPresent(storage, "../root.json"), PathError);
 });
