@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
-import type { FileStat, StorageReader } from "../storage/storage.ts";
+import type { FileStat, ReadOptions, StorageReader, StoredObject } from "../storage/storage.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
@@ -272,8 +272,25 @@ async function serveFile(
     const bytes = status === 206 ? cached.slice(range.start, range.end + 1) : cached;
     return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers });
   }
-  const object = await storage.read(stat.path, status === 206 ? { range } : {});
+  const object = await readAsChecked(storage, stat, status === 206 ? { range } : {});
   return new Response(object.body, { status, headers });
+}
+
+/**
+ * Reads the file `stat` describes, and only if it still resolves where it did when the privacy
+ * rule was applied: a link swapped in between reads as missing, never as a private file.
+ */
+async function readAsChecked(
+  storage: StorageReader,
+  stat: FileStat,
+  options: ReadOptions,
+): Promise<StoredObject> {
+  const object = await storage.read(stat.path, options);
+  if (object.stat.resolvedPath !== stat.resolvedPath) {
+    if (object.body instanceof ReadableStream) await object.body.cancel();
+    throw new NotFoundError(stat.path);
+  }
+  return object;
 }
 
 /** True when the request has headers that can change the answer (validators or a Range). */
@@ -372,7 +389,7 @@ class SmallFileCache {
       this.#entries.set(stat.path, hit);
       return hit.bytes;
     }
-    const object = await storage.read(stat.path, { maxBytes: this.maxFile });
+    const object = await readAsChecked(storage, stat, { maxBytes: this.maxFile });
     const bytes = await collectBytes(object.body, { maxBytes: this.maxFile, what: stat.path });
     if (bytes.length !== stat.size) return bytes; // changed under us: serve it, do not keep it
     if (hit) this.#total -= hit.bytes.length;

@@ -9,6 +9,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
+import { startHostileServer } from "../storage/_hostile_server.ts";
 import {
   freePort,
   makeTempDir,
@@ -139,6 +140,35 @@ describe("ferry mirror serve and the client, hardened", () => {
       const visible = await ferry(["list", "hello"], home);
       assert.equal(visible.code, 0, visible.stderr);
       assert.doesNotMatch(visible.stdout, /v0\.0\.1/);
+    },
+  );
+
+  it(
+    "a mirror that drips timestamp.json a byte a second fails install within seconds, exit 4",
+    TIMEOUT,
+    async () => {
+      const home = await newHome("drip");
+      const root = await fs.readFile(nodePath.join(mirror, "root.json"));
+      const timestamp = await fs.readFile(nodePath.join(mirror, "timestamp.json"));
+      const hostile = await startHostileServer({
+        "/root.json": (_request, response) => response.end(root),
+        "/timestamp.json": (_request, response) => {
+          response.writeHead(200, { "content-type": "application/json" });
+          let sent = 0;
+          hostile.every(1000, () => {
+            if (sent < timestamp.length) response.write(timestamp.subarray(sent, ++sent));
+          });
+        },
+      });
+      try {
+        await ok(["mirror", "set", hostile.url, "--silent"], home);
+        const result = await ferry(["install", "hello"], home, { timeoutMs: 120_000 });
+        assert.equal(result.timedOut, false);
+        assert.equal(result.code, 4, result.stderr);
+        assert.match(result.stderr, /slower than/);
+      } finally {
+        await hostile.close();
+      }
     },
   );
 });

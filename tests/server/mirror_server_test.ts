@@ -564,6 +564,26 @@ serverTest("POST, PUT, DELETE and others answer 405 with Allow: GET, HEAD", asyn
   }
 });
 
+test("createMirrorServer() refuses a file whose link was swapped to a key between stat and read", async () => {
+  // The race a symlink swap opens: stat saw a public file, the read resolves into keys/.
+  const stat = { path: "rootkey.json", size: SECRET.length, modified: new Date(0) };
+  const swapped: StorageReader = {
+    location: "swapped:",
+    stat: () => Promise.resolve(stat),
+    read: () =>
+      Promise.resolve({
+        stat: { ...stat, resolvedPath: "keys/abc-root.json" },
+        body: new Blob([SECRET]).stream(),
+      }),
+    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error()) }) }),
+  };
+  for (const options of [{}, { memoryCacheFileBytes: 0 }]) {
+    const response = await createMirrorServer(swapped, options).request("/rootkey.json");
+    assert.equal(response.status, 404);
+    assert.ok(!(await response.text()).includes(SECRET));
+  }
+});
+
 test("createMirrorServer() hides internal error details behind a 500", async () => {
   const broken: StorageReader = {
     location: "broken:",
