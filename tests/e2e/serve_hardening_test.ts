@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { startHostileServer } from "../storage/_hostile_server.ts";
 import {
   freePort,
@@ -50,7 +50,13 @@ describe("ferry mirror serve and the client, hardened", () => {
     return result;
   };
 
-  before(async () => {
+  let started: Promise<void> | undefined;
+  /**
+   * Builds and serves the mirror once, from the first test (not in a before() hook: Bun gives
+   * hooks 5 s whatever the options say).
+   */
+  const ready = () => started ??= setUp();
+  async function setUp(): Promise<void> {
     base = await makeTempDir("ferry-e2e-serve-hardening");
     mirror = nodePath.join(base.dir, "mirror");
     publisher = await newHome("publisher");
@@ -72,16 +78,17 @@ describe("ferry mirror serve and the client, hardened", () => {
       readyPattern: /Serving .* at (https?:\/\/\S+)/,
     });
     url = `http://127.0.0.1:${port}`;
-  });
+  }
   after(async () => {
     await server?.stop();
     await base?.remove();
-  });
+  }, TIMEOUT);
 
   it(
     "never serves private keys or the lock through symlinks inside the mirror",
     TIMEOUT,
     async () => {
+      await ready();
       const keyFiles = await fs.readdir(nodePath.join(mirror, "keys"));
       const rootKey = keyFiles.find((name) => name.endsWith("-root.json"))!;
       const secret = await fs.readFile(nodePath.join(mirror, "keys", rootKey), "utf8");
@@ -127,6 +134,7 @@ describe("ferry mirror serve and the client, hardened", () => {
     "a client whose cached manifest went stale with a yank fetches it again (no exit 4)",
     TIMEOUT,
     async () => {
+      await ready();
       const home = await newHome("yank");
       await ok(["mirror", "set", url, "--silent"], home);
       const before = await ok(["list", "hello"], home);
@@ -147,6 +155,7 @@ describe("ferry mirror serve and the client, hardened", () => {
     "a mirror that drips timestamp.json a byte a second fails install within seconds, exit 4",
     TIMEOUT,
     async () => {
+      await ready();
       const home = await newHome("drip");
       const root = await fs.readFile(nodePath.join(mirror, "root.json"));
       const timestamp = await fs.readFile(nodePath.join(mirror, "timestamp.json"));
