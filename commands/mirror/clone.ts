@@ -7,7 +7,7 @@ import {
   listFlag,
   stringFlag,
 } from "../../lib/cli/command.ts";
-import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
@@ -191,7 +191,7 @@ Examples:
     for (const path of report.conflicts) {
       out.warn(`"${path}" in the target differs from the source: kept (use --overwrite)`);
     }
-    for (const failure of report.failed) out.error(`${failure.path}: ${failure.error}`);
+    for (const failure of report.failed) out.error(`${failure.path}: ${failure.error.message}`);
     for (const path of report.missing) out.warn(`The source has no "${path}": skipped`);
 
     if (json) {
@@ -204,7 +204,7 @@ Examples:
         skipped: report.skipped.length,
         missing: report.missing,
         conflicts: report.conflicts,
-        failed: report.failed,
+        failed: report.failed.map((f) => ({ path: f.path, error: f.error.message })),
         bytes: report.bytes,
         seconds: Math.round(seconds * 1000) / 1000,
         timestampVersion: report.timestampVersion,
@@ -225,7 +225,7 @@ Examples:
           `curl -fsSL http://HOST:8080/install.sh | FERRY_MIRROR=http://HOST:8080 sh`,
       );
     }
-    if (report.failed.length > 0) return ExitCode.verification;
+    if (report.failed.length > 0) return exitCodeForAll(report.failed.map((f) => f.error));
     if (report.conflicts.length > 0) return ExitCode.failure;
     if (report.missing.length > 0 && !booleanFlag(flags, "ignore-missing")) {
       out.error(

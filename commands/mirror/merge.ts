@@ -1,6 +1,6 @@
 import * as nodePath from "node:path";
 import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
-import { ExitCode } from "../../lib/cli/exit_codes.ts";
+import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -114,7 +114,7 @@ Examples:
       for (const path of report.missing) {
         out.warn(`${report.source} has no "${path}": not merged`);
       }
-      for (const f of report.failed) out.error(`${f.path}: ${f.error}`);
+      for (const f of report.failed) out.error(`${f.path}: ${f.error.message}`);
     }
     const added = reports.flatMap((r) => r.added);
     if (booleanFlag(flags, "json")) {
@@ -126,7 +126,7 @@ Examples:
           alreadyPresent: r.alreadyPresent,
           conflicts: r.conflicts,
           missing: r.missing,
-          failed: r.failed,
+          failed: r.failed.map((f) => ({ path: f.path, error: f.error.message })),
         })),
       });
     } else {
@@ -137,7 +137,8 @@ Examples:
           `${reports.reduce((n, r) => n + r.conflicts.length, 0)} conflict(s)`,
       );
     }
-    if (reports.some((r) => r.failed.length > 0)) return ExitCode.verification;
+    const failures = reports.flatMap((r) => r.failed.map((f) => f.error));
+    if (failures.length > 0) return exitCodeForAll(failures);
     if (reports.some((r) => r.conflicts.length > 0 || r.missing.length > 0)) {
       return ExitCode.failure;
     }

@@ -1,4 +1,4 @@
-import { DownloadError, UsageError, VerificationError } from "../errors.ts";
+import { DownloadError, TooLargeError, UsageError, VerificationError } from "../errors.ts";
 
 /** Process exit codes. Scripts may rely on them; keep them stable. */
 export const ExitCode = {
@@ -20,7 +20,29 @@ export type ExitCode = typeof ExitCode[keyof typeof ExitCode];
 /** Maps an error to the exit code that describes it. */
 export function exitCodeFor(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCode.usage;
-  if (error instanceof VerificationError) return ExitCode.verification;
+  // A body over its cap is more than the signed metadata (or TUF's fixed caps) allow: data
+  // that cannot be trusted, however it arrived, and not a transfer that failed.
+  if (error instanceof VerificationError || error instanceof TooLargeError) {
+    return ExitCode.verification;
+  }
   if (error instanceof DownloadError) return ExitCode.network;
   return ExitCode.failure;
+}
+
+const SERIOUSNESS: readonly ExitCode[] = [
+  ExitCode.verification,
+  ExitCode.network,
+  ExitCode.usage,
+  ExitCode.failure,
+];
+
+/**
+ * The exit code for a run that collected several failures (clone, merge: one per file), each
+ * mapped by {@linkcode exitCodeFor}; the most serious wins: verification (something may be an
+ * attack), then network (worth a retry), then the rest. `ok` when there are none.
+ */
+export function exitCodeForAll(errors: Iterable<unknown>): ExitCode {
+  const codes = new Set<ExitCode>();
+  for (const error of errors) codes.add(exitCodeFor(error));
+  return SERIOUSNESS.find((code) => codes.has(code)) ?? ExitCode.ok;
 }

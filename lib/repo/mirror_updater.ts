@@ -172,7 +172,9 @@ export class MirrorUpdater {
     if (known) return known;
     const source = set.componentSource(name);
     const cacheName = `${name}.json`;
-    const cached = await this.#cached(cacheName, source.maxBytes);
+    // Not capped at the snapshot's length: a cached copy of another length is an older manifest
+    // (a yank makes one a byte shorter), which updateComponent turns down and we fetch again.
+    const cached = await this.#cached(cacheName);
     if (cached && ignoreFailure(() => set.updateComponent(name, cached))) {
       return set.component(name)!;
     }
@@ -266,12 +268,18 @@ export class MirrorUpdater {
     set.checkRootFresh();
   }
 
+  /**
+   * A cached manifest's bytes, or undefined when there is none or it is over `maxBytes`: the
+   * cache only saves downloads, everything read from it is verified again, so a copy that
+   * cannot be right is fetched afresh instead of failing the client until the next
+   * `mirror set`.
+   */
   async #cached(name: string, maxBytes = MAX_MANIFEST_BYTES): Promise<Uint8Array | undefined> {
     if (!this.#cache) return undefined;
     try {
       return await readBytes(this.#cache, name, { maxBytes });
     } catch (error) {
-      if (error instanceof NotFoundError) return undefined;
+      if (error instanceof NotFoundError || error instanceof TooLargeError) return undefined;
       throw error;
     }
   }

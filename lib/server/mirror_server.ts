@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
-import type { FileStat, StorageReader } from "../storage/storage.ts";
+import type { FileStat, ReadOptions, StorageReader, StoredObject } from "../storage/storage.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
@@ -30,8 +30,9 @@ export type MirrorServerEnv = { Bindings: { remoteAddress?: string } };
  * that lets caches keep versioned files forever and revalidate the mutable top-level manifests;
  * query strings ignored (TiUP's install script appends `?date`). Missing files are always 404,
  * never 403: a TiUP client stops walking the root chain only on 404. Paths that try to leave the
- * mirror (`..`, encoded or not, NUL, backslashes, over-long) get 400 and never reach storage, and
- * the mirror's private `keys/` directory and dotfiles are never served.
+ * mirror (`..`, encoded or not, NUL, backslashes, over-long) get 400 and never reach storage
+ * (Bun's server resolves raw dot segments before any handler sees them), and the mirror's
+ * private `keys/` directory, its lock and dotfiles are never served, whatever symlink leads there.
  *
  * Small hot files (manifests) are answered from memory; large ones are streamed (sendfile on Bun)
  * with flat memory. Returns a Hono app; run it with `serveHttp(app.fetch)` or test it with
@@ -126,6 +127,11 @@ async function answer(
   }
   if (isPrivate(path.path)) return text("Not found\n", 404);
   const stat = await storage.stat(path.path);
+  // The rule is about what is read, not what was asked for: `pubkeys -> keys` or `self -> .`
+  // inside the mirror must not be a way to the private files.
+  if (stat.resolvedPath !== undefined && isPrivate(stat.resolvedPath)) {
+    return text("Not found\n", 404);
+  }
   return await serveFile(request, raw, storage, stat, cache);
 }
 
@@ -148,12 +154,18 @@ type MirrorPath =
   | { kind: "error"; status: 400 | 404 | 414; message: string };
 
 function rawPath(url: string): string {
-  // new URL() normalizes "/a/../b" away; read the path as the client sent it instead.
-  const afterScheme = url.indexOf("//");
-  const pathStart = url.indexOf("/", afterScheme + 2);
-  if (pathStart === -1) return "/";
-  const end = url.search(/[?#]/);
-  return end === -1 || end < pathStart ? url.slice(pathStart) : url.slice(pathStart, end);
+  // new URL() normalizes "/a/../b" away; read the path as the client sent it instead. Bun
+  // passes a request without a Host header (HTTP/1.0) as a bare "/path": no scheme to skip.
+  let pathStart = 0;
+  if (url.charCodeAt(0) !== 0x2f) {
+    const afterScheme = url.indexOf("//");
+    pathStart = afterScheme === -1 ? -1 : url.indexOf("/", afterScheme + 2);
+    if (pathStart === -1) return "/";
+  }
+  const end = url.indexOf("?", pathStart);
+  const hash = url.indexOf("#", pathStart);
+  const stop = end === -1 ? hash : hash === -1 ? end : Math.min(end, hash);
+  return stop === -1 ? url.slice(pathStart) : url.slice(pathStart, stop);
 }
 
 function mirrorPath(raw: string): MirrorPath {
@@ -181,7 +193,10 @@ function mirrorPath(raw: string): MirrorPath {
   return { kind: "file", path: relative };
 }
 
-/** Never served: private keys, the writer's lock, temp files and other dotfiles. */
+/**
+ * Never served: private keys, the writer's lock, temp files and other dotfiles. Applied to the
+ * requested path and to the path it resolves to through links.
+ */
 function isPrivate(path: string): boolean {
   return path === "keys" || path.startsWith("keys/") || path === "lock" ||
     path.split("/").some((segment) => segment.startsWith("."));
@@ -257,8 +272,25 @@ async function serveFile(
     const bytes = status === 206 ? cached.slice(range.start, range.end + 1) : cached;
     return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers });
   }
-  const object = await storage.read(stat.path, status === 206 ? { range } : {});
+  const object = await readAsChecked(storage, stat, status === 206 ? { range } : {});
   return new Response(object.body, { status, headers });
+}
+
+/**
+ * Reads the file `stat` describes, and only if it still resolves where it did when the privacy
+ * rule was applied: a link swapped in between reads as missing, never as a private file.
+ */
+async function readAsChecked(
+  storage: StorageReader,
+  stat: FileStat,
+  options: ReadOptions,
+): Promise<StoredObject> {
+  const object = await storage.read(stat.path, options);
+  if (object.stat.resolvedPath !== stat.resolvedPath) {
+    if (object.body instanceof ReadableStream) await object.body.cancel();
+    throw new NotFoundError(stat.path);
+  }
+  return object;
 }
 
 /** True when the request has headers that can change the answer (validators or a Range). */
@@ -291,16 +323,27 @@ function notModified(requestHeaders: Headers, etag: string, modified: Date): boo
 class SmallFileCache {
   readonly #entries = new Map<
     string,
-    { etag: string; mtimeMs: number; bytes: Uint8Array; headers?: Headers }
+    {
+      etag: string;
+      mtimeMs: number;
+      bytes: Uint8Array;
+      headers?: Headers;
+      /** Where the file was found when filled (checked public then): a change means re-check. */
+      resolvedPath: string | undefined;
+    }
   >();
   readonly #byRaw = new Map<string, string>();
   #total = 0;
   constructor(readonly maxFile: number, readonly maxTotal: number) {}
 
-  /** The entry for `stat.path` if it holds that size and mtime (no I/O, no LRU update). */
+  /**
+   * The entry for `stat.path` if it holds that size and mtime and the path still resolves where
+   * it did (no I/O, no LRU update).
+   */
   peek(stat: FileStat): { bytes: Uint8Array; headers?: Headers } | undefined {
     const hit = this.#entries.get(stat.path);
-    return hit && hit.bytes.length === stat.size && hit.mtimeMs === stat.modified.getTime()
+    return hit && hit.bytes.length === stat.size && hit.mtimeMs === stat.modified.getTime() &&
+        hit.resolvedPath === stat.resolvedPath
       ? hit
       : undefined;
   }
@@ -341,17 +384,22 @@ class SmallFileCache {
   async get(storage: StorageReader, stat: FileStat, etag: string): Promise<Uint8Array | undefined> {
     if (stat.size > this.maxFile) return undefined;
     const hit = this.#entries.get(stat.path);
-    if (hit && hit.etag === etag) {
+    if (hit && hit.etag === etag && hit.resolvedPath === stat.resolvedPath) {
       this.#entries.delete(stat.path);
       this.#entries.set(stat.path, hit);
       return hit.bytes;
     }
-    const object = await storage.read(stat.path, { maxBytes: this.maxFile });
+    const object = await readAsChecked(storage, stat, { maxBytes: this.maxFile });
     const bytes = await collectBytes(object.body, { maxBytes: this.maxFile, what: stat.path });
     if (bytes.length !== stat.size) return bytes; // changed under us: serve it, do not keep it
     if (hit) this.#total -= hit.bytes.length;
     this.#entries.delete(stat.path);
-    this.#entries.set(stat.path, { etag, mtimeMs: stat.modified.getTime(), bytes });
+    this.#entries.set(stat.path, {
+      etag,
+      mtimeMs: stat.modified.getTime(),
+      bytes,
+      resolvedPath: stat.resolvedPath,
+    });
     this.#total += bytes.length;
     for (const [key, entry] of this.#entries) {
       if (this.#total <= this.maxTotal) break;

@@ -15,10 +15,22 @@ export type FetchFn = (request: Request) => Promise<Response>;
 /** Options for {@linkcode HttpStorage}. */
 export interface HttpStorageOptions {
   fetch?: FetchFn;
-  /** Time allowed until response headers arrive, per attempt. Default 30 s. */
+  /**
+   * Time allowed until response headers arrive, per attempt. A server that lets it pass is not
+   * asked again (it is silent, not flaky). Default 10 s.
+   */
   headersTimeoutMs?: number;
   /** Time allowed between two chunks of a body. Default 60 s. */
   idleTimeoutMs?: number;
+  /**
+   * The slowest transfer tolerated: with {@linkcode deadlineAllowanceMs} it sets every
+   * request's overall deadline, retries included: allowance + bytes / rate, where bytes is the
+   * read's cap (or the Content-Length, when smaller). A slow drip (one byte a second) on a
+   * 1 KiB timestamp then fails after seconds, not hours. Default 16 KiB/s.
+   */
+  minBytesPerSecond?: number;
+  /** The fixed part of every overall deadline (connecting, headers, retries). Default 15 s. */
+  deadlineAllowanceMs?: number;
   /** Extra attempts after a transient failure (network error, 429, 502, 503, 504). Default 3. */
   retries?: number;
   /** Base delay between attempts; doubles each time. Default 250 ms. */
@@ -41,6 +53,8 @@ export class HttpStorage implements StorageReader {
   readonly #fetch: FetchFn;
   readonly #headersTimeoutMs: number;
   readonly #idleTimeoutMs: number;
+  readonly #minBytesPerSecond: number;
+  readonly #deadlineAllowanceMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
   readonly #maxBytesPerRead: number;
@@ -55,8 +69,10 @@ export class HttpStorage implements StorageReader {
     url.hash = "";
     this.location = url.href.replace(/\/+$/, "");
     this.#fetch = options.fetch ?? ((request) => fetch(request));
-    this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
+    this.#headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
+    this.#minBytesPerSecond = options.minBytesPerSecond ?? 16 * 1024;
+    this.#deadlineAllowanceMs = options.deadlineAllowanceMs ?? 15_000;
     this.#retries = options.retries ?? 3;
     this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#maxBytesPerRead = options.maxBytesPerRead ?? 64 * 2 ** 30;
@@ -70,7 +86,7 @@ export class HttpStorage implements StorageReader {
   }
 
   async stat(path: string): Promise<FileStat> {
-    const response = await this.#request(path, "HEAD", {});
+    const { response } = await this.#request(path, "HEAD", {}, this.#deadline(0));
     await response.body?.cancel();
     // Number(null) is 0: a missing header must not read as an empty file.
     const header = response.headers.get("content-length");
@@ -87,7 +103,13 @@ export class HttpStorage implements StorageReader {
     const limit = Math.min(options.maxBytes ?? Infinity, this.#maxBytesPerRead);
     const headers: Record<string, string> = {};
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end}`;
-    const response = await this.#request(path, "GET", headers);
+    const started = performance.now();
+    const { response, abort } = await this.#request(
+      path,
+      "GET",
+      headers,
+      this.#deadline(limit, started),
+    );
     if (options.range && response.status !== 206) {
       await response.body?.cancel();
       throw new DownloadError(
@@ -102,9 +124,15 @@ export class HttpStorage implements StorageReader {
       throw new TooLargeError(this.urlFor(path), limit);
     }
     const body = response.body ?? new Blob([]).stream();
+    const deadline = this.#deadline(Math.min(limit, length ?? Infinity), started);
     return {
       stat: { path, size: total ?? -1, modified: lastModified(response) },
-      body: body.pipeThrough(guardBody(this.urlFor(path), limit, length, this.#idleTimeoutMs)),
+      body: body.pipeThrough(guardBody(this.urlFor(path), limit, length, {
+        idleMs: this.#idleTimeoutMs,
+        deadline,
+        minBytesPerSecond: this.#minBytesPerSecond,
+        abort,
+      })),
     };
   }
 
@@ -121,13 +149,29 @@ export class HttpStorage implements StorageReader {
     );
   }
 
-  async #request(path: string, method: string, headers: Record<string, string>): Promise<Response> {
+  /** When a transfer of `bytes` begun at `started` must be done (performance.now() time). */
+  #deadline(bytes: number, started = performance.now()): number {
+    return started + this.#deadlineAllowanceMs + (bytes / this.#minBytesPerSecond) * 1000;
+  }
+
+  async #request(
+    path: string,
+    method: string,
+    headers: Record<string, string>,
+    deadline: number,
+  ): Promise<{ response: Response; abort: () => void }> {
     const url = this.urlFor(path);
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
-      if (attempt > 0) await sleep(this.#retryDelayMs * 2 ** (attempt - 1));
+      if (attempt > 0) {
+        const delay = this.#retryDelayMs * 2 ** (attempt - 1);
+        if (performance.now() + delay >= deadline) break;
+        await sleep(delay);
+      }
+      const wait = Math.min(this.#headersTimeoutMs, deadline - performance.now());
+      if (wait <= 0) break;
       const controller = new AbortController();
-      const timer = setTimeout(() => controller.abort(), this.#headersTimeoutMs);
+      const timer = setTimeout(() => controller.abort(), wait);
       let response: Response;
       try {
         response = await this.#fetch(
@@ -139,13 +183,17 @@ export class HttpStorage implements StorageReader {
           }),
         );
       } catch (error) {
-        lastError = controller.signal.aborted
-          ? new DownloadError(
-            `Cannot fetch "${url}": no answer within ${this.#headersTimeoutMs / 1000} s`,
-          )
-          : new DownloadError(`Cannot fetch "${url}": ${(error as Error)?.message ?? error}`, {
-            cause: error,
-          });
+        if (controller.signal.aborted) {
+          // Silent, not flaky: asking again would multiply the wait by the retries.
+          lastError = new DownloadError(
+            `Cannot fetch "${url}": no answer within ${seconds(wait)} s`,
+          );
+          break;
+        }
+        lastError = new DownloadError(
+          `Cannot fetch "${url}": ${(error as Error)?.message ?? error}`,
+          { cause: error },
+        );
         continue;
       } finally {
         clearTimeout(timer);
@@ -154,13 +202,21 @@ export class HttpStorage implements StorageReader {
         await response.body?.cancel();
         throw new NotFoundError(path);
       }
-      if (response.ok) return response;
+      if (response.ok) return { response, abort: () => controller.abort() };
       await response.body?.cancel();
       lastError = new HttpStatusError(url, response.status);
       if (!TRANSIENT_STATUSES.has(response.status)) break;
     }
-    throw lastError;
+    throw lastError ?? new DownloadError(
+      `Cannot fetch "${url}": no answer before its deadline (${
+        seconds(this.#deadlineAllowanceMs)
+      } s)`,
+    );
   }
+}
+
+function seconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }
 
 function lastModified(response: Response): Date {
@@ -175,38 +231,75 @@ function totalSize(response: Response): number | undefined {
   return total === undefined ? undefined : Number(total);
 }
 
+interface BodyLimits {
+  /** Longest wait for the next chunk. */
+  idleMs: number;
+  /** performance.now() time by which the whole body must be in. */
+  deadline: number;
+  /** For the message: the rate the deadline was derived from. */
+  minBytesPerSecond: number;
+  /** Closes the connection once the body has failed. */
+  abort: () => void;
+}
+
 /**
  * Passes bytes through while enforcing the cap, detecting truncation (fewer bytes than
- * Content-Length said) and stalls (no chunk within the idle timeout).
+ * Content-Length said), stalls (no chunk within the idle timeout) and slow drips (the whole
+ * body not in by its deadline).
  */
-function guardBody(url: string, limit: number, expected: number | undefined, idleMs: number) {
+function guardBody(url: string, limit: number, expected: number | undefined, body: BodyLimits) {
   let seen = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  let overall: ReturnType<typeof setTimeout> | undefined;
   let failed: ((reason: unknown) => void) | undefined;
+  const stop = () => {
+    clearTimeout(idle);
+    clearTimeout(overall);
+  };
+  const fail = (error: Error) => {
+    stop();
+    failed?.(error);
+    body.abort();
+  };
   const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(
-      () => failed?.(new DownloadError(`Cannot fetch "${url}": stalled for ${idleMs / 1000} s`)),
-      idleMs,
+    clearTimeout(idle);
+    idle = setTimeout(
+      () => fail(new DownloadError(`Cannot fetch "${url}": stalled for ${seconds(body.idleMs)} s`)),
+      body.idleMs,
     );
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
       failed = (reason) => controller.error(reason);
       arm();
+      const remaining = body.deadline - performance.now();
+      // Beyond what a timer can hold (an uncapped read of unknown length): only the idle
+      // timeout applies.
+      if (remaining < 2 ** 31 - 1) {
+        overall = setTimeout(
+          () =>
+            fail(
+              new DownloadError(
+                `Cannot fetch "${url}": ${seen} bytes in, and the transfer is slower than ` +
+                  `the ${body.minBytesPerSecond} bytes/s allowed`,
+              ),
+            ),
+          Math.max(0, remaining),
+        );
+      }
     },
     transform(chunk, controller) {
       arm();
       seen += chunk.length;
       if (seen > limit) {
-        clearTimeout(timer);
+        stop();
         controller.error(new TooLargeError(url, limit));
         return;
       }
       controller.enqueue(chunk);
     },
     flush(controller) {
-      clearTimeout(timer);
+      stop();
       if (expected !== undefined && seen !== expected) {
         controller.error(
           new DownloadError(
@@ -216,7 +309,7 @@ function guardBody(url: string, limit: number, expected: number | undefined, idl
       }
     },
     cancel() {
-      clearTimeout(timer);
+      stop();
     },
   });
 }

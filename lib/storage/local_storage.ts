@@ -193,7 +193,10 @@ export class LocalStorage implements Storage {
       rethrow(error, path);
     }
     if (!info.isFile()) throw new NotFoundError(path);
-    return { stat: { path, size: info.size, modified: info.mtime }, file };
+    const resolvedPath = nodePath.relative(this.#root(), file).split(nodePath.sep).join("/");
+    const stat: FileStat = { path, size: info.size, modified: info.mtime };
+    if (resolvedPath !== path) stat.resolvedPath = resolvedPath;
+    return { stat, file };
   }
 
   /** The root's real path; a missing root means every path is missing. */

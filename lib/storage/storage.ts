@@ -12,6 +12,12 @@ export interface FileStat {
   path: string;
   size: number;
   modified: Date;
+  /**
+   * The key the object really lives at, when the backend reached it through links (a symlink
+   * inside a local directory: `pubkeys/a.json` → `keys/a.json`). Absent when it is `path`. Rules
+   * about which keys may be exposed apply to this one.
+   */
+  resolvedPath?: string;
 }
 
 /** An inclusive byte range, as in HTTP: `start` through `end`. */

@@ -13,6 +13,7 @@ import {
   SignatureError,
   TooLargeError,
 } from "../../lib/errors.ts";
+import { MAX_MANIFEST_BYTES } from "../../lib/repo/decode_manifest.ts";
 import type { SigningKey } from "../../lib/repo/key_info.ts";
 import type { VersionItem } from "../../lib/repo/manifest_types.ts";
 import { MirrorUpdater } from "../../lib/repo/mirror_updater.ts";
@@ -124,6 +125,42 @@ describe("MirrorUpdater", () => {
     await second.component("tidb");
     assert.equal(result.changed, false);
     assert.deepEqual(reader.reads, ["timestamp.json"]);
+  });
+
+  it("fetches again a cached component manifest that a yank made shorter (stale, not an attack)", async () => {
+    const sim = await mirror();
+    const cache = new MemoryStorage();
+    const first = await updater(sim, cache);
+    await first.refresh();
+    await first.component("tidb");
+    // `mirror modify --yank`: "yanked": false → true, one byte shorter than the cached copy.
+    const tidb = sim.components.get("tidb")!;
+    tidb.platforms["linux/amd64"]!["v1.0.0"]!.yanked = true;
+    tidb.version++;
+    const yanked = await sim.writeComponent("tidb");
+    await sim.commit();
+    assert.ok(yanked.length < (await readAll(cache, "tidb.json")).length);
+    const second = await updater(sim, cache);
+    await second.refresh();
+    const fresh = await second.component("tidb");
+    assert.equal(fresh.signed.version, tidb.version);
+    assert.equal(fresh.signed.platforms["linux/amd64"]!["v1.0.0"]!.yanked, true);
+    assert.deepEqual(await readAll(cache, "tidb.json"), yanked);
+  });
+
+  it("fetches again a cached manifest that is longer than any manifest may be", async () => {
+    const sim = await mirror();
+    const cache = new MemoryStorage();
+    await (await updater(sim, cache)).refresh();
+    // A cache file damaged on disk is stale data to replace, never a reason to stop.
+    await cache.write("index.json", new Uint8Array(MAX_MANIFEST_BYTES + 1).fill(0x20));
+    await cache.write("timestamp.json", new Uint8Array(4096).fill(0x20));
+    await cache.write("tidb.json", new Uint8Array(MAX_MANIFEST_BYTES + 1).fill(0x20));
+    const client = await updater(sim, cache);
+    const result = await client.refresh();
+    assert.equal(result.index.signed.version, sim.index.version);
+    assert.equal((await client.component("tidb")).signed.id, "tidb");
+    assert.deepEqual(await readAll(cache, "timestamp.json"), await sim.file("timestamp.json"));
   });
 
   it("rejects a rolled-back timestamp version (a mirror restored from an old copy)", async () => {

@@ -211,6 +211,16 @@ serverTest("Range past the end is clamped to the last byte", async (f) => {
   assert.equal((await bytesOf(response)).length, 100);
 });
 
+serverTest(
+  "Range with a 20-digit end answers 206 for the whole file (RFC 9110 clamp)",
+  async (f) => {
+    const response = await rangeRequest(f, "bytes=0-99999999999999999999");
+    assert.equal(response.status, 206);
+    assert.equal(response.headers.get("content-range"), "bytes 0-999/1000");
+    assert.deepEqual(await bytesOf(response), pattern(1000));
+  },
+);
+
 serverTest("Range on a file larger than the memory cache is streamed", async (f) => {
   const start = BIG_SIZE - 300_000;
   const response = await rangeRequest(f, `bytes=${start}-`, "/big.tar.gz");
@@ -433,6 +443,55 @@ serverTest("never serves dotfiles, temp files of a killed writer, or the lock", 
   }
 });
 
+serverTest(
+  "never serves private keys or the lock through symlinks inside the mirror (self -> ., pubkeys -> keys)",
+  async ({ app, root }) => {
+    await fs.symlink(".", nodePath.join(root, "self"));
+    await fs.symlink("keys", nodePath.join(root, "pubkeys"));
+    await fs.symlink("keys/abc-root.json", nodePath.join(root, "rootkey.json"));
+    await fs.symlink("bin/.git/config", nodePath.join(root, "config.json"));
+    const paths = [
+      "/self/keys/abc-root.json",
+      "/self/self/keys/abc-root.json",
+      "/self/lock",
+      "/pubkeys/abc-root.json",
+      "/rootkey.json",
+      "/config.json",
+    ];
+    for (const path of paths) {
+      // Twice, and with a Range and as HEAD: the memory cache and the hot path must not be a
+      // way around the rule either.
+      for (const init of [{}, {}, { headers: { range: "bytes=0-9" } }, { method: "HEAD" }]) {
+        const response = await app.request(path, init);
+        assert.equal(response.status, 404, `${path} ${JSON.stringify(init)}`);
+        assert.ok(!(await response.text()).includes(SECRET), path);
+      }
+    }
+    const through = await app.request("/self/timestamp.json");
+    assert.equal(through.status, 200);
+    assert.equal(await through.text(), '{"signed":{"_type":"timestamp"}}');
+  },
+);
+
+serverTest(
+  "a hot manifest swapped for a symlink to a private key is refused (hot path)",
+  async ({ app, root }) => {
+    const inside = nodePath.join(root, "snapshot.json");
+    const key = nodePath.join(root, "keys", "abc-root.json");
+    await (await app.request("/snapshot.json")).arrayBuffer();
+    await (await app.request("/snapshot.json")).arrayBuffer();
+    // Same size and mtime as the cached file, so only the resolved path tells them apart.
+    await fs.writeFile(key, '{"signed":{"_type":"snapshot"}}'.replace("snapshot", "SECRETS!"));
+    const info = await fs.stat(inside);
+    await fs.utimes(key, info.atime, info.mtime);
+    await fs.rm(inside);
+    await fs.symlink(key, inside);
+    const response = await app.request("/snapshot.json");
+    assert.equal(response.status, 404);
+    assert.ok(!(await response.text()).includes("SECRETS!"));
+  },
+);
+
 // --- Attacks -----------------------------------------------------------------------------------
 
 const TRAVERSALS: Array<[string, string]> = [
@@ -502,6 +561,26 @@ serverTest("POST, PUT, DELETE and others answer 405 with Allow: GET, HEAD", asyn
     assert.equal(response.status, 405, method);
     assert.equal(response.headers.get("allow"), "GET, HEAD");
     await response.arrayBuffer();
+  }
+});
+
+test("createMirrorServer() refuses a file whose link was swapped to a key between stat and read", async () => {
+  // The race a symlink swap opens: stat saw a public file, the read resolves into keys/.
+  const stat = { path: "rootkey.json", size: SECRET.length, modified: new Date(0) };
+  const swapped: StorageReader = {
+    location: "swapped:",
+    stat: () => Promise.resolve(stat),
+    read: () =>
+      Promise.resolve({
+        stat: { ...stat, resolvedPath: "keys/abc-root.json" },
+        body: new Blob([SECRET]).stream(),
+      }),
+    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error()) }) }),
+  };
+  for (const options of [{}, { memoryCacheFileBytes: 0 }]) {
+    const response = await createMirrorServer(swapped, options).request("/rootkey.json");
+    assert.equal(response.status, 404);
+    assert.ok(!(await response.text()).includes(SECRET));
   }
 });
 

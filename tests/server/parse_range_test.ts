@@ -27,6 +27,10 @@ const CASES: Array<[string | null | undefined, number, RangeRequest]> = [
   ["bytes=0-", 0, UNSATISFIABLE],
   ["bytes=-5", 0, UNSATISFIABLE],
   ["bytes=9999999999999999-", 100, UNSATISFIABLE],
+  // RFC 9110 §14.1.2: a last position past the end means "to the end", however long it is.
+  ["bytes=0-99999999999999999999", 100, part(0, 99)],
+  ["bytes=10-9999999999999999999999999999999999999999", 100, part(10, 99)],
+  ["bytes=99999999999999999999-99999999999999999999", 100, UNSATISFIABLE],
   ["bytes=0-1,4-5", 100, FULL],
   ["bytes=5-2", 100, FULL],
   ["bytes=-", 100, FULL],

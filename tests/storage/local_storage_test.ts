@@ -157,6 +157,23 @@ test("LocalStorage: a symlink that stays inside the root is followed", async () 
   }
 });
 
+test("LocalStorage: stat() through a link names the key it resolves to (resolvedPath)", async () => {
+  const f = await symlinkFixture();
+  try {
+    await fs.mkdir(nodePath.join(f.root, "keys"));
+    await fs.writeFile(nodePath.join(f.root, "keys", "a.json"), "key");
+    await fs.symlink("keys", nodePath.join(f.root, "pubkeys"));
+    await fs.symlink(".", nodePath.join(f.root, "self"));
+    assert.equal((await f.storage.stat("good-link")).resolvedPath, "inside.txt");
+    assert.equal((await f.storage.stat("pubkeys/a.json")).resolvedPath, "keys/a.json");
+    assert.equal(f.storage.statSync("self/self/keys/a.json").resolvedPath, "keys/a.json");
+    assert.equal((await f.storage.read("self/inside.txt")).stat.resolvedPath, "inside.txt");
+    assert.equal("resolvedPath" in (await f.storage.stat("inside.txt")), false);
+  } finally {
+    await f.remove();
+  }
+});
+
 test("LocalStorage: a symlink loop is refused, not followed forever", async () => {
   const f = await symlinkFixture();
   try {

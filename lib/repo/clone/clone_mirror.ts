@@ -29,7 +29,7 @@ import {
   renderLocalInstallScript,
 } from "../install_scripts/render_local_install_script.ts";
 import { buildCloneComponent } from "./build_clone_component.ts";
-import { downloadFiles, type FileTask } from "./download_files.ts";
+import { downloadFiles, type FileFailure, type FileTask } from "./download_files.ts";
 import { isSafeTarballUrl } from "./is_safe_tarball_url.ts";
 import { latestStable } from "../latest_stable.ts";
 import { loadSigningKeys } from "./load_signing_keys.ts";
@@ -113,8 +113,11 @@ export interface CloneReport {
   missing: string[];
   /** Target files with other content than the source's, left alone (use `overwrite`). */
   conflicts: string[];
-  /** Files that failed verification or transfer. */
-  failed: Array<{ path: string; error: string }>;
+  /**
+   * Files that failed verification or transfer, with the error itself (a VerificationError, a
+   * DownloadError…): the caller's exit code depends on which.
+   */
+  failed: FileFailure[];
   bytes: number;
   /** Whether manifests were written (false for a refresh that found nothing new). */
   changed: boolean;
@@ -402,10 +405,7 @@ export async function cloneMirror(
     skipped: fetched.skipped,
     missing: fetched.missing.filter((p) => !ignoredMissing.has(p)),
     conflicts: fetched.conflicts,
-    failed: [...fetched.failed, ...copies.failed].map((f) => ({
-      path: f.path,
-      error: f.error.message,
-    })),
+    failed: [...fetched.failed, ...copies.failed],
     bytes: fetched.bytes,
     changed,
     timestampVersion,

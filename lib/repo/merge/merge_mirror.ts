@@ -3,7 +3,7 @@ import { NotFoundError, UsageError } from "../../errors.ts";
 import type { ProgressEvent } from "../../cli/progress.ts";
 import { bodyStream, readBytes } from "../../storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../../storage/storage.ts";
-import { downloadFiles } from "../clone/download_files.ts";
+import { downloadFiles, type FileFailure } from "../clone/download_files.ts";
 import type { SigningKey } from "../key_info.ts";
 import { loadComponentManifest } from "../load_component_manifest.ts";
 import type { ComponentManifest, IndexManifest } from "../manifest_types.ts";
@@ -48,8 +48,8 @@ export interface MergeReport {
   conflicts: MergeConflict[];
   /** Tarballs the source's manifests list but the source does not have. */
   missing: string[];
-  /** Tarballs that failed verification or transfer. */
-  failed: Array<{ path: string; error: string }>;
+  /** Tarballs that failed verification or transfer, with the error itself. */
+  failed: FileFailure[];
   notes: string[];
 }
 
@@ -175,7 +175,7 @@ export async function mergeMirror(
     missing: fetched.missing.map((p) =>
       plan.additions.find((a) => staged(a) === p)?.item.url.slice(1) ?? p
     ),
-    failed: fetched.failed.map((f) => ({ path: f.path, error: f.error.message })),
+    failed: fetched.failed,
     notes,
   };
 }

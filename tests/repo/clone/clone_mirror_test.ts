@@ -3,10 +3,14 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
-import { UsageError, VerificationError } from "../../../lib/errors.ts";
+import { exitCodeForAll } from "../../../lib/cli/exit_codes.ts";
+import { DownloadError, UsageError, VerificationError } from "../../../lib/errors.ts";
 import { CLONE_OWNER_ID, cloneMirror } from "../../../lib/repo/clone/clone_mirror.ts";
 import { MirrorUpdater } from "../../../lib/repo/mirror_updater.ts";
 import { loadRepositoryState } from "../../../lib/repo/repository_state.ts";
+import { serveHttp } from "../../../lib/runtime.ts";
+import { createMirrorHandler } from "../../../lib/server/mirror_server.ts";
+import { HttpStorage } from "../../../lib/storage/http_storage.ts";
 import { LocalStorage } from "../../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
@@ -186,6 +190,45 @@ describe("cloneMirror()", () => {
   );
 
   test(
+    "cloneMirror() reports a tarball whose server never answers as a network failure (exit 4), not a verification one",
+    TIMEOUT,
+    async () => {
+      const slow = await makeSourceMirror();
+      const stalled: Array<(response: Response) => void> = [];
+      try {
+        const published = await slow.publish("pd", "v9.0.0", "linux/amd64");
+        const handler = createMirrorHandler(slow.storage);
+        const server = await serveHttp((request, info) => {
+          if (new URL(request.url).pathname !== `/${published.path}`) {
+            return handler(request, info);
+          }
+          return new Promise<Response>((resolve) => stalled.push(resolve));
+        }, { hostname: "127.0.0.1", port: 0 });
+        try {
+          const source = new HttpStorage(server.url, { headersTimeoutMs: 500, retries: 0 });
+          const { storage } = await newTarget();
+          const report = await cloneMirror(source, storage, {
+            components: { pd: ["all"] },
+            now: NOW,
+          });
+          assert.deepEqual(report.failed.map((f) => f.path), [published.path]);
+          const error = report.failed[0]!.error;
+          assert.ok(
+            error instanceof DownloadError && !(error instanceof VerificationError),
+            String(error),
+          );
+          assert.equal(exitCodeForAll(report.failed.map((f) => f.error)), 4);
+        } finally {
+          for (const resolve of stalled) resolve(new Response("late", { status: 503 }));
+          await server.shutdown(1000);
+        }
+      } finally {
+        await slow.remove();
+      }
+    },
+  );
+
+  test(
     "cloneMirror() refuses a tampered source tarball and does not offer that version",
     TIMEOUT,
     async () => {
@@ -202,7 +245,8 @@ describe("cloneMirror()", () => {
           now: NOW,
         });
         assert.equal(report.failed.length, 1);
-        assert.match(report.failed[0]!.error, /sha256/);
+        assert.match(report.failed[0]!.error.message, /sha256/);
+        assert.ok(report.failed[0]!.error instanceof VerificationError, "the error object is kept");
         await assert.rejects(fs.stat(nodePath.join(dir, published.path)));
         const state = await loadRepositoryState(storage, { now: NOW });
         assert.equal(state.index.manifest.signed.components.pd, undefined, "nothing usable");

@@ -4,12 +4,15 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { after, describe, test } from "node:test";
-import { HashMismatchError } from "../../../lib/errors.ts";
+import { exitCodeFor, exitCodeForAll } from "../../../lib/cli/exit_codes.ts";
+import { DownloadError, HashMismatchError, VerificationError } from "../../../lib/errors.ts";
 import { downloadFiles, type FileTask } from "../../../lib/repo/clone/download_files.ts";
 import { openVerifiedJournal } from "../../../lib/repo/clone/verified_journal.ts";
+import { HttpStorage } from "../../../lib/storage/http_storage.ts";
 import { LocalStorage } from "../../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import type { ReadOptions, StorageReader } from "../../../lib/storage/storage.ts";
+import { startHostileServer } from "../../storage/_hostile_server.ts";
 
 /** Random bytes as a plain Uint8Array (what reading a file gives back, compared). */
 function random(length: number): Uint8Array {
@@ -127,6 +130,43 @@ describe("downloadFiles()", () => {
     assert.deepEqual(report.missing, ["gone.tar.gz"]);
     assert.deepEqual(report.downloaded, ["a.tar.gz"]);
   });
+
+  test(
+    "downloadFiles() keeps each failure's error: a timeout is network (4), a long file verification (3)",
+    { timeout: 10_000 },
+    async () => {
+      const good = random(10);
+      const server = await startHostileServer({
+        "/silent.tar.gz": () => {/* never answers */},
+        "/long.tar.gz": (_request, response) => response.end(Buffer.from(random(20))),
+        "/good.tar.gz": (_request, response) => response.end(Buffer.from(good)),
+      });
+      try {
+        const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-download-"));
+        made.push(dir);
+        const source = new HttpStorage(server.url, { headersTimeoutMs: 300, retries: 0 });
+        const expect = (
+          length: number,
+          bytes = random(length),
+        ) => [{ length, sha256: sha256(bytes) }];
+        const report = await downloadFiles(source, new LocalStorage(dir), [
+          { path: "silent.tar.gz", expected: expect(10) },
+          { path: "long.tar.gz", expected: expect(10) },
+          { path: "good.tar.gz", expected: expect(10, good) },
+        ]);
+        assert.deepEqual(report.downloaded, ["good.tar.gz"]);
+        const [long, silent] = report.failed;
+        assert.equal(long?.path, "long.tar.gz");
+        assert.equal(exitCodeFor(long!.error), 3, String(long!.error));
+        assert.equal(silent?.path, "silent.tar.gz");
+        assert.ok(silent!.error instanceof DownloadError, String(silent!.error));
+        assert.ok(!(silent!.error instanceof VerificationError));
+        assert.equal(exitCodeForAll([silent!.error]), 4);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 
   test("downloadFiles() never makes a tampered download visible, nor replaces the old file", async () => {
     const { source, tasks, dir, target } = await setup({ "a.tar.gz": random(10) });
