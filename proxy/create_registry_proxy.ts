@@ -22,6 +22,7 @@ import { RateLimiter } from "./rate_limiter.ts";
 import { serveBlob } from "./serve_blob.ts";
 import { serveListing } from "./serve_listing.ts";
 import { serveManifest } from "./serve_manifest.ts";
+import type { ResolveHost } from "./_target_guard.ts";
 import { UpstreamClient } from "./upstream_client.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
 
@@ -33,6 +34,8 @@ export interface RegistryProxyDeps {
   storage: Storage;
   /** A fetch for one registry (custom CA); defaults to `fetch`. */
   fetchFor?: (registry: RegistryEntry) => typeof fetch;
+  /** Resolves upstream-supplied hosts for the private-network check (default: DNS). */
+  resolveHost?: ResolveHost;
   /** Clock (epoch ms), for tag TTLs and tokens. */
   now?: () => number;
   /** One formatted line per request; omit to log nothing. */
@@ -157,6 +160,9 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
           fetch: deps.fetchFor?.(registry) ?? deps.fetch,
           timeoutMs: config.upstream.timeoutMs,
           retries: config.upstream.retries,
+          breakerFailures: config.upstream.breakerFailures,
+          breakerCooldownMs: config.upstream.breakerCooldownMs,
+          ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
           userAgent: deps.userAgent ?? "ferry-proxy",
           now,
           onEvent: (event) => {

@@ -18,7 +18,7 @@ export type ReadConfigFile = (path: string) => Promise<string>;
  * allow: ["docker.io/library/*"]
  * block: ["*\/private/*"]
  * cache: { tagTtl: 5m, maxSize: 50GiB }
- * upstream: { timeout: 30s, retries: 2 }
+ * upstream: { timeout: 30s, retries: 2, revalidateTimeout: 3s, downAfter: 3, downFor: 15s }
  * auth: { htpasswd: users.htpasswd, tokenSecretFile: secret.txt, tokenTtl: 15m }
  * rateLimit: { requestsPerSecond: 50, burst: 100 }
  * ```
@@ -64,7 +64,12 @@ export async function parseProxyConfig(
       );
     }
     const entry = typeof raw === "string" ? { url: raw } : object(raw, key, where);
-    allowKeys(entry, ["url", "ca", "username", "password", "library"], key, where);
+    allowKeys(
+      entry,
+      ["url", "ca", "username", "password", "library", "tokenRealms"],
+      key,
+      where,
+    );
     const registry: RegistryEntry = { name, url: checkUrl(entry.url, `${key}.url`, where) };
     if (entry.ca !== undefined) {
       const caPath = string(entry.ca, `${key}.ca`, where);
@@ -80,6 +85,11 @@ export async function parseProxyConfig(
       throw new UsageError(`Cannot use ${key} in ${where}: give both username and password`);
     }
     if (entry.library !== undefined) registry.library = boolean(entry.library, `${key}.library`);
+    if (entry.tokenRealms !== undefined) {
+      registry.tokenRealms = stringList(entry.tokenRealms, `${key}.tokenRealms`, where).map(
+        (realm, i) => httpUrl(realm, `${key}.tokenRealms[${i}]`, where).href,
+      );
+    }
     config.registries[name] = registry;
   }
   for (const [host, target] of Object.entries(object(root.aliases ?? {}, "aliases", where))) {
@@ -103,12 +113,32 @@ export async function parseProxyConfig(
   }
   if (root.upstream !== undefined) {
     const upstream = object(root.upstream, "upstream", where);
-    allowKeys(upstream, ["timeout", "retries"], "upstream", where);
-    if (upstream.timeout !== undefined) {
-      config.upstream.timeoutMs = parseDuration(upstream.timeout, "upstream.timeout", where);
+    allowKeys(
+      upstream,
+      ["timeout", "retries", "revalidateTimeout", "downAfter", "downFor"],
+      "upstream",
+      where,
+    );
+    const durations = [
+      ["timeout", "timeoutMs"],
+      ["revalidateTimeout", "revalidateTimeoutMs"],
+      ["downFor", "breakerCooldownMs"],
+    ] as const;
+    for (const [key, field] of durations) {
+      if (upstream[key] === undefined) continue;
+      config.upstream[field] = parseDuration(upstream[key], `upstream.${key}`, where);
     }
     if (upstream.retries !== undefined) {
       config.upstream.retries = integer(upstream.retries, "upstream.retries", where, 0, 10);
+    }
+    if (upstream.downAfter !== undefined) {
+      config.upstream.breakerFailures = integer(
+        upstream.downAfter,
+        "upstream.downAfter",
+        where,
+        1,
+        1000,
+      );
     }
   }
   if (root.auth !== undefined) {
@@ -293,8 +323,7 @@ function integer(value: unknown, key: string, where: string, min: number, max: n
   return value;
 }
 
-function checkUrl(value: unknown, key: string, where: string): string {
-  const text = string(value, key, where);
+function httpUrl(text: string, key: string, where: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -304,6 +333,12 @@ function checkUrl(value: unknown, key: string, where: string): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(`Cannot use ${key} "${text}" in ${where}: expected http:// or https://`);
   }
+  return url;
+}
+
+function checkUrl(value: unknown, key: string, where: string): string {
+  const text = string(value, key, where);
+  const url = httpUrl(text, key, where);
   if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
     throw new UsageError(
       `Cannot use ${key} "${text}" in ${where}: give scheme, host and port only (no path, ` +

@@ -25,7 +25,7 @@ registries:
 aliases: { K8S-GCR.cr.example: k8s.gcr.io }
 allow: ["docker.io/library/*"]
 cache: { tagTtl: 1m30s, maxSize: 2GiB }
-upstream: { timeout: 10s, retries: 1 }
+upstream: { timeout: 10s, retries: 1, revalidateTimeout: 2s, downAfter: 5, downFor: 1m }
 auth: { htpasswd: users.htpasswd, tokenSecretFile: secret, tokenTtl: 5m }
 rateLimit: { requestsPerSecond: 5 }
 `,
@@ -38,7 +38,13 @@ rateLimit: { requestsPerSecond: 5 }
     assert.equal(config.aliases["k8s-gcr.cr.example"], "k8s.gcr.io");
     assert.equal(config.cache.tagTtlMs, 90_000);
     assert.equal(config.cache.maxBytes, 2 * 1024 ** 3);
-    assert.deepEqual(config.upstream, { timeoutMs: 10_000, retries: 1 });
+    assert.deepEqual(config.upstream, {
+      timeoutMs: 10_000,
+      retries: 1,
+      revalidateTimeoutMs: 2_000,
+      breakerFailures: 5,
+      breakerCooldownMs: 60_000,
+    });
     assert.deepEqual(config.auth.users, [{ name: "bob", bcryptHash: HASH }]);
     assert.equal(config.auth.tokenSecret, "0123456789abcdef0123456789abcdef");
     assert.deepEqual(config.rateLimit, { requestsPerSecond: 5, burst: 10 });
