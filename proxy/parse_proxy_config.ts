@@ -21,6 +21,7 @@ export type ReadConfigFile = (path: string) => Promise<string>;
  * upstream: { timeout: 30s, retries: 2, revalidateTimeout: 3s, downAfter: 3, downFor: 15s }
  * auth: { htpasswd: users.htpasswd, tokenSecretFile: secret.txt, tokenTtl: 15m }
  * rateLimit: { requestsPerSecond: 50, burst: 100 }
+ * metrics: { tokenFile: metrics-token.txt }
  * ```
  */
 export async function parseProxyConfig(
@@ -50,6 +51,7 @@ export async function parseProxyConfig(
       "upstream",
       "auth",
       "rateLimit",
+      "metrics",
     ],
     "the top level",
     where,
@@ -183,6 +185,23 @@ export async function parseProxyConfig(
     if (auth.tokenTtl !== undefined) {
       config.auth.tokenTtlMs = parseDuration(auth.tokenTtl, "auth.tokenTtl", where);
     }
+  }
+  if (root.metrics !== undefined) {
+    const metrics = object(root.metrics, "metrics", where);
+    allowKeys(metrics, ["token", "tokenFile"], "metrics", where);
+    let token: string | undefined;
+    if (metrics.token !== undefined) token = string(metrics.token, "metrics.token", where);
+    if (metrics.tokenFile !== undefined) {
+      const path = string(metrics.tokenFile, "metrics.tokenFile", where);
+      token = (await readNamed(options.readFile, path, "metrics.tokenFile", where)).trim();
+    }
+    if (token !== undefined && token.length < 16) {
+      throw new UsageError(
+        `Cannot use the metrics token in ${where}: it must be at least 16 characters ` +
+          "(try: openssl rand -hex 16)",
+      );
+    }
+    if (token !== undefined) config.metricsToken = token;
   }
   if (root.rateLimit !== undefined) {
     const limit = object(root.rateLimit, "rateLimit", where);

@@ -68,6 +68,11 @@ export interface ProxyConfig {
     tokenSecret?: string;
     tokenTtlMs: number;
   };
+  /**
+   * Bearer token that `/metrics` requires; without one, `/metrics` requires a client login when
+   * logins are on, and is open otherwise.
+   */
+  metricsToken?: string;
   /** Requests per second per client address, with a burst; undefined = unlimited. */
   rateLimit?: { requestsPerSecond: number; burst: number };
 }
