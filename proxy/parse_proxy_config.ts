@@ -217,6 +217,61 @@ export async function parseProxyConfig(
 }
 
 /**
+ * Parses one `--registry` value: `NAME=URL` and, after commas, `ca=FILE` (PEM CA bundle),
+ * `credentials=FILE` (one line `user:password`; a file, so that the password is not in the
+ * process list), `token-realm=URL` (repeatable; see `tokenRealms`) and `library`.
+ *
+ * ```ts
+ * await parseRegistryFlag("my.reg=https://10.0.0.5:5000,ca=ca.pem,credentials=my.reg.auth", { readFile });
+ * ```
+ */
+export async function parseRegistryFlag(
+  value: string,
+  options: { readFile: ReadConfigFile },
+): Promise<RegistryEntry> {
+  const where = `--registry "${value}"`;
+  const [first = "", ...extras] = value.split(",");
+  const at = first.indexOf("=");
+  if (at <= 0 || at === first.length - 1) {
+    throw new UsageError(
+      `Cannot use ${where}: expected NAME=URL[,ca=FILE][,credentials=FILE][,token-realm=URL]` +
+        "[,library]",
+    );
+  }
+  const entry: Record<string, unknown> = { url: first.slice(at + 1) };
+  const realms: string[] = [];
+  for (const extra of extras) {
+    const eq = extra.indexOf("=");
+    const [key, option] = eq < 0 ? [extra, undefined] : [extra.slice(0, eq), extra.slice(eq + 1)];
+    if (key === "library" && option === undefined) entry.library = true;
+    else if (key === "ca" && option) entry.ca = option;
+    else if (key === "token-realm" && option) realms.push(option);
+    else if (key === "credentials" && option) {
+      const text = (await readNamed(options.readFile, option, "credentials", where)).trim();
+      const colon = text.indexOf(":");
+      if (colon <= 0 || text.includes("\n")) {
+        throw new UsageError(
+          `Cannot use the credentials file "${option}" of ${where}: expected one line user:password`,
+        );
+      }
+      entry.username = text.slice(0, colon);
+      entry.password = text.slice(colon + 1);
+    } else {
+      throw new UsageError(
+        `Cannot use "${extra}" in ${where}: known options are ca=FILE, credentials=FILE, ` +
+          "token-realm=URL and library",
+      );
+    }
+  }
+  if (realms.length > 0) entry.tokenRealms = realms;
+  const config = await parseProxyConfig(
+    JSON.stringify({ builtinRegistries: false, registries: { [first.slice(0, at)]: entry } }),
+    { source: where, readFile: options.readFile },
+  );
+  return Object.values(config.registries)[0]!;
+}
+
+/**
  * Checks cross-references after flags and file are merged: aliases and the default registry must
  * name registries in the table.
  */
