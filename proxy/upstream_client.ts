@@ -109,11 +109,6 @@ export class UpstreamClient {
     });
   }
 
-  /** True while the upstream counts as down (requests fail at once until a probe succeeds). */
-  get down(): boolean {
-    return this.#breaker.open;
-  }
-
   /** Sends `request`, authenticating and following redirects; the body is left unread. */
   async request(request: UpstreamRequest): Promise<Response> {
     const url = new URL(request.path, this.#registry.url).href;
