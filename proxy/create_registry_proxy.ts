@@ -172,6 +172,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
           userAgent: deps.userAgent ?? "ferry-proxy",
           now,
           onEvent: (event) => metrics.upstreamEvent(event),
+          onLog: log,
         });
         clients.set(name, client);
       }

@@ -20,7 +20,6 @@ export function measureResponse(
     onDone({ bytes: 0, complete: true });
     return response;
   }
-  const reader = response.body.getReader();
   let bytes = 0;
   let finished = false;
   const finish = (complete: boolean) => {
@@ -28,27 +27,20 @@ export function measureResponse(
     finished = true;
     onDone({ bytes, complete });
   };
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          controller.close();
-          finish(true);
-          return;
-        }
-        bytes += value.byteLength;
-        controller.enqueue(value);
-      } catch (error) {
-        controller.error(error);
+  const body = response.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytes += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      flush() {
+        finish(true);
+      },
+      cancel() {
         finish(false);
-      }
-    },
-    async cancel(reason) {
-      finish(false);
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
+      },
+    } as Transformer<Uint8Array, Uint8Array>),
+  );
   return new Response(body, {
     status: response.status,
     statusText: response.statusText,

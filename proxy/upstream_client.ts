@@ -36,6 +36,8 @@ export interface UpstreamClientOptions {
   /** Resolves redirect and realm hosts for the private-network check (default: DNS). */
   resolveHost?: ResolveHost;
   onEvent?: (event: UpstreamEvent) => void;
+  /** Notes for the operator (credentials withheld from a realm the config does not name). */
+  onLog?: (line: string) => void;
 }
 
 /** A request to one upstream registry. */
@@ -94,6 +96,7 @@ export class UpstreamClient {
   #challenge: AuthChallenge | undefined;
   readonly #tokens = new Map<string, CachedToken>();
   readonly #tokenFetches = new Map<string, Promise<string>>();
+  readonly #withheldFrom = new Set<string>();
 
   constructor(registry: RegistryEntry, options: UpstreamClientOptions) {
     this.#registry = registry;
@@ -195,6 +198,13 @@ export class UpstreamClient {
     // credentials only when the config names them.
     if (basic && (url.origin === this.#origin || this.#tokenRealms.has(realmKey(url.href)))) {
       headers.authorization = basic;
+    } else if (basic && !this.#withheldFrom.has(realmKey(url.href))) {
+      this.#withheldFrom.add(realmKey(url.href));
+      this.#options.onLog?.(
+        `Not sending the credentials of registry "${name}" to token realm ` +
+          `"${realmKey(url.href)}" (another origin); asking it anonymously. If it is the ` +
+          `registry's token server, add it to tokenRealms`,
+      );
     }
     const started = this.#now();
     const response = await this.#exchange("GET", url.href, headers, deadline);

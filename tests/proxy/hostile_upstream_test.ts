@@ -54,7 +54,9 @@ function setup(
   config.upstream.retries = 0;
   config.upstream.timeoutMs = 2000;
   const storage = new MemoryStorage();
+  const logs: string[] = [];
   const app = createRegistryProxy(config, {
+    onLog: (line) => logs.push(line),
     fetch: async (input, init) => {
       const request = new Request(input, init);
       seen.push({ url: request.url, authorization: request.headers.get("authorization") });
@@ -78,7 +80,7 @@ function setup(
     for await (const stat of storage.list("")) keys.push(stat.path);
     return keys;
   };
-  return { seen, get, cachedKeys };
+  return { seen, get, cachedKeys, logs };
 }
 
 function manifest(): Response {
@@ -135,6 +137,7 @@ describe("upstream credentials", () => {
     assert.equal((await foreign.get("/v2/hostile.test/a/manifests/v1")).status, 200);
     const anonymous = foreign.seen.find((s) => s.url.includes("/token?"));
     assert.equal(anonymous?.authorization, null, "an unnamed realm gets an anonymous request");
+    assert.match(foreign.logs.join("\n"), /add it to tokenRealms/, "the operator is told why");
 
     const named = setup(handle("http://auth.example/token"), {
       tokenRealms: ["http://auth.example/token"],
