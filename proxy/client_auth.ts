@@ -149,14 +149,16 @@ export class ClientAuth {
     const until = this.#verified.get(key);
     // A remembered success proves the password as well as bcrypt would: no limit applies.
     if (hash !== undefined && until !== undefined && until > this.#now()) return { ok: true, user };
+    // Taken before bcrypt runs, so that concurrent guesses cannot all slip past the limit, and
+    // given back when the password was right.
     const wait = Math.max(this.#clientFailures.peek(client), this.#userFailures.peek(user));
     if (wait > 0) return { ok: false, retryAfter: wait };
+    this.#clientFailures.take(client);
+    this.#userFailures.take(user);
     const matches = await this.#compare(password, hash ?? this.#dummyHash);
-    if (!matches || hash === undefined) {
-      this.#clientFailures.take(client);
-      this.#userFailures.take(user);
-      return { ok: false };
-    }
+    if (!matches || hash === undefined) return { ok: false };
+    this.#clientFailures.refund(client);
+    this.#userFailures.refund(user);
     if (this.#verified.size > 10_000) this.#verified.clear();
     this.#verified.set(key, this.#now() + CACHE_MS);
     return { ok: true, user };

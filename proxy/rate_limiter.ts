@@ -26,6 +26,12 @@ export class RateLimiter {
     return bucket.tokens >= 1 ? 0 : this.#wait(bucket);
   }
 
+  /** Gives back a token taken for `client` (an attempt that turned out not to count). */
+  refund(client: string): void {
+    const bucket = this.#refill(client);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+  }
+
   #refill(client: string): { tokens: number; at: number } {
     const now = this.now();
     const bucket = this.#buckets.get(client) ?? { tokens: this.burst, at: now };

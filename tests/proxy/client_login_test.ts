@@ -54,6 +54,16 @@ describe("client logins", () => {
     assert.equal(elsewhere.status, 200, "other clients are not affected");
   });
 
+  it("refuse concurrent guesses past the limit too (no race past the check)", async () => {
+    const { get, compared } = setup();
+    const answers = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => get("/v2/", basic("alice", `guess${i}`))),
+    );
+    assert.equal(answers.filter((a) => a.status === 401).length, 10);
+    assert.equal(answers.filter((a) => a.status === 429).length, 22);
+    assert.equal(compared.length, 10);
+  });
+
   it("limit /auth/token the same way", async () => {
     const { get, compared } = setup((config) => (config.auth.tokenSecret = SECRET));
     for (let i = 0; i < 10; i++) {
