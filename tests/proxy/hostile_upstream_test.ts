@@ -178,6 +178,13 @@ describe("redirects into private networks (SSRF)", () => {
     });
   }
 
+  it("refuses a token realm in a private network and asks nothing there", async () => {
+    const { seen, get } = setup(() => challenge("http://169.254.169.254/latest/token"));
+    const response = await get("/v2/hostile.test/team/app/manifests/v1");
+    assert.equal(response.status, 502);
+    assert.deepEqual(seen.map((s) => new URL(s.url).host), ["registry.example"]);
+  });
+
   it("allows a redirect within the private network the registry itself is in", async () => {
     const { get } = setup((_request, url) => {
       if (url.host === "lan-registry.example") {
