@@ -53,7 +53,7 @@ export interface ProxyConfig {
   upstream: {
     /** Time to wait for response headers, and the longest pause inside a body. */
     timeoutMs: number;
-    /** Extra attempts for idempotent requests that fail on the network, 429 or 5xx. */
+    /** Extra attempts for requests that fail on the network, 429 or 5xx (not timeouts). */
     retries: number;
     /** The whole revalidation of a stale tag (token, retries) ends within this; then stale. */
     revalidateTimeoutMs: number;

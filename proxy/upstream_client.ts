@@ -23,7 +23,7 @@ export interface UpstreamClientOptions {
   fetch: typeof fetch;
   /** Time to wait for response headers, and the longest pause between body chunks. */
   timeoutMs: number;
-  /** Extra attempts after a network error, 429 or 5xx (GET/HEAD only, before any body byte). */
+  /** Extra attempts after a network error, 429 or 5xx (not a timeout; before any body byte). */
   retries: number;
   userAgent: string;
   now?: () => number;
@@ -79,8 +79,9 @@ const MAX_TOKEN_BYTES = 64 * 1024;
  *   (resolved, v4 and v6) unless the registry itself is in such a network;
  * - a response must start within `timeoutMs` (and the request's `deadlineMs`) and its body may
  *   not stall longer than `timeoutMs`;
- * - network errors, timeouts, 429 and 5xx are retried `retries` times with backoff; a
- *   certificate that does not verify or a refused redirect is not (it would fail again); after
+ * - network errors, 429 and 5xx are retried `retries` times with backoff; a timeout is not (a
+ *   hung upstream would cost `timeoutMs` per attempt), nor a certificate that does not verify
+ *   or a refused redirect (they would fail again); after
  *   `breakerFailures` failures in a row the upstream counts as down and requests fail at once
  *   for `breakerCooldownMs`, then one probe goes out; what still fails is an
  *   {@linkcode UpstreamUnavailableError} (no response) or the final response.
@@ -336,7 +337,7 @@ export class UpstreamClient {
       try {
         response = await this.#exchange(method, url, headers, deadline);
       } catch (error) {
-        const transient = error instanceof UpstreamUnavailableError && error.reason !== "refused" &&
+        const transient = error instanceof UpstreamUnavailableError && error.reason === "network" &&
           !this.#breaker.open;
         this.#emit(method, url, "error", !last && transient);
         if (last || !transient) throw error;

@@ -101,6 +101,31 @@ describe("a hung upstream", () => {
   );
 });
 
+describe("a timeout", () => {
+  it("is not retried: a hung upstream costs one timeout, not one per attempt", T, async () => {
+    let attempts = 0;
+    const client = new UpstreamClient({ name: "hung.test", url: "http://hung.test" }, {
+      fetch: (_input, init) => {
+        attempts++;
+        return new Promise((_resolve, reject) => {
+          init?.signal?.addEventListener("abort", () => reject(new Error("aborted")));
+        });
+      },
+      timeoutMs: 100,
+      retries: 2,
+      retryDelayMs: 1,
+      userAgent: "test",
+    });
+    const failure = await client.request({ method: "GET", repository: "a", path: "/v2/" }).then(
+      () => undefined,
+      (error) => error,
+    );
+    assert.ok(failure instanceof UpstreamUnavailableError);
+    assert.equal(failure.reason, "timeout");
+    assert.equal(attempts, 1);
+  });
+});
+
 describe("a certificate that does not verify", () => {
   it("is reported at once, not retried", T, async () => {
     const dir = await mkdtemp(nodePath.join(tmpdir(), "ferry-tls-"));
