@@ -29,7 +29,11 @@ export class TargetGuard {
   async refusedScopes(url: URL): Promise<AddressScope[]> {
     this.#allowed ??= this.#scopes(this.#registryHost).then(
       (scopes) => new Set(scopes),
-      () => new Set<AddressScope>(), // cannot resolve the registry: allow only public targets
+      () => {
+        // Cannot resolve the registry now: allow only public targets, and ask again next time.
+        this.#allowed = undefined;
+        return new Set<AddressScope>();
+      },
     );
     const [target, allowed] = await Promise.all([this.#scopes(url.hostname), this.#allowed]);
     return target.filter((scope) => scope !== "public" && !allowed.has(scope));
