@@ -202,8 +202,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
       status,
       userAgent: c.req.header("user-agent") ?? "-",
     };
-    // Logged when the last byte is out: the time and size of the whole answer, not the headers.
-    c.res = measureResponse(c.res, ({ bytes }) => {
+    const done = ({ bytes }: { bytes: number }) => {
       metrics.inc("ferry_proxy_requests_total", { kind, method, status: String(status) });
       if (method !== "HEAD") metrics.inc("ferry_proxy_response_bytes_total", {}, bytes);
       if (!deps.onAccess) return;
@@ -214,7 +213,14 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
         time: new Date(now()),
       };
       deps.onAccess(formatAccessLine(entry), entry);
-    });
+    };
+    // Without an access log the Content-Length is all the counters need, and a body left alone
+    // keeps the runtime's fast path (Bun sends a cached blob with sendfile; measured, it is
+    // about 1.5x slower through a stream).
+    const length = c.res.headers.get("content-length");
+    if (!deps.onAccess && length !== null) return done({ bytes: Number(length) });
+    // Logged when the last byte is out: the time and size of the whole answer, not the headers.
+    c.res = measureResponse(c.res, done);
   });
 
   app.get("/metrics", async (c) => {
