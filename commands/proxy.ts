@@ -9,7 +9,11 @@ import { parseListen } from "../lib/server/parse_listen.ts";
 import { LocalStorage } from "../lib/storage/local_storage.ts";
 import { FERRY_VERSION } from "../lib/version.ts";
 import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
-import { checkProxyConfig, parseProxyConfig } from "../proxy/parse_proxy_config.ts";
+import {
+  checkProxyConfig,
+  parseProxyConfig,
+  parseRegistryFlag,
+} from "../proxy/parse_proxy_config.ts";
 import { defaultProxyConfig } from "../proxy/proxy_config.ts";
 import { serverFlags } from "./_server_flags.ts";
 import { waitForStop } from "./_wait_for_stop.ts";
@@ -38,7 +42,13 @@ nvcr.io, docker.elastic.co, cr.l5d.io; others must be added in the config (never
 Examples:
   ferry proxy --listen :5000
   ferry proxy --config /etc/ferry/proxy.yaml --tls-cert cert.pem --tls-key key.pem
-  ferry proxy --registry upstream.test=http://127.0.0.1:15000 --default-registry upstream.test`,
+  ferry proxy --registry upstream.test=http://127.0.0.1:15000 --default-registry upstream.test
+  ferry proxy --registry my.reg=https://10.0.0.5:5000,ca=my-ca.pem,credentials=my.reg.auth
+
+Upstream credentials go only to the registry's own origin and to the token realms named for it
+(config "tokenRealms", flag option token-realm=URL); redirects into loopback or private networks
+are refused unless the registry itself is in one. With client logins on, /metrics needs a login
+or the config's metrics token.`,
   flags: {
     ...serverFlags("127.0.0.1:5000"),
     config: { type: "string", short: "c", valueName: "FILE", description: "YAML config file" },
@@ -50,8 +60,9 @@ Examples:
     registry: {
       type: "string",
       multiple: true,
-      valueName: "NAME=URL",
-      description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000",
+      valueName: "NAME=URL[,OPT…]",
+      description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000; " +
+        "options: ca=FILE, credentials=FILE (user:password), token-realm=URL, library",
     },
     alias: {
       type: "string",
@@ -86,15 +97,10 @@ Examples:
       });
     }
     for (const value of listFlag(flags, "registry")) {
-      const [name = "", url = ""] = splitPair(value, "--registry", "NAME=URL");
-      const parsed = await parseProxyConfig(
-        `registries: {${JSON.stringify(name)}: ${JSON.stringify(url)}}\nbuiltinRegistries: false`,
-        {
-          source: "--registry",
-          readFile: (path) => readFile(path, "utf8"),
-        },
-      );
-      Object.assign(config.registries, parsed.registries);
+      const registry = await parseRegistryFlag(value, {
+        readFile: (path) => readFile(path, "utf8"),
+      });
+      config.registries[registry.name] = registry;
     }
     for (const value of listFlag(flags, "alias")) {
       const [host = "", name = ""] = splitPair(value, "--alias", "HOST=NAME");

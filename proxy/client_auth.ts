@@ -1,10 +1,21 @@
 import bcrypt from "bcryptjs";
 import { Buffer } from "node:buffer";
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ProxyConfig } from "./proxy_config.ts";
+import { RateLimiter } from "./rate_limiter.ts";
 
-/** Who a request authenticated as, or why it did not. */
-export type ClientAuthResult = { ok: true; user: string } | { ok: false };
+/**
+ * Who a request authenticated as, or why it did not: `retryAfter` (seconds) when the client or
+ * the user name has failed too often and the credentials were not even checked.
+ */
+export type ClientAuthResult = { ok: true; user: string } | { ok: false; retryAfter?: number };
+
+/** Options for {@linkcode ClientAuth}. */
+export interface ClientAuthOptions {
+  now?: () => number;
+  /** Checks a password against a bcrypt hash (bcryptjs by default). */
+  compare?: (password: string, hash: string) => Promise<boolean>;
+}
 
 /** A token answer for `/auth/token` (Docker token spec field names). */
 export interface IssuedToken {
@@ -16,6 +27,10 @@ export interface IssuedToken {
 
 const AUDIENCE = "ferry-proxy";
 const CACHE_MS = 5 * 60_000;
+/** Failed logins one client address may make: a burst, then this many per minute. */
+const CLIENT_FAILURES = { burst: 10, perMinute: 10 };
+/** Failed logins for one user name, from anywhere (a distributed guess at one account). */
+const USER_FAILURES = { burst: 30, perMinute: 30 };
 
 /**
  * Client authentication for the proxy. Users come from an htpasswd file (bcrypt only). Without a
@@ -23,7 +38,13 @@ const CACHE_MS = 5 * 60_000;
  * With one, clients are sent to `/auth/token` (`WWW-Authenticate: Bearer`), which trades Basic
  * credentials for an HMAC-SHA256-signed token (HS256 JWT) that expires; unlike crproxy master's
  * unkeyed tokens, they cannot be forged without the secret. Verified passwords are remembered for
- * five minutes (by hash) so bcrypt's deliberate slowness is paid once, not per layer.
+ * five minutes (by a keyed hash of user and password, never the password) so bcrypt's deliberate
+ * slowness is paid once, not per layer.
+ *
+ * Against guessing: failed logins are limited per client address and per user name (past the
+ * limit the answer is "retry later" without running bcrypt, so guessers cannot use up the CPU
+ * valid clients need), and an unknown user name costs a bcrypt comparison against a dummy hash
+ * of the same cost as a known one, so timing does not tell which names exist.
  */
 export class ClientAuth {
   readonly #users: Map<string, string>;
@@ -31,12 +52,28 @@ export class ClientAuth {
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #verified = new Map<string, number>();
+  readonly #cacheKey = randomBytes(32);
+  readonly #compare: (password: string, hash: string) => Promise<boolean>;
+  readonly #dummyHash: string;
+  readonly #clientFailures: RateLimiter;
+  readonly #userFailures: RateLimiter;
 
-  constructor(auth: ProxyConfig["auth"], now: () => number = Date.now) {
+  constructor(auth: ProxyConfig["auth"], options: ClientAuthOptions = {}) {
     this.#users = new Map(auth.users.map((u) => [u.name, u.bcryptHash]));
     this.#secret = auth.tokenSecret;
     this.#ttlMs = auth.tokenTtlMs;
-    this.#now = now;
+    this.#now = options.now ?? Date.now;
+    this.#compare = options.compare ?? ((password, hash) => bcrypt.compare(password, hash));
+    // bcrypt's time depends only on the cost in the hash: the highest cost in use is never
+    // faster than a real user's check. Any 53 characters of bcrypt's alphabet are a valid hash.
+    const cost = Math.max(4, ...auth.users.map((u) => Number(u.bcryptHash.slice(4, 6)) || 0));
+    this.#dummyHash = `$2b$${String(cost).padStart(2, "0")}$${
+      "ferryproxydummysaltxx".padEnd(53, ".")
+    }`;
+    const limiter = (rule: { burst: number; perMinute: number }) =>
+      new RateLimiter(rule.perMinute / 60, rule.burst, this.#now);
+    this.#clientFailures = limiter(CLIENT_FAILURES);
+    this.#userFailures = limiter(USER_FAILURES);
   }
 
   /** True when clients must authenticate. */
@@ -56,22 +93,31 @@ export class ClientAuth {
       (scope ? `,scope="${scope}"` : "");
   }
 
-  /** Checks an `Authorization` header: Basic always, Bearer when tokens are issued. */
-  async check(authorization: string | undefined): Promise<ClientAuthResult> {
+  /**
+   * Checks an `Authorization` header from `client` (its address): Basic always, Bearer when
+   * tokens are issued.
+   */
+  async check(authorization: string | undefined, client = "-"): Promise<ClientAuthResult> {
     if (!authorization) return { ok: false };
     const [scheme = "", value = ""] = authorization.split(/\s+/, 2);
-    if (scheme.toLowerCase() === "basic") return await this.#checkBasic(value);
+    if (scheme.toLowerCase() === "basic") return await this.#checkBasic(value, client);
     if (scheme.toLowerCase() === "bearer" && this.#secret !== undefined) {
       return this.#checkToken(value, this.#secret);
     }
     return { ok: false };
   }
 
-  /** Issues a token to a client that sent valid Basic credentials; undefined otherwise. */
-  async issue(authorization: string | undefined): Promise<IssuedToken | undefined> {
-    if (this.#secret === undefined) return undefined;
-    const result = await this.check(authorization);
-    if (!result.ok || !/^basic\s/i.test(authorization ?? "")) return undefined;
+  /**
+   * Issues a token to a client that sent valid Basic credentials; otherwise the failed result
+   * (with `retryAfter` when the client is over its failure limit).
+   */
+  async issue(
+    authorization: string | undefined,
+    client = "-",
+  ): Promise<IssuedToken | Extract<ClientAuthResult, { ok: false }>> {
+    if (this.#secret === undefined || !/^basic\s/i.test(authorization ?? "")) return { ok: false };
+    const result = await this.check(authorization, client);
+    if (!result.ok) return result;
     const now = this.#now();
     const seconds = Math.max(1, Math.floor(this.#ttlMs / 1000));
     const token = sign(
@@ -91,18 +137,28 @@ export class ClientAuth {
     };
   }
 
-  async #checkBasic(value: string): Promise<ClientAuthResult> {
+  async #checkBasic(value: string, client: string): Promise<ClientAuthResult> {
     const decoded = Buffer.from(value, "base64").toString("utf8");
     const colon = decoded.indexOf(":");
     if (colon <= 0) return { ok: false };
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
     const hash = this.#users.get(user);
-    if (hash === undefined) return { ok: false };
-    const key = createHash("sha256").update(`${hash}\0${user}\0${password}`).digest("hex");
+    const key = createHmac("sha256", this.#cacheKey).update(`${user}\0${password}\0${hash}`)
+      .digest("base64");
     const until = this.#verified.get(key);
-    if (until !== undefined && until > this.#now()) return { ok: true, user };
-    if (!(await bcrypt.compare(password, hash))) return { ok: false };
+    // A remembered success proves the password as well as bcrypt would: no limit applies.
+    if (hash !== undefined && until !== undefined && until > this.#now()) return { ok: true, user };
+    // Taken before bcrypt runs, so that concurrent guesses cannot all slip past the limit, and
+    // given back when the password was right.
+    const wait = Math.max(this.#clientFailures.peek(client), this.#userFailures.peek(user));
+    if (wait > 0) return { ok: false, retryAfter: wait };
+    this.#clientFailures.take(client);
+    this.#userFailures.take(user);
+    const matches = await this.#compare(password, hash ?? this.#dummyHash);
+    if (!matches || hash === undefined) return { ok: false };
+    this.#clientFailures.refund(client);
+    this.#userFailures.refund(user);
     if (this.#verified.size > 10_000) this.#verified.clear();
     this.#verified.set(key, this.#now() + CACHE_MS);
     return { ok: true, user };

@@ -18,9 +18,10 @@ export type ReadConfigFile = (path: string) => Promise<string>;
  * allow: ["docker.io/library/*"]
  * block: ["*\/private/*"]
  * cache: { tagTtl: 5m, maxSize: 50GiB }
- * upstream: { timeout: 30s, retries: 2 }
+ * upstream: { timeout: 30s, retries: 2, revalidateTimeout: 3s, downAfter: 3, downFor: 15s }
  * auth: { htpasswd: users.htpasswd, tokenSecretFile: secret.txt, tokenTtl: 15m }
  * rateLimit: { requestsPerSecond: 50, burst: 100 }
+ * metrics: { tokenFile: metrics-token.txt }
  * ```
  */
 export async function parseProxyConfig(
@@ -50,6 +51,7 @@ export async function parseProxyConfig(
       "upstream",
       "auth",
       "rateLimit",
+      "metrics",
     ],
     "the top level",
     where,
@@ -64,7 +66,12 @@ export async function parseProxyConfig(
       );
     }
     const entry = typeof raw === "string" ? { url: raw } : object(raw, key, where);
-    allowKeys(entry, ["url", "ca", "username", "password", "library"], key, where);
+    allowKeys(
+      entry,
+      ["url", "ca", "username", "password", "library", "tokenRealms"],
+      key,
+      where,
+    );
     const registry: RegistryEntry = { name, url: checkUrl(entry.url, `${key}.url`, where) };
     if (entry.ca !== undefined) {
       const caPath = string(entry.ca, `${key}.ca`, where);
@@ -80,6 +87,11 @@ export async function parseProxyConfig(
       throw new UsageError(`Cannot use ${key} in ${where}: give both username and password`);
     }
     if (entry.library !== undefined) registry.library = boolean(entry.library, `${key}.library`);
+    if (entry.tokenRealms !== undefined) {
+      registry.tokenRealms = stringList(entry.tokenRealms, `${key}.tokenRealms`, where).map(
+        (realm, i) => httpUrl(realm, `${key}.tokenRealms[${i}]`, where).href,
+      );
+    }
     config.registries[name] = registry;
   }
   for (const [host, target] of Object.entries(object(root.aliases ?? {}, "aliases", where))) {
@@ -103,12 +115,32 @@ export async function parseProxyConfig(
   }
   if (root.upstream !== undefined) {
     const upstream = object(root.upstream, "upstream", where);
-    allowKeys(upstream, ["timeout", "retries"], "upstream", where);
-    if (upstream.timeout !== undefined) {
-      config.upstream.timeoutMs = parseDuration(upstream.timeout, "upstream.timeout", where);
+    allowKeys(
+      upstream,
+      ["timeout", "retries", "revalidateTimeout", "downAfter", "downFor"],
+      "upstream",
+      where,
+    );
+    const durations = [
+      ["timeout", "timeoutMs"],
+      ["revalidateTimeout", "revalidateTimeoutMs"],
+      ["downFor", "breakerCooldownMs"],
+    ] as const;
+    for (const [key, field] of durations) {
+      if (upstream[key] === undefined) continue;
+      config.upstream[field] = parseDuration(upstream[key], `upstream.${key}`, where);
     }
     if (upstream.retries !== undefined) {
       config.upstream.retries = integer(upstream.retries, "upstream.retries", where, 0, 10);
+    }
+    if (upstream.downAfter !== undefined) {
+      config.upstream.breakerFailures = integer(
+        upstream.downAfter,
+        "upstream.downAfter",
+        where,
+        1,
+        1000,
+      );
     }
   }
   if (root.auth !== undefined) {
@@ -154,6 +186,23 @@ export async function parseProxyConfig(
       config.auth.tokenTtlMs = parseDuration(auth.tokenTtl, "auth.tokenTtl", where);
     }
   }
+  if (root.metrics !== undefined) {
+    const metrics = object(root.metrics, "metrics", where);
+    allowKeys(metrics, ["token", "tokenFile"], "metrics", where);
+    let token: string | undefined;
+    if (metrics.token !== undefined) token = string(metrics.token, "metrics.token", where);
+    if (metrics.tokenFile !== undefined) {
+      const path = string(metrics.tokenFile, "metrics.tokenFile", where);
+      token = (await readNamed(options.readFile, path, "metrics.tokenFile", where)).trim();
+    }
+    if (token !== undefined && token.length < 16) {
+      throw new UsageError(
+        `Cannot use the metrics token in ${where}: it must be at least 16 characters ` +
+          "(try: openssl rand -hex 16)",
+      );
+    }
+    if (token !== undefined) config.metricsToken = token;
+  }
   if (root.rateLimit !== undefined) {
     const limit = object(root.rateLimit, "rateLimit", where);
     allowKeys(limit, ["requestsPerSecond", "burst"], "rateLimit", where);
@@ -165,6 +214,61 @@ export async function parseProxyConfig(
   }
   checkProxyConfig(config, where);
   return config;
+}
+
+/**
+ * Parses one `--registry` value: `NAME=URL` and, after commas, `ca=FILE` (PEM CA bundle),
+ * `credentials=FILE` (one line `user:password`; a file, so that the password is not in the
+ * process list), `token-realm=URL` (repeatable; see `tokenRealms`) and `library`.
+ *
+ * ```ts
+ * await parseRegistryFlag("my.reg=https://10.0.0.5:5000,ca=ca.pem,credentials=my.reg.auth", { readFile });
+ * ```
+ */
+export async function parseRegistryFlag(
+  value: string,
+  options: { readFile: ReadConfigFile },
+): Promise<RegistryEntry> {
+  const where = `--registry "${value}"`;
+  const [first = "", ...extras] = value.split(",");
+  const at = first.indexOf("=");
+  if (at <= 0 || at === first.length - 1) {
+    throw new UsageError(
+      `Cannot use ${where}: expected NAME=URL[,ca=FILE][,credentials=FILE][,token-realm=URL]` +
+        "[,library]",
+    );
+  }
+  const entry: Record<string, unknown> = { url: first.slice(at + 1) };
+  const realms: string[] = [];
+  for (const extra of extras) {
+    const eq = extra.indexOf("=");
+    const [key, option] = eq < 0 ? [extra, undefined] : [extra.slice(0, eq), extra.slice(eq + 1)];
+    if (key === "library" && option === undefined) entry.library = true;
+    else if (key === "ca" && option) entry.ca = option;
+    else if (key === "token-realm" && option) realms.push(option);
+    else if (key === "credentials" && option) {
+      const text = (await readNamed(options.readFile, option, "credentials", where)).trim();
+      const colon = text.indexOf(":");
+      if (colon <= 0 || text.includes("\n")) {
+        throw new UsageError(
+          `Cannot use the credentials file "${option}" of ${where}: expected one line user:password`,
+        );
+      }
+      entry.username = text.slice(0, colon);
+      entry.password = text.slice(colon + 1);
+    } else {
+      throw new UsageError(
+        `Cannot use "${extra}" in ${where}: known options are ca=FILE, credentials=FILE, ` +
+          "token-realm=URL and library",
+      );
+    }
+  }
+  if (realms.length > 0) entry.tokenRealms = realms;
+  const config = await parseProxyConfig(
+    JSON.stringify({ builtinRegistries: false, registries: { [first.slice(0, at)]: entry } }),
+    { source: where, readFile: options.readFile },
+  );
+  return Object.values(config.registries)[0]!;
 }
 
 /**
@@ -293,8 +397,7 @@ function integer(value: unknown, key: string, where: string, min: number, max: n
   return value;
 }
 
-function checkUrl(value: unknown, key: string, where: string): string {
-  const text = string(value, key, where);
+function httpUrl(text: string, key: string, where: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -304,6 +407,12 @@ function checkUrl(value: unknown, key: string, where: string): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new UsageError(`Cannot use ${key} "${text}" in ${where}: expected http:// or https://`);
   }
+  return url;
+}
+
+function checkUrl(value: unknown, key: string, where: string): string {
+  const text = string(value, key, where);
+  const url = httpUrl(text, key, where);
   if (url.pathname !== "/" || url.search !== "" || url.username !== "") {
     throw new UsageError(
       `Cannot use ${key} "${text}" in ${where}: give scheme, host and port only (no path, ` +

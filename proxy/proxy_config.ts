@@ -12,9 +12,17 @@ export interface RegistryEntry {
   url: string;
   /** PEM text of extra CA certificates to trust for this registry (private registries, tests). */
   ca?: string;
-  /** Credentials for Basic auth or for the token endpoint. Anonymous when absent. */
+  /**
+   * Credentials for Basic auth or for the token endpoint. Anonymous when absent. They are sent
+   * only to `url`'s origin and to the realms in `tokenRealms`.
+   */
   username?: string;
   password?: string;
+  /**
+   * Token realms on another origin that may receive the credentials ("https://auth.docker.io/token"):
+   * a realm elsewhere is asked for an anonymous token, so an upstream cannot send them anywhere.
+   */
+  tokenRealms?: string[];
   /** One-segment names get "library/" (Docker Hub official images). */
   library?: boolean;
 }
@@ -45,8 +53,14 @@ export interface ProxyConfig {
   upstream: {
     /** Time to wait for response headers, and the longest pause inside a body. */
     timeoutMs: number;
-    /** Extra attempts for idempotent requests that fail on the network, 429 or 5xx. */
+    /** Extra attempts for requests that fail on the network, 429 or 5xx (not timeouts). */
     retries: number;
+    /** The whole revalidation of a stale tag (token, retries) ends within this; then stale. */
+    revalidateTimeoutMs: number;
+    /** Failures in a row after which an upstream counts as down. */
+    breakerFailures: number;
+    /** How long a down upstream is left alone before one probe request. */
+    breakerCooldownMs: number;
   };
   auth: {
     users: ProxyUser[];
@@ -54,13 +68,23 @@ export interface ProxyConfig {
     tokenSecret?: string;
     tokenTtlMs: number;
   };
+  /**
+   * Bearer token that `/metrics` requires; without one, `/metrics` requires a client login when
+   * logins are on, and is open otherwise.
+   */
+  metricsToken?: string;
   /** Requests per second per client address, with a burst; undefined = unlimited. */
   rateLimit?: { requestsPerSecond: number; burst: number };
 }
 
 /** Docker Hub and the other public registries crproxy users pull from (seed 004). */
 export const BUILTIN_REGISTRIES: readonly RegistryEntry[] = [
-  { name: "docker.io", url: "https://registry-1.docker.io", library: true },
+  {
+    name: "docker.io",
+    url: "https://registry-1.docker.io",
+    library: true,
+    tokenRealms: ["https://auth.docker.io/token"],
+  },
   { name: "gcr.io", url: "https://gcr.io" },
   { name: "ghcr.io", url: "https://ghcr.io" },
   { name: "k8s.gcr.io", url: "https://k8s.gcr.io" },
@@ -68,7 +92,11 @@ export const BUILTIN_REGISTRIES: readonly RegistryEntry[] = [
   { name: "quay.io", url: "https://quay.io" },
   { name: "mcr.microsoft.com", url: "https://mcr.microsoft.com" },
   { name: "nvcr.io", url: "https://nvcr.io" },
-  { name: "docker.elastic.co", url: "https://docker.elastic.co" },
+  {
+    name: "docker.elastic.co",
+    url: "https://docker.elastic.co",
+    tokenRealms: ["https://docker-auth.elastic.co/auth"],
+  },
   { name: "cr.l5d.io", url: "https://cr.l5d.io" },
 ];
 
@@ -80,7 +108,13 @@ export function defaultProxyConfig(): ProxyConfig {
     allow: [],
     block: [],
     cache: { tagTtlMs: 5 * 60_000 },
-    upstream: { timeoutMs: 30_000, retries: 2 },
+    upstream: {
+      timeoutMs: 30_000,
+      retries: 2,
+      revalidateTimeoutMs: 3_000,
+      breakerFailures: 3,
+      breakerCooldownMs: 15_000,
+    },
     auth: { users: [], tokenTtlMs: 15 * 60_000 },
   };
 }

@@ -1,3 +1,5 @@
+import type { UpstreamEvent } from "./upstream_client.ts";
+
 /** Label values of one counter series. */
 export type Labels = Record<string, string>;
 
@@ -10,13 +12,20 @@ const HELP: Record<string, string> = {
   ferry_proxy_upstream_requests_total:
     "Requests sent to upstream registries, by registry, method, kind and status",
   ferry_proxy_upstream_errors_total:
-    "Upstream requests that failed (network, timeout, 429 or 5xx), by registry",
+    "Upstream requests that failed (network, timeout, 429, 5xx, or a body that broke off), by registry",
   ferry_proxy_blobs_committed_total: "Verified blobs written to the cache",
   ferry_proxy_blob_bytes_committed_total: "Bytes of verified blobs written to the cache",
-  ferry_proxy_blobs_rejected_total: "Blob downloads refused (digest or length mismatch, errors)",
+  ferry_proxy_blobs_rejected_total:
+    "Blob downloads not cached after they started (digest or length mismatch, broken transfer)",
   ferry_proxy_blob_downloads_joined_total: "Cold blob requests that joined a running download",
   ferry_proxy_evicted_bytes_total: "Bytes removed from the cache to stay under its size limit",
   ferry_proxy_rate_limited_total: "Requests refused by the per-client rate limit",
+  ferry_proxy_login_failures_total:
+    "Client logins refused, by whether the failure limit refused them unchecked",
+};
+
+const GAUGE_HELP: Record<string, string> = {
+  ferry_proxy_blob_downloads_active: "Blob downloads from upstreams running now",
 };
 
 /**
@@ -55,6 +64,20 @@ export class ProxyMetrics {
     this.#gauges.set(name, read);
   }
 
+  /** Counts one upstream exchange (UpstreamClient's `onEvent`). */
+  upstreamEvent(event: UpstreamEvent): void {
+    const failed = event.status === "error" || event.status === 429 || event.status >= 500;
+    if (failed) this.inc("ferry_proxy_upstream_errors_total", { registry: event.registry });
+    // A body that broke off was counted as a request when its headers arrived.
+    if (event.phase === "body") return;
+    this.inc("ferry_proxy_upstream_requests_total", {
+      registry: event.registry,
+      method: event.method,
+      kind: kindOfUrl(event.url),
+      status: String(event.status),
+    });
+  }
+
   /** The exposition text. */
   render(): string {
     const lines: string[] = [];
@@ -68,8 +91,18 @@ export class ProxyMetrics {
       for (const [key, value] of series) lines.push(`${name}${key ? `{${key}}` : ""} ${value}`);
     }
     for (const [name, read] of this.#gauges) {
-      lines.push(`# TYPE ${name} gauge`, `${name} ${read()}`);
+      const help = GAUGE_HELP[name] ?? name.replaceAll("_", " ");
+      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name} ${read()}`);
     }
     return `${lines.join("\n")}\n`;
   }
+}
+
+function kindOfUrl(url: string): string {
+  const path = new URL(url).pathname;
+  if (/\/manifests\/[^/]+$/.test(path)) return "manifest";
+  if (/\/blobs\/[^/]+$/.test(path)) return "blob";
+  if (/\/tags\/list$/.test(path)) return "tags";
+  if (/\/referrers\/[^/]+$/.test(path)) return "referrers";
+  return "other";
 }

@@ -12,6 +12,27 @@ export class RateLimiter {
 
   /** Takes one token for `client`: 0 when allowed, else the seconds to wait before retrying. */
   take(client: string): number {
+    const bucket = this.#refill(client);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return this.#wait(bucket);
+  }
+
+  /** Like {@linkcode RateLimiter.take}, without taking: would `client` be allowed now? */
+  peek(client: string): number {
+    const bucket = this.#refill(client);
+    return bucket.tokens >= 1 ? 0 : this.#wait(bucket);
+  }
+
+  /** Gives back a token taken for `client` (an attempt that turned out not to count). */
+  refund(client: string): void {
+    const bucket = this.#refill(client);
+    bucket.tokens = Math.min(this.burst, bucket.tokens + 1);
+  }
+
+  #refill(client: string): { tokens: number; at: number } {
     const now = this.now();
     const bucket = this.#buckets.get(client) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(
@@ -21,10 +42,10 @@ export class RateLimiter {
     bucket.at = now;
     this.#buckets.set(client, bucket);
     if (this.#buckets.size > 10_000) this.#forgetIdle(now);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
+    return bucket;
+  }
+
+  #wait(bucket: { tokens: number }): number {
     return Math.max(1, Math.ceil((1 - bucket.tokens) / this.requestsPerSecond));
   }
 

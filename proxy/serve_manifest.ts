@@ -54,7 +54,13 @@ export async function serveManifest(
     // Revalidate: HEAD is not counted by Docker Hub's pull limit (harbor #13112).
     let head: Response;
     try {
-      head = await upstream.request({ method: "HEAD", repository, path, headers });
+      head = await upstream.request({
+        method: "HEAD",
+        repository,
+        path,
+        headers,
+        deadlineMs: state.config.upstream.revalidateTimeoutMs,
+      });
     } catch (error) {
       if (error instanceof UpstreamUnavailableError) {
         return await serveStale(state, record, request, error.message);

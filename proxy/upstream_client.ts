@@ -1,6 +1,8 @@
 import { Buffer } from "node:buffer";
 import type { RegistryEntry } from "./proxy_config.ts";
 import { type AuthChallenge, parseChallenge } from "./parse_challenge.ts";
+import { CircuitBreaker } from "./circuit_breaker.ts";
+import { type ResolveHost, resolveWithDns, TargetGuard } from "./_target_guard.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
 
 /** What the upstream client reports after each upstream exchange (for metrics and logs). */
@@ -12,6 +14,8 @@ export interface UpstreamEvent {
   status: number | "error";
   /** Why a request is being retried, when it is. */
   retry?: boolean;
+  /** "body": the response had started and its body broke off (status is then "error"). */
+  phase?: "body";
 }
 
 /** Options for {@linkcode UpstreamClient}. */
@@ -19,13 +23,21 @@ export interface UpstreamClientOptions {
   fetch: typeof fetch;
   /** Time to wait for response headers, and the longest pause between body chunks. */
   timeoutMs: number;
-  /** Extra attempts after a network error, 429 or 5xx (GET/HEAD only, before any body byte). */
+  /** Extra attempts after a network error, 429 or 5xx (not a timeout; before any body byte). */
   retries: number;
   userAgent: string;
   now?: () => number;
   /** First retry delay; doubles per attempt. */
   retryDelayMs?: number;
+  /** Failures in a row after which the upstream counts as down (default 3). */
+  breakerFailures?: number;
+  /** How long a down upstream is not asked before one probe (default 15 s). */
+  breakerCooldownMs?: number;
+  /** Resolves redirect and realm hosts for the private-network check (default: DNS). */
+  resolveHost?: ResolveHost;
   onEvent?: (event: UpstreamEvent) => void;
+  /** Notes for the operator (credentials withheld from a realm the config does not name). */
+  onLog?: (line: string) => void;
 }
 
 /** A request to one upstream registry. */
@@ -36,6 +48,11 @@ export interface UpstreamRequest {
   /** Path and query below the registry's origin: "/v2/library/nginx/manifests/latest". */
   path: string;
   headers?: Record<string, string>;
+  /**
+   * The whole exchange (token fetch, retries, redirects) must have its answer within this long;
+   * a revalidation uses a short one so that a stale answer is not held up by a hung upstream.
+   */
+  deadlineMs?: number;
 }
 
 interface CachedToken {
@@ -50,35 +67,61 @@ const MAX_TOKEN_BYTES = 64 * 1024;
 /**
  * Talks to one upstream registry on the proxy's behalf. Guarantees:
  * - authentication is done here, never by the client: a 401 challenge is answered with Basic
- *   credentials or a Bearer token from the challenge's realm (anonymous or with the configured
- *   credentials), tokens are cached per scope until they expire, and concurrent requests share
- *   one token fetch; the upstream's challenge never reaches the caller unless auth fails;
- * - HEAD stays HEAD; redirects are followed here (up to 5) and `Authorization` is never sent to a
- *   different origin (OCI distribution spec: clients MUST NOT send it across hosts);
- * - a response must start within `timeoutMs` and its body may not stall longer than that;
- * - network errors, 429 and 5xx are retried `retries` times with backoff; what still fails is
- *   an {@linkcode UpstreamUnavailableError} (no response) or the final response.
+ *   credentials or a Bearer token from the challenge's realm, tokens are cached per scope until
+ *   they expire, and concurrent requests share one token fetch; the upstream's challenge never
+ *   reaches the caller unless auth fails;
+ * - the configured credentials go only to the registry's own origin and to the token realms the
+ *   config names for it (`tokenRealms`); a realm elsewhere gets an anonymous token request, and
+ *   a challenge that comes from any other origin (a redirect target) is never answered or kept;
+ * - HEAD stays HEAD; redirects are followed here (up to 5), `Authorization` is never sent to a
+ *   different origin (OCI distribution spec: clients MUST NOT send it across hosts), and neither
+ *   a redirect nor a token realm may lead into loopback, link-local or private networks
+ *   (resolved, v4 and v6) unless the registry itself is in such a network;
+ * - a response must start within `timeoutMs` (and the request's `deadlineMs`) and its body may
+ *   not stall longer than `timeoutMs`;
+ * - network errors, 429 and 5xx are retried `retries` times with backoff; a timeout is not (a
+ *   hung upstream would cost `timeoutMs` per attempt), nor a certificate that does not verify
+ *   or a refused redirect (they would fail again); after
+ *   `breakerFailures` failures in a row the upstream counts as down and requests fail at once
+ *   for `breakerCooldownMs`, then one probe goes out; what still fails is an
+ *   {@linkcode UpstreamUnavailableError} (no response) or the final response.
  */
 export class UpstreamClient {
   readonly #registry: RegistryEntry;
   readonly #options: UpstreamClientOptions;
   readonly #now: () => number;
+  readonly #origin: string;
+  readonly #tokenRealms: Set<string>;
+  readonly #guard: TargetGuard;
+  readonly #breaker: CircuitBreaker;
   #challenge: AuthChallenge | undefined;
   readonly #tokens = new Map<string, CachedToken>();
   readonly #tokenFetches = new Map<string, Promise<string>>();
+  readonly #withheldFrom = new Set<string>();
 
   constructor(registry: RegistryEntry, options: UpstreamClientOptions) {
     this.#registry = registry;
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#origin = new URL(registry.url).origin;
+    this.#tokenRealms = new Set((registry.tokenRealms ?? []).map(realmKey));
+    this.#guard = new TargetGuard(registry.url, options.resolveHost ?? resolveWithDns);
+    this.#breaker = new CircuitBreaker({
+      failures: options.breakerFailures ?? 3,
+      cooldownMs: options.breakerCooldownMs ?? 15_000,
+      now: this.#now,
+    });
   }
 
   /** Sends `request`, authenticating and following redirects; the body is left unread. */
   async request(request: UpstreamRequest): Promise<Response> {
     const url = new URL(request.path, this.#registry.url).href;
+    const deadline = request.deadlineMs === undefined
+      ? Infinity
+      : performance.now() + request.deadlineMs;
     let scope = `repository:${request.repository}:pull`;
     for (let attempt = 0;; attempt++) {
-      const authorization = await this.#authorization(scope);
+      const authorization = await this.#authorization(scope, deadline);
       const headers: Record<string, string> = {
         "user-agent": this.#options.userAgent,
         // Bytes must arrive exactly as stored: a transparently decompressed body would not
@@ -87,8 +130,16 @@ export class UpstreamClient {
         ...request.headers,
       };
       if (authorization) headers.authorization = authorization;
-      const response = await this.#followRedirects(request.method, url, headers);
+      const { response, origin } = await this.#followRedirects(
+        request.method,
+        url,
+        headers,
+        deadline,
+      );
       if (response.status !== 401 || attempt > 0) return response;
+      // A challenge from a redirect target is not the registry's: answering it would hand our
+      // credentials (or a token request) to whoever the upstream pointed at.
+      if (origin !== this.#origin) return response;
       const challenges = parseChallenge(response.headers.get("www-authenticate"));
       const challenge = challenges.find((c) => c.scheme === "bearer") ??
         challenges.find((c) => c.scheme === "basic");
@@ -103,7 +154,7 @@ export class UpstreamClient {
     }
   }
 
-  async #authorization(scope: string): Promise<string | undefined> {
+  async #authorization(scope: string, deadline: number): Promise<string | undefined> {
     const challenge = this.#challenge;
     if (!challenge) return undefined;
     if (challenge.scheme === "basic") return this.#basic();
@@ -112,7 +163,9 @@ export class UpstreamClient {
     if (cached && cached.expiresAt > this.#now()) return `Bearer ${cached.value}`;
     let pending = this.#tokenFetches.get(scope);
     if (!pending) {
-      pending = this.#fetchToken(challenge, scope).finally(() => this.#tokenFetches.delete(scope));
+      pending = this.#fetchToken(challenge, scope, deadline).finally(() =>
+        this.#tokenFetches.delete(scope)
+      );
       this.#tokenFetches.set(scope, pending);
     }
     return `Bearer ${await pending}`;
@@ -125,20 +178,37 @@ export class UpstreamClient {
   }
 
   /** Docker token spec: GET <realm>?service=<service>&scope=<scope>, Basic credentials optional. */
-  async #fetchToken(challenge: AuthChallenge, scope: string): Promise<string> {
+  async #fetchToken(challenge: AuthChallenge, scope: string, deadline: number): Promise<string> {
     const realm = challenge.params.realm;
     const name = this.#registry.name;
     if (!realm) {
       throw new UpstreamUnavailableError(name, "network", `Registry "${name}" sent no token realm`);
     }
-    const url = new URL(realm, this.#registry.url);
+    let url: URL;
+    try {
+      url = new URL(realm, this.#registry.url);
+    } catch {
+      throw new UpstreamUnavailableError(name, "refused", `Registry "${name}" sent a bad realm`);
+    }
+    await this.#checkTarget(url, "sent a token realm at");
     if (challenge.params.service) url.searchParams.set("service", challenge.params.service);
     url.searchParams.set("scope", scope);
     const headers: Record<string, string> = { "user-agent": this.#options.userAgent };
     const basic = this.#basic();
-    if (basic) headers.authorization = basic;
+    // Docker Hub's realm (auth.docker.io) is not the registry's origin: such realms get the
+    // credentials only when the config names them.
+    if (basic && (url.origin === this.#origin || this.#tokenRealms.has(realmKey(url.href)))) {
+      headers.authorization = basic;
+    } else if (basic && !this.#withheldFrom.has(realmKey(url.href))) {
+      this.#withheldFrom.add(realmKey(url.href));
+      this.#options.onLog?.(
+        `Not sending the credentials of registry "${name}" to token realm ` +
+          `"${realmKey(url.href)}" (another origin); asking it anonymously. If it is the ` +
+          `registry's token server, add it to tokenRealms`,
+      );
+    }
     const started = this.#now();
-    const response = await this.#fetchOnce("GET", url.href, headers);
+    const response = await this.#exchange("GET", url.href, headers, deadline);
     const text = await readCapped(response, MAX_TOKEN_BYTES);
     if (!response.ok) {
       throw new UpstreamUnavailableError(
@@ -183,30 +253,44 @@ export class UpstreamClient {
     method: "GET" | "HEAD",
     start: string,
     headers: Record<string, string>,
-  ): Promise<Response> {
+    deadline: number,
+  ): Promise<{ response: Response; origin: string }> {
     let url = start;
     let current = headers;
     const origin = new URL(start).origin;
     for (let hop = 0;; hop++) {
-      const response = await this.#fetchWithRetries(method, url, current);
+      const response = await this.#fetchWithRetries(method, url, current, deadline);
       const location = response.headers.get("location");
-      if (!REDIRECTS.has(response.status) || !location) return response;
+      if (!REDIRECTS.has(response.status) || !location) {
+        return { response, origin: new URL(url).origin };
+      }
       await response.body?.cancel().catch(() => {});
+      const name = this.#registry.name;
       if (hop === MAX_REDIRECTS) {
         throw new UpstreamUnavailableError(
-          this.#registry.name,
-          "network",
-          `Registry "${this.#registry.name}" redirected more than ${MAX_REDIRECTS} times`,
+          name,
+          "refused",
+          `Registry "${name}" redirected more than ${MAX_REDIRECTS} times`,
         );
       }
-      const next = new URL(location, url);
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new UpstreamUnavailableError(
+          name,
+          "refused",
+          `Registry "${name}" sent a bad redirect`,
+        );
+      }
       if (next.protocol !== "http:" && next.protocol !== "https:") {
         throw new UpstreamUnavailableError(
-          this.#registry.name,
-          "network",
-          `Registry "${this.#registry.name}" redirected to an unsupported URL scheme`,
+          name,
+          "refused",
+          `Registry "${name}" redirected to an unsupported URL scheme`,
         );
       }
+      await this.#checkTarget(next, "redirected to");
       url = next.href;
       if (next.origin !== origin) {
         const { authorization: _dropped, ...rest } = current;
@@ -215,27 +299,55 @@ export class UpstreamClient {
     }
   }
 
+  /** Refuses a URL the upstream handed us that leads into a network the registry is not in. */
+  async #checkTarget(url: URL, what: string): Promise<void> {
+    const name = this.#registry.name;
+    let refused;
+    try {
+      refused = await this.#guard.refusedScopes(url);
+    } catch (error) {
+      throw new UpstreamUnavailableError(
+        name,
+        "network",
+        `Registry "${name}" ${what} "${url.host}", which cannot be resolved: ${describe(error)}`,
+        { cause: error },
+      );
+    }
+    if (refused.length > 0) {
+      throw new UpstreamUnavailableError(
+        name,
+        "refused",
+        `Registry "${name}" ${what} "${url.host}", a ${refused.join("/")} address; refused ` +
+          "(only a registry configured inside such a network may point there)",
+      );
+    }
+  }
+
   async #fetchWithRetries(
     method: "GET" | "HEAD",
     url: string,
     headers: Record<string, string>,
+    deadline: number,
   ): Promise<Response> {
     const delay = this.#options.retryDelayMs ?? 200;
     for (let attempt = 0;; attempt++) {
-      const last = attempt >= this.#options.retries;
+      const wait = delay * 2 ** attempt;
+      const last = attempt >= this.#options.retries || performance.now() + wait >= deadline;
       let response: Response;
       try {
-        response = await this.#fetchOnce(method, url, headers);
+        response = await this.#exchange(method, url, headers, deadline);
       } catch (error) {
-        this.#emit(method, url, "error", !last);
-        if (last) throw error;
-        await sleep(delay * 2 ** attempt);
+        const transient = error instanceof UpstreamUnavailableError && error.reason === "network" &&
+          !this.#breaker.open;
+        this.#emit(method, url, "error", !last && transient);
+        if (last || !transient) throw error;
+        await sleep(wait);
         continue;
       }
-      if (!last && (response.status === 429 || response.status >= 500)) {
+      if (!last && !this.#breaker.open && (response.status === 429 || response.status >= 500)) {
         this.#emit(method, url, response.status, true);
         await response.body?.cancel().catch(() => {});
-        await sleep(delay * 2 ** attempt);
+        await sleep(wait);
         continue;
       }
       this.#emit(method, url, response.status);
@@ -243,15 +355,52 @@ export class UpstreamClient {
     }
   }
 
+  /** One exchange, unless the upstream is known to be down; its outcome feeds the breaker. */
+  async #exchange(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    deadline: number,
+  ): Promise<Response> {
+    const name = this.#registry.name;
+    const blocked = this.#breaker.blockedFor();
+    if (blocked > 0) {
+      throw new UpstreamUnavailableError(
+        name,
+        "network",
+        `Registry "${name}" is down (it failed repeatedly); not asking it again for ` +
+          `${Math.ceil(blocked / 1000)} s`,
+      );
+    }
+    let response: Response;
+    try {
+      response = await this.#fetchOnce(method, url, headers, deadline);
+    } catch (error) {
+      if (error instanceof UpstreamUnavailableError && error.reason !== "refused") {
+        this.#breaker.failure();
+      }
+      throw error;
+    }
+    if (response.status >= 500) this.#breaker.failure();
+    else this.#breaker.success();
+    return response;
+  }
+
   /** One exchange with a header timeout; the body is wrapped with an idle timeout. */
-  async #fetchOnce(method: string, url: string, headers: Record<string, string>) {
+  async #fetchOnce(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    deadline: number,
+  ) {
     const controller = new AbortController();
     const timeoutMs = this.#options.timeoutMs;
+    const headerMs = Math.max(0, Math.min(timeoutMs, deadline - performance.now()));
     let timedOut = false;
     let timer = setTimeout(() => {
       timedOut = true;
       controller.abort();
-    }, timeoutMs);
+    }, headerMs);
     let response: Response;
     try {
       response = await this.#options.fetch(url, {
@@ -263,23 +412,34 @@ export class UpstreamClient {
     } catch (error) {
       clearTimeout(timer);
       const name = this.#registry.name;
-      throw timedOut
-        ? new UpstreamUnavailableError(
+      if (timedOut) {
+        throw new UpstreamUnavailableError(
           name,
           "timeout",
-          `Registry "${name}" did not answer within ${timeoutMs} ms`,
-        )
-        : new UpstreamUnavailableError(
+          `Registry "${name}" did not answer within ${Math.round(headerMs)} ms`,
+        );
+      }
+      if (isCertificateError(error)) {
+        throw new UpstreamUnavailableError(
           name,
-          "network",
-          `Cannot reach registry "${name}" at "${new URL(url).origin}": ${describe(error)}`,
+          "refused",
+          `Cannot trust registry "${name}" at "${new URL(url).origin}": its TLS certificate ` +
+            `does not verify (${describe(error)}); configure its CA ("ca") if it is private`,
           { cause: error },
         );
+      }
+      throw new UpstreamUnavailableError(
+        name,
+        "network",
+        `Cannot reach registry "${name}" at "${new URL(url).origin}": ${describe(error)}`,
+        { cause: error },
+      );
     }
     clearTimeout(timer);
     if (!response.body || method === "HEAD") return response;
     const reader = response.body.getReader();
     const registry = this.#registry.name;
+    const onBroken = () => this.#emit(method, url, "error", false, "body");
     const body = new ReadableStream<Uint8Array>({
       async pull(streamController) {
         timer = setTimeout(() => {
@@ -291,6 +451,7 @@ export class UpstreamClient {
           if (done) streamController.close();
           else streamController.enqueue(value);
         } catch (error) {
+          onBroken();
           streamController.error(
             new UpstreamUnavailableError(
               registry,
@@ -313,13 +474,14 @@ export class UpstreamClient {
     return new Response(body, { status: response.status, headers: response.headers });
   }
 
-  #emit(method: string, url: string, status: number | "error", retry = false) {
+  #emit(method: string, url: string, status: number | "error", retry = false, phase?: "body") {
     this.#options.onEvent?.({
       registry: this.#registry.name,
       method,
       url,
       status,
       ...(retry ? { retry } : {}),
+      ...(phase ? { phase } : {}),
     });
   }
 }
@@ -340,6 +502,46 @@ async function readCapped(response: Response, max: number): Promise<string> {
     chunks.push(value);
   }
   return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A realm compared by origin and path: the query (service, scope) is ours to set. */
+function realmKey(realm: string): string {
+  const url = new URL(realm);
+  return `${url.origin}${url.pathname}`;
+}
+
+// Bun reports OpenSSL's verification codes; Deno (rustls) has no code, only this wording.
+const CERTIFICATE_CODES = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HOSTNAME_MISMATCH",
+]);
+
+/** True for a fetch that failed because the server's certificate did not verify. */
+function isCertificateError(error: unknown): boolean {
+  for (
+    let e = error as { code?: unknown; message?: unknown; cause?: unknown } | undefined, i = 0;
+    e && i < 4;
+    e = e.cause as typeof e, i++
+  ) {
+    if (typeof e.code === "string" && CERTIFICATE_CODES.has(e.code)) return true;
+    if (
+      typeof e.message === "string" &&
+      /invalid peer certificate|certificate verify failed/i.test(e.message)
+    ) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function sleep(ms: number): Promise<void> {

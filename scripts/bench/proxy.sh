@@ -16,11 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 ROUNDS=${1:-5}
-RIG=${FERRY_REGISTRY_RIG:-}
-[ -n "$RIG" ] || for c in "$ROOT/scripts/registry-rig.sh" "$ROOT/../shared/scripts/registry-rig.sh"; do
-  [ -f "$c" ] && RIG=$c && break
-done
-[ -n "$RIG" ] || { echo "bench: cannot find registry-rig.sh (set FERRY_REGISTRY_RIG)" >&2; exit 1; }
+RIG=$ROOT/scripts/rig/registry-rig.sh
 for tool in skopeo docker-registry jq curl; do
   command -v "$tool" >/dev/null || { echo "bench: $tool missing: run $RIG install" >&2; exit 1; }
 done

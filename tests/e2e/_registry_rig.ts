@@ -1,5 +1,5 @@
 /**
- * Starts the shared registry rig (../shared/scripts/registry-rig.sh: CNCF Distribution, token
+ * Starts the project's registry rig (scripts/rig/registry-rig.sh: CNCF Distribution, token
  * server, Basic auth, TLS, CDN-style redirects, a Distribution pull-through cache) for an e2e
  * test, in a private state dir on a private port range, and stops it by its recorded pids.
  *
@@ -11,8 +11,17 @@ import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { REPO_ROOT } from "./_cli.ts";
 
-/** Tools the rig and the tests need on PATH (CI installs them with `registry-rig.sh install`). */
-export const RIG_TOOLS = ["docker-registry", "skopeo", "node", "jq", "openssl", "curl", "setsid"];
+/** Tools the rig and the tests need on PATH (`scripts/rig/registry-rig.sh install` gets them). */
+export const RIG_TOOLS = [
+  "docker-registry",
+  "skopeo",
+  "node",
+  "jq",
+  "openssl",
+  "curl",
+  "setsid",
+  "htpasswd",
+];
 
 /** A seeded image: repository, tag, manifest digest and media type. */
 export interface SeedImage {
@@ -38,21 +47,11 @@ export interface RunningRig {
   stop(): Promise<void>;
 }
 
-/** Where registry-rig.sh is: $FERRY_REGISTRY_RIG, scripts/, or ../shared/scripts/. */
+/** The rig script, which is part of this repository (a test needs nothing outside it). */
 export function rigScript(): string {
-  const candidates = [
-    process.env.FERRY_REGISTRY_RIG,
-    nodePath.join(REPO_ROOT, "scripts", "registry-rig.sh"),
-    nodePath.resolve(REPO_ROOT, "..", "shared", "scripts", "registry-rig.sh"),
-  ].filter((p): p is string => Boolean(p));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) {
-    throw new Error(
-      `Cannot find registry-rig.sh (looked in ${candidates.join(", ")}); ` +
-        "set FERRY_REGISTRY_RIG to its path",
-    );
-  }
-  return found;
+  const script = nodePath.join(REPO_ROOT, "scripts", "rig", "registry-rig.sh");
+  if (!existsSync(script)) throw new Error(`Cannot find the registry rig at "${script}"`);
+  return script;
 }
 
 /** Throws a clear error naming the missing tools and how to install them. */

@@ -1,5 +1,5 @@
 /**
- * `ferry proxy` against real registries: the shared rig (CNCF Distribution with token, Basic,
+ * `ferry proxy` against real registries: the project's rig (CNCF Distribution with token, Basic,
  * redirecting and plain instances) as upstream and skopeo as the client, as in seed 004.
  *
  * @module
@@ -43,7 +43,12 @@ registries:
   upstream.test: ${p(0)}
   basic.test: { url: "${p(1)}", username: ${rig.env.RIG_USER}, password: ${rig.env.RIG_PASS} }
   token.test: ${p(2)}
-  token-creds.test: { url: "${p(2)}", username: ${rig.env.RIG_USER}, password: ${rig.env.RIG_PASS} }
+  # the token server is another origin: the credentials may go there only because it is named
+  token-creds.test:
+    url: "${p(2)}"
+    username: ${rig.env.RIG_USER}
+    password: ${rig.env.RIG_PASS}
+    tokenRealms: ["${rig.env.RIG_TOKEN_REALM}"]
   redirect.test: ${p(7)}
   tls.test: { url: "https://127.0.0.1:${basePort + 6}", ca: "${rig.env.RIG_TLS_CA}" }
 aliases:
