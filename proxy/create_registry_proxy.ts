@@ -22,6 +22,7 @@ import { RateLimiter } from "./rate_limiter.ts";
 import { serveBlob } from "./serve_blob.ts";
 import { serveListing } from "./serve_listing.ts";
 import { serveManifest } from "./serve_manifest.ts";
+import { SingleFlight } from "./single_flight.ts";
 import { UpstreamClient } from "./upstream_client.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
 
@@ -139,6 +140,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     config,
     storage: deps.storage,
     manifests: new ManifestCache(deps.storage),
+    manifestFetches: new SingleFlight(),
     blobs,
     metrics,
     now,
