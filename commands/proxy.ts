@@ -111,6 +111,7 @@ Examples:
       fetch: globalThis.fetch.bind(globalThis),
       fetchFor: (registry) => registry.ca ? fetchTrustingCa(registry.ca) : globalThis.fetch,
       storage: new LocalStorage(cacheDir),
+      cacheDirectory: cacheDir,
       userAgent: `ferry/${FERRY_VERSION}`,
       ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
       onLog: (line) => out.warn(line),

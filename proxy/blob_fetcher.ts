@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { AlreadyExistsError, HashMismatchError, LengthMismatchError } from "../lib/errors.ts";
+import {
+  AlreadyExistsError,
+  HashMismatchError,
+  LengthMismatchError,
+  TooLargeError,
+} from "../lib/errors.ts";
 import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { cacheKeys } from "./cache_keys.ts";
@@ -10,6 +15,17 @@ export interface BlobFetcherOptions {
   onCommitted?: (digest: string, size: number) => void;
   /** Called when a download fails or its bytes do not match the digest. */
   onRejected?: (digest: string, error: Error) => void;
+  /** Called each time the downloads in flight have written about GROWTH_STEP more bytes. */
+  onGrowth?: () => void;
+}
+
+/** Limits of one download. */
+export interface BlobFetchLimits {
+  /**
+   * The most bytes the blob may have: its size as a manifest declared it when known, else what
+   * the cache can hold. A longer (or endless) body is cut off and never committed.
+   */
+  maxBytes?: number | undefined;
 }
 
 /** One client's view of a (possibly shared) cold download. */
@@ -31,6 +47,8 @@ export type OpenBlob = () => Promise<Response>;
 const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes queued for the cache write before the download waits for the disk. */
 const STORAGE_QUEUE_BYTES = 8 * 1024 * 1024;
+/** How often (in bytes written by downloads in flight) the cache size is checked again. */
+export const GROWTH_STEP = 64 * 1024 * 1024;
 
 /**
  * Fetches cold blobs into the cache with one upstream download per digest, however many clients
@@ -43,12 +61,16 @@ const STORAGE_QUEUE_BYTES = 8 * 1024 * 1024;
  * window of recent chunks, but the last byte is held back until the digest is verified: a blob
  * whose bytes do not match never completes at any client. A client that falls behind the window
  * (slow, or joined late) pauses until the blob is committed and continues from the cache.
- * Memory per download is bounded by the window and the write queue, whatever the blob size.
+ * Memory per download is bounded by the window and the write queue, whatever the blob size;
+ * disk per download by its `maxBytes`, checked before each chunk is written (a body without
+ * Content-Length may be endless). Bytes in flight are counted (`inflightBytes`) so the cache's
+ * size limit includes the temporary files they are written to.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
   readonly #options: BlobFetcherOptions;
   readonly #inflight = new Map<string, Download>();
+  #sinceGrowth = 0;
 
   constructor(storage: Storage, options: BlobFetcherOptions = {}) {
     this.#storage = storage;
@@ -60,17 +82,24 @@ export class BlobFetcher {
     return this.#inflight.size;
   }
 
+  /** Bytes the downloads in flight have received (and written to temporary files) so far. */
+  get inflightBytes(): number {
+    let total = 0;
+    for (const download of this.#inflight.values()) total += download.received;
+    return total;
+  }
+
   /** True when `digest` is being downloaded right now. */
   isActive(digest: string): boolean {
     return this.#inflight.has(digest);
   }
 
   /** Joins the download of `digest`, starting it with `open` when none is running. */
-  async fetch(digest: string, open: OpenBlob): Promise<BlobTransfer> {
+  async fetch(digest: string, open: OpenBlob, limits: BlobFetchLimits = {}): Promise<BlobTransfer> {
     let download = this.#inflight.get(digest);
     const joined = download !== undefined;
     if (!download) {
-      const started = new Download(digest, this.#storage);
+      const started = new Download(digest, this.#storage, limits.maxBytes, (n) => this.#grew(n));
       download = started;
       this.#inflight.set(digest, started);
       started.run(open, this.#options).finally(() => this.#inflight.delete(digest));
@@ -82,6 +111,13 @@ export class BlobFetcher {
       joined,
       committed: download.committed,
     };
+  }
+
+  #grew(bytes: number): void {
+    this.#sinceGrowth += bytes;
+    if (this.#sinceGrowth < GROWTH_STEP) return;
+    this.#sinceGrowth = 0;
+    this.#options.onGrowth?.();
   }
 }
 
@@ -101,7 +137,12 @@ class Download {
   #rejectCommitted!: (error: Error) => void;
   #waiters: (() => void)[] = [];
 
-  constructor(readonly digest: string, readonly storage: Storage) {
+  constructor(
+    readonly digest: string,
+    readonly storage: Storage,
+    readonly maxBytes: number | undefined,
+    readonly onBytes: (bytes: number) => void,
+  ) {
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -122,6 +163,10 @@ class Download {
       const response = await open();
       const length = response.headers.get("content-length");
       this.size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+      if (this.maxBytes !== undefined && this.size !== undefined && this.size > this.maxBytes) {
+        await response.body?.cancel().catch(() => {});
+        throw this.#tooLarge();
+      }
       const cacheStream = new ReadableStream<Uint8Array>({
         start: (controller) => {
           toCache = controller;
@@ -151,6 +196,11 @@ class Download {
         while (true) {
           const { done, value } = await reader.read();
           if (done) break;
+          if (this.maxBytes !== undefined && this.received + value.length > this.maxBytes) {
+            await reader.cancel().catch(() => {});
+            throw this.#tooLarge();
+          }
+          this.onBytes(value.length);
           hash.update(value);
           this.window.push({ start: this.received, bytes: value });
           this.received += value.length;
@@ -205,6 +255,10 @@ class Download {
     } finally {
       this.window = [];
     }
+  }
+
+  #tooLarge(): TooLargeError {
+    return new TooLargeError(`blob ${this.digest} from the upstream`, this.maxBytes!);
   }
 
   /** A stream of the blob: from the window while it keeps up, from the cache once behind. */

@@ -47,7 +47,7 @@ export async function serveManifest(
     if (cached) {
       state.metrics.inc("ferry_proxy_cache_hits_total", { kind: "tag" });
       state.touch(cacheKeys.manifest(cached.digest));
-      return manifestResponse(cached, request.method);
+      return answer(state, cached, request.method);
     }
   }
   state.metrics.inc("ferry_proxy_cache_misses_total", { kind: "tag" });
@@ -56,7 +56,7 @@ export async function serveManifest(
     () => fetchTag(state, route, request.accept, accepted, record),
   );
   try {
-    return manifestResponse(await result, request.method);
+    return answer(state, await result, request.method);
   } catch (error) {
     if (record && error instanceof UpstreamUnavailableError) {
       return await serveStale(state, record, request, error.message);
@@ -178,7 +178,7 @@ async function serveByDigest(
   if (cached) {
     state.metrics.inc("ferry_proxy_cache_hits_total", { kind: "manifest" });
     state.touch(cacheKeys.manifest(digest));
-    return manifestResponse(cached, request.method);
+    return answer(state, cached, request.method);
   }
   state.metrics.inc("ferry_proxy_cache_misses_total", { kind: "manifest" });
   const { registry, repository } = route;
@@ -219,7 +219,7 @@ async function serveByDigest(
       return verified;
     },
   );
-  return manifestResponse(await result, "GET");
+  return answer(state, await result, "GET");
 }
 
 async function serveStale(
@@ -235,7 +235,7 @@ async function serveStale(
   state.metrics.inc("ferry_proxy_stale_served_total");
   state.log(`Serving a cached tag answer (${record.digest}) because ${reason}`);
   state.touch(cacheKeys.manifest(cached.digest));
-  const response = manifestResponse(cached, request.method);
+  const response = answer(state, cached, request.method);
   // RFC 9111 §5.5 (obsoleted but still understood): 110 Response is Stale.
   response.headers.set("warning", '110 - "Response is Stale"');
   return response;
@@ -282,7 +282,9 @@ function mediaTypeOf(bytes: Uint8Array): string {
   return "application/octet-stream";
 }
 
-function manifestResponse(manifest: CachedManifest, method: "GET" | "HEAD"): Response {
+/** The answer for `manifest`; the blob sizes it declares are noted to cap their downloads. */
+function answer(state: ProxyState, manifest: CachedManifest, method: "GET" | "HEAD"): Response {
+  state.declaredSizes.note(manifest.digest, manifest.bytes);
   const headers = new Headers({
     "content-type": manifest.mediaType,
     "content-length": String(manifest.bytes.length),

@@ -4,6 +4,7 @@
  * @module
  */
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 import { createRegistryProxy } from "../../proxy/create_registry_proxy.ts";
 import { defaultProxyConfig, type ProxyConfig } from "../../proxy/proxy_config.ts";
 import { FakeRegistry } from "./_fake_registry.ts";
@@ -12,6 +13,8 @@ export function setup(
   options: {
     registry?: FakeRegistry;
     configure?: (config: ProxyConfig) => void;
+    storage?: Storage;
+    cacheDirectory?: string;
   } = {},
 ) {
   const registry = options.registry ?? new FakeRegistry();
@@ -21,11 +24,12 @@ export function setup(
   config.upstream.timeoutMs = 2000;
   options.configure?.(config);
   const clock = { now: 1_700_000_000_000 };
-  const storage = new MemoryStorage();
+  const storage = options.storage ?? new MemoryStorage();
   const logs: string[] = [];
   const app = createRegistryProxy(config, {
     fetch: registry.fetch,
     storage,
+    ...(options.cacheDirectory === undefined ? {} : { cacheDirectory: options.cacheDirectory }),
     now: () => clock.now,
     onLog: (line) => logs.push(line),
   });

@@ -70,6 +70,16 @@ describe("evictCache()", () => {
     assert.equal(result.deletedBytes, 0);
   });
 
+  it("counts the bytes of downloads in flight against the limit", async () => {
+    const storage = new MemoryStorage();
+    await image(storage, "a", "v1", ["x".repeat(1000)]);
+    const under = await evictCache(storage, { targetBytes: 2000 });
+    assert.equal(under.deletedBytes, 0);
+    const withInflight = await evictCache(storage, { targetBytes: 2000, inflightBytes: 1500 });
+    assert.ok(withInflight.deletedBytes > 0, "room is made for the temporary files in flight");
+    assert.ok(withInflight.totalBytes <= 2000);
+  });
+
   it("does not delete pinned blobs", async () => {
     const storage = new MemoryStorage();
     const digest = sha256("loose");
