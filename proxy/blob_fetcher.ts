@@ -17,6 +17,11 @@ export interface BlobFetcherOptions {
   onRejected?: (digest: string, error: Error) => void;
   /** Called each time the downloads in flight have written about GROWTH_STEP more bytes. */
   onGrowth?: () => void;
+  /**
+   * The most bytes all downloads in flight may hold together (the cache's size limit): the
+   * download whose next chunk would go over it is cut off.
+   */
+  maxInflightBytes?: number | undefined;
 }
 
 /** Limits of one download. */
@@ -63,13 +68,15 @@ export const GROWTH_STEP = 64 * 1024 * 1024;
  * (slow, or joined late) pauses until the blob is committed and continues from the cache.
  * Memory per download is bounded by the window and the write queue, whatever the blob size;
  * disk per download by its `maxBytes`, checked before each chunk is written (a body without
- * Content-Length may be endless). Bytes in flight are counted (`inflightBytes`) so the cache's
- * size limit includes the temporary files they are written to.
+ * Content-Length may be endless), and for all downloads together by `maxInflightBytes`. Bytes
+ * in flight are counted (`inflightBytes`) so the cache's size limit includes the temporary files
+ * they are written to.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
   readonly #options: BlobFetcherOptions;
   readonly #inflight = new Map<string, Download>();
+  #inflightBytes = 0;
   #sinceGrowth = 0;
 
   constructor(storage: Storage, options: BlobFetcherOptions = {}) {
@@ -84,9 +91,7 @@ export class BlobFetcher {
 
   /** Bytes the downloads in flight have received (and written to temporary files) so far. */
   get inflightBytes(): number {
-    let total = 0;
-    for (const download of this.#inflight.values()) total += download.received;
-    return total;
+    return this.#inflightBytes;
   }
 
   /** True when `digest` is being downloaded right now. */
@@ -94,15 +99,35 @@ export class BlobFetcher {
     return this.#inflight.has(digest);
   }
 
+  #release(download: Download): void {
+    this.#inflightBytes -= download.counted;
+    download.counted = 0;
+  }
+
   /** Joins the download of `digest`, starting it with `open` when none is running. */
   async fetch(digest: string, open: OpenBlob, limits: BlobFetchLimits = {}): Promise<BlobTransfer> {
     let download = this.#inflight.get(digest);
     const joined = download !== undefined;
     if (!download) {
-      const started = new Download(digest, this.#storage, limits.maxBytes, (n) => this.#grew(n));
+      const started: Download = new Download(
+        digest,
+        this.#storage,
+        limits.maxBytes,
+        (n) => this.#reserve(started, n),
+      );
       download = started;
       this.#inflight.set(digest, started);
-      started.run(open, this.#options).finally(() => this.#inflight.delete(digest));
+      const options: BlobFetcherOptions = {
+        ...this.#options,
+        onCommitted: (committed, size) => {
+          this.#release(started); // the bytes are the cache's now, not in flight
+          this.#options.onCommitted?.(committed, size);
+        },
+      };
+      started.run(open, options).finally(() => {
+        this.#inflight.delete(digest);
+        this.#release(started);
+      });
     }
     await download.ready;
     return {
@@ -113,11 +138,24 @@ export class BlobFetcher {
     };
   }
 
-  #grew(bytes: number): void {
+  /**
+   * Counts `bytes` more in flight for `download`, or says why they may not be; a refused
+   * download's bytes stop counting at once (it is being cut off), so the others may go on.
+   */
+  #reserve(download: Download, bytes: number): TooLargeError | undefined {
+    const limit = this.#options.maxInflightBytes;
+    if (limit !== undefined && this.#inflightBytes + bytes > limit) {
+      this.#release(download);
+      return new TooLargeError("the blob downloads in flight", limit);
+    }
+    download.counted += bytes;
+    this.#inflightBytes += bytes;
     this.#sinceGrowth += bytes;
-    if (this.#sinceGrowth < GROWTH_STEP) return;
-    this.#sinceGrowth = 0;
-    this.#options.onGrowth?.();
+    if (this.#sinceGrowth >= GROWTH_STEP) {
+      this.#sinceGrowth = 0;
+      this.#options.onGrowth?.();
+    }
+    return undefined;
   }
 }
 
@@ -125,6 +163,8 @@ class Download {
   size: number | undefined;
   /** Bytes received from the upstream so far. */
   received = 0;
+  /** Of these, the bytes the fetcher counts as in flight. */
+  counted = 0;
   verified = false;
   failure: Error | undefined;
   /** The most recent chunks. */
@@ -141,7 +181,8 @@ class Download {
     readonly digest: string,
     readonly storage: Storage,
     readonly maxBytes: number | undefined,
-    readonly onBytes: (bytes: number) => void,
+    /** Asks for room for `bytes` more; an error when the downloads in flight have none. */
+    readonly reserve: (bytes: number) => TooLargeError | undefined,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
@@ -200,7 +241,11 @@ class Download {
             await reader.cancel().catch(() => {});
             throw this.#tooLarge();
           }
-          this.onBytes(value.length);
+          const refused = this.reserve(value.length);
+          if (refused) {
+            await reader.cancel().catch(() => {});
+            throw refused;
+          }
           hash.update(value);
           this.window.push({ start: this.received, bytes: value });
           this.received += value.length;

@@ -152,6 +152,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
       log(`Not caching blob "${digest}": ${error.message}`);
     },
     onGrowth: grew,
+    maxInflightBytes: maxBytes,
   });
   metrics.gauge("ferry_proxy_blob_downloads_active", () => blobs.active);
 

@@ -98,6 +98,33 @@ describe("blob downloads in flight", () => {
   });
 });
 
+describe("blob downloads in flight together", () => {
+  it("cut off the one that would take them past the cache's size limit", async () => {
+    const maxBytes = 1024 * 1024;
+    const { registry, app, storage, logs } = setup({
+      configure: (config) => (config.cache.maxBytes = maxBytes),
+    });
+    // Each blob fits the limit alone; the fake sends half of each, then waits for the gate.
+    const digests = ["a", "b"].map((fill) =>
+      registry.addBlob(new Uint8Array(900 * 1024).fill(fill.charCodeAt(0)))
+    );
+    let release!: () => void;
+    registry.blobGate = new Promise<void>((resolve) => (release = resolve));
+    const responses = [];
+    for (const digest of digests) {
+      responses.push(await app.request(`http://proxy.local/v2/fake.test/x/blobs/${digest}`));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50)); // both first halves read
+    release();
+    const outcomes = await Promise.all(responses.map(drain));
+    await app.idle();
+    assert.deepEqual(outcomes.sort(), ["complete", "failed"]);
+    assert.equal((await blobKeys(storage)).length, 1, "one blob fitted and was cached");
+    assert.ok(logs.some((l) => l.includes("the blob downloads in flight")), logs.join("\n"));
+    assert.ok(!logs.some((l) => l.startsWith("Evicted")), "a committed blob is not counted twice");
+  });
+});
+
 describe("createRegistryProxy() on a local cache directory", () => {
   it("sweeps the stale temporary files of a killed proxy at start, not fresh ones", async () => {
     const dir = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-proxy-cache-"));
