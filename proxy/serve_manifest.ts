@@ -146,14 +146,10 @@ async function fetchTag(
     manifest.mediaType = checkManifest(manifest.bytes, contentType, accepted);
   } catch (error) {
     if (!(error instanceof NotAManifestError)) throw error;
-    const reason = `the upstream sent ${what} that is not a manifest: ${error.message}`;
+    const problem = `sent ${what} that is not a manifest: ${error.message}`;
     throw new NoUsableAnswerError(
-      reason,
-      new OciError(
-        502,
-        "MANIFEST_INVALID",
-        `Registry "${registry}" ${reason.slice(13)}; not cached`,
-      ),
+      `the upstream ${problem}`,
+      new OciError(502, "MANIFEST_INVALID", `Registry "${registry}" ${problem}; not cached`),
     );
   }
   const announced = response.headers.get("docker-content-digest");

@@ -185,4 +185,11 @@ test("with the upstream down, ctr pulls a tag from the cache into an empty store
   assert.match(log, /"HEAD \/v2\/test\/hello\/manifests\/v1-docker" 200/);
   assert.match(log, /Serving a cached tag answer/);
   assert.match(log, /"GET \/v2\/test\/hello\/blobs\/sha256:[0-9a-f]{64}" 200/);
+
+  // And for good: the narrow client's earlier answer still decides nothing for containerd.
+  const list = rig!.digest("test/multi", "docker");
+  assert.equal(
+    await ctrPull("offline", "upstream.test/test/multi:docker", ["--platform", "linux/arm64"]),
+    list,
+  );
 });
