@@ -57,7 +57,7 @@ export async function serveBlob(
       throw await mapUpstreamStatus(response, { registry, what, notFound: "BLOB_UNKNOWN" });
     }
     return response;
-  }, { maxBytes: state.declaredSizes.get(digest) ?? state.config.cache.maxBytes });
+  }, { maxBytes: state.declaredSizes.get(route, digest) ?? state.config.cache.maxBytes });
   if (transfer.joined) state.metrics.inc("ferry_proxy_blob_downloads_joined_total");
   if (request.range !== undefined && parseRange(request.range, 1).kind !== "full") {
     await transfer.body.cancel();

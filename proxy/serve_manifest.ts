@@ -47,7 +47,7 @@ export async function serveManifest(
     if (cached) {
       state.metrics.inc("ferry_proxy_cache_hits_total", { kind: "tag" });
       state.touch(cacheKeys.manifest(cached.digest));
-      return answer(state, cached, request.method);
+      return answer(state, route, cached, request.method);
     }
   }
   state.metrics.inc("ferry_proxy_cache_misses_total", { kind: "tag" });
@@ -56,13 +56,13 @@ export async function serveManifest(
     () => fetchTag(state, route, request.accept, accepted, record),
   );
   try {
-    return answer(state, await result, request.method);
+    return answer(state, route, await result, request.method);
   } catch (error) {
     if (record && error instanceof UpstreamUnavailableError) {
-      return await serveStale(state, record, request, error.message);
+      return await serveStale(state, route, record, request, error.message);
     }
     if (error instanceof NoUsableAnswerError) {
-      if (record) return await serveStale(state, record, request, error.reason);
+      if (record) return await serveStale(state, route, record, request, error.reason);
       throw error.answer;
     }
     throw error;
@@ -174,7 +174,7 @@ async function serveByDigest(
   if (cached) {
     state.metrics.inc("ferry_proxy_cache_hits_total", { kind: "manifest" });
     state.touch(cacheKeys.manifest(digest));
-    return answer(state, cached, request.method);
+    return answer(state, route, cached, request.method);
   }
   state.metrics.inc("ferry_proxy_cache_misses_total", { kind: "manifest" });
   const { registry, repository } = route;
@@ -215,11 +215,12 @@ async function serveByDigest(
       return verified;
     },
   );
-  return answer(state, await result, "GET");
+  return answer(state, route, await result, "GET");
 }
 
 async function serveStale(
   state: ProxyState,
+  route: ManifestRoute,
   record: TagRecord,
   request: ManifestRequest,
   reason: string,
@@ -231,7 +232,7 @@ async function serveStale(
   state.metrics.inc("ferry_proxy_stale_served_total");
   state.log(`Serving a cached tag answer (${record.digest}) because ${reason}`);
   state.touch(cacheKeys.manifest(cached.digest));
-  const response = answer(state, cached, request.method);
+  const response = answer(state, route, cached, request.method);
   // RFC 9111 §5.5 (obsoleted but still understood): 110 Response is Stale.
   response.headers.set("warning", '110 - "Response is Stale"');
   return response;
@@ -279,8 +280,13 @@ function mediaTypeOf(bytes: Uint8Array): string {
 }
 
 /** The answer for `manifest`; the blob sizes it declares are noted to cap their downloads. */
-function answer(state: ProxyState, manifest: CachedManifest, method: "GET" | "HEAD"): Response {
-  state.declaredSizes.note(manifest.digest, manifest.bytes);
+function answer(
+  state: ProxyState,
+  route: ManifestRoute,
+  manifest: CachedManifest,
+  method: "GET" | "HEAD",
+): Response {
+  state.declaredSizes.note(route, manifest.digest, manifest.bytes);
   const headers = new Headers({
     "content-type": manifest.mediaType,
     "content-length": String(manifest.bytes.length),

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { describe, it } from "node:test";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { cacheKeys } from "../../proxy/cache_keys.ts";
 import { sha256 } from "./_fake_registry.ts";
 import { setup } from "./_setup_proxy.ts";
 
@@ -77,6 +78,25 @@ describe("blob downloads in flight", () => {
     assert.equal(await drain(response), "failed");
     assert.ok(endless.sent.bytes <= 2 * CHUNK, `read ${endless.sent.bytes} bytes`);
     assert.deepEqual(await blobKeys(storage), []);
+  });
+
+  it("does not let one repository's manifest shrink the cap of another's blob", async () => {
+    const { registry, get, storage } = setup();
+    const real = registry.addImage("team/app", "v1", "the real layer, longer than one byte");
+    const type = "application/vnd.oci.image.manifest.v1+json";
+    const evil = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: type,
+      config: { digest: real.configDigest, size: 1 },
+      layers: [{ digest: real.layerDigest, size: 1 }],
+    }));
+    registry.manifests.set(sha256(evil), { type, bytes: evil });
+    registry.tags.set("evil/app:v1", sha256(evil));
+    assert.equal((await get("/v2/fake.test/evil/app/manifests/v1", { accept: type })).status, 200);
+    const blob = await get(`/v2/fake.test/team/app/blobs/${real.layerDigest}`);
+    assert.equal(await drain(blob), "complete");
+    await get("/v2/"); // let the commit land
+    assert.deepEqual(await blobKeys(storage), [cacheKeys.blob(real.layerDigest)]);
   });
 
   it("refuses before reading a blob whose Content-Length exceeds the declared size", async () => {
