@@ -6,9 +6,11 @@
  */
 import type { Storage } from "../lib/storage/storage.ts";
 import type { BlobFetcher } from "./blob_fetcher.ts";
-import type { ManifestCache } from "./manifest_cache.ts";
+import type { DeclaredSizes } from "./declared_sizes.ts";
+import type { CachedManifest, ManifestCache } from "./manifest_cache.ts";
 import type { ProxyConfig } from "./proxy_config.ts";
 import type { ProxyMetrics } from "./proxy_metrics.ts";
+import type { SingleFlight } from "./single_flight.ts";
 import type { UpstreamClient } from "./upstream_client.ts";
 
 export interface ProxyState {
@@ -16,6 +18,10 @@ export interface ProxyState {
   storage: Storage;
   manifests: ManifestCache;
   blobs: BlobFetcher;
+  /** Upstream manifest fetches in progress, one per tag and Accept class or per digest. */
+  manifestFetches: SingleFlight<CachedManifest>;
+  /** Blob sizes declared by the manifests served, to cap cold blob downloads. */
+  declaredSizes: DeclaredSizes;
   metrics: ProxyMetrics;
   upstream(registry: string): UpstreamClient;
   now(): number;

@@ -1,5 +1,10 @@
 import { createHash } from "node:crypto";
-import { AlreadyExistsError, HashMismatchError, LengthMismatchError } from "../lib/errors.ts";
+import {
+  AlreadyExistsError,
+  HashMismatchError,
+  LengthMismatchError,
+  TooLargeError,
+} from "../lib/errors.ts";
 import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { cacheKeys } from "./cache_keys.ts";
@@ -10,6 +15,22 @@ export interface BlobFetcherOptions {
   onCommitted?: (digest: string, size: number) => void;
   /** Called when a download fails or its bytes do not match the digest. */
   onRejected?: (digest: string, error: Error) => void;
+  /** Called each time the downloads in flight have written about GROWTH_STEP more bytes. */
+  onGrowth?: () => void;
+  /**
+   * The most bytes all downloads in flight may hold together (the cache's size limit): the
+   * download whose next chunk would go over it is cut off.
+   */
+  maxInflightBytes?: number | undefined;
+}
+
+/** Limits of one download. */
+export interface BlobFetchLimits {
+  /**
+   * The most bytes the blob may have: its size as a manifest declared it when known, else what
+   * the cache can hold. A longer (or endless) body is cut off and never committed.
+   */
+  maxBytes?: number | undefined;
 }
 
 /** One client's view of a (possibly shared) cold download. */
@@ -31,6 +52,8 @@ export type OpenBlob = () => Promise<Response>;
 const WINDOW_BYTES = 8 * 1024 * 1024;
 /** Bytes queued for the cache write before the download waits for the disk. */
 const STORAGE_QUEUE_BYTES = 8 * 1024 * 1024;
+/** How often (in bytes written by downloads in flight) the cache size is checked again. */
+export const GROWTH_STEP = 64 * 1024 * 1024;
 
 /**
  * Fetches cold blobs into the cache with one upstream download per digest, however many clients
@@ -43,12 +66,18 @@ const STORAGE_QUEUE_BYTES = 8 * 1024 * 1024;
  * window of recent chunks, but the last byte is held back until the digest is verified: a blob
  * whose bytes do not match never completes at any client. A client that falls behind the window
  * (slow, or joined late) pauses until the blob is committed and continues from the cache.
- * Memory per download is bounded by the window and the write queue, whatever the blob size.
+ * Memory per download is bounded by the window and the write queue, whatever the blob size;
+ * disk per download by its `maxBytes`, checked before each chunk is written (a body without
+ * Content-Length may be endless), and for all downloads together by `maxInflightBytes`. Bytes
+ * in flight are counted (`inflightBytes`) so the cache's size limit includes the temporary files
+ * they are written to.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
   readonly #options: BlobFetcherOptions;
   readonly #inflight = new Map<string, Download>();
+  #inflightBytes = 0;
+  #sinceGrowth = 0;
 
   constructor(storage: Storage, options: BlobFetcherOptions = {}) {
     this.#storage = storage;
@@ -60,20 +89,45 @@ export class BlobFetcher {
     return this.#inflight.size;
   }
 
+  /** Bytes the downloads in flight have received (and written to temporary files) so far. */
+  get inflightBytes(): number {
+    return this.#inflightBytes;
+  }
+
   /** True when `digest` is being downloaded right now. */
   isActive(digest: string): boolean {
     return this.#inflight.has(digest);
   }
 
+  #release(download: Download): void {
+    this.#inflightBytes -= download.counted;
+    download.counted = 0;
+  }
+
   /** Joins the download of `digest`, starting it with `open` when none is running. */
-  async fetch(digest: string, open: OpenBlob): Promise<BlobTransfer> {
+  async fetch(digest: string, open: OpenBlob, limits: BlobFetchLimits = {}): Promise<BlobTransfer> {
     let download = this.#inflight.get(digest);
     const joined = download !== undefined;
     if (!download) {
-      const started = new Download(digest, this.#storage);
+      const started: Download = new Download(
+        digest,
+        this.#storage,
+        limits.maxBytes,
+        (n) => this.#reserve(started, n),
+      );
       download = started;
       this.#inflight.set(digest, started);
-      started.run(open, this.#options).finally(() => this.#inflight.delete(digest));
+      const options: BlobFetcherOptions = {
+        ...this.#options,
+        onCommitted: (committed, size) => {
+          this.#release(started); // the bytes are the cache's now, not in flight
+          this.#options.onCommitted?.(committed, size);
+        },
+      };
+      started.run(open, options).finally(() => {
+        this.#inflight.delete(digest);
+        this.#release(started);
+      });
     }
     await download.ready;
     return {
@@ -83,12 +137,34 @@ export class BlobFetcher {
       committed: download.committed,
     };
   }
+
+  /**
+   * Counts `bytes` more in flight for `download`, or says why they may not be; a refused
+   * download's bytes stop counting at once (it is being cut off), so the others may go on.
+   */
+  #reserve(download: Download, bytes: number): TooLargeError | undefined {
+    const limit = this.#options.maxInflightBytes;
+    if (limit !== undefined && this.#inflightBytes + bytes > limit) {
+      this.#release(download);
+      return new TooLargeError("the blob downloads in flight", limit);
+    }
+    download.counted += bytes;
+    this.#inflightBytes += bytes;
+    this.#sinceGrowth += bytes;
+    if (this.#sinceGrowth >= GROWTH_STEP) {
+      this.#sinceGrowth = 0;
+      this.#options.onGrowth?.();
+    }
+    return undefined;
+  }
 }
 
 class Download {
   size: number | undefined;
   /** Bytes received from the upstream so far. */
   received = 0;
+  /** Of these, the bytes the fetcher counts as in flight. */
+  counted = 0;
   verified = false;
   failure: Error | undefined;
   /** The most recent chunks. */
@@ -101,7 +177,13 @@ class Download {
   #rejectCommitted!: (error: Error) => void;
   #waiters: (() => void)[] = [];
 
-  constructor(readonly digest: string, readonly storage: Storage) {
+  constructor(
+    readonly digest: string,
+    readonly storage: Storage,
+    readonly maxBytes: number | undefined,
+    /** Asks for room for `bytes` more; an error when the downloads in flight have none. */
+    readonly reserve: (bytes: number) => TooLargeError | undefined,
+  ) {
     this.ready = new Promise((resolve, reject) => {
       this.#resolveReady = resolve;
       this.#rejectReady = reject;
@@ -122,6 +204,10 @@ class Download {
       const response = await open();
       const length = response.headers.get("content-length");
       this.size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
+      if (this.maxBytes !== undefined && this.size !== undefined && this.size > this.maxBytes) {
+        await response.body?.cancel().catch(() => {});
+        throw this.#tooLarge();
+      }
       const cacheStream = new ReadableStream<Uint8Array>({
         start: (controller) => {
           toCache = controller;
@@ -151,6 +237,15 @@ class Download {
         while (true) {
           const { done, value } = await reader.read();
           if (done) break;
+          if (this.maxBytes !== undefined && this.received + value.length > this.maxBytes) {
+            await reader.cancel().catch(() => {});
+            throw this.#tooLarge();
+          }
+          const refused = this.reserve(value.length);
+          if (refused) {
+            await reader.cancel().catch(() => {});
+            throw refused;
+          }
           hash.update(value);
           this.window.push({ start: this.received, bytes: value });
           this.received += value.length;
@@ -205,6 +300,10 @@ class Download {
     } finally {
       this.window = [];
     }
+  }
+
+  #tooLarge(): TooLargeError {
+    return new TooLargeError(`blob ${this.digest} from the upstream`, this.maxBytes!);
   }
 
   /** A stream of the blob: from the window while it keeps up, from the cache once behind. */

@@ -1,13 +1,13 @@
 /**
  * Where the proxy keeps things in its Storage. Content is addressed by digest (shared by every
- * registry and repository that has it); tag answers are per registry, repository, tag and media
- * type. Every component is checked by the router's grammar before it gets here, so no key can
+ * registry and repository that has it); tag answers are per registry, repository, tag and Accept
+ * class. Every component is checked by the router's grammar before it gets here, so no key can
  * contain "..", "." or an empty segment.
  *
  * ```
  * blobs/sha256/ab/ab12…             layer and config bytes
  * manifests/sha256/ab/ab12…         "<media type>\n" + the manifest's exact bytes
- * tags/<registry>/<repo>/_tag/<tag>/<media type, "/" → "_">   JSON TagRecord
+ * tags/<registry>/<repo>/_tag/<tag>/accept-<16 hex>           JSON TagRecord of one Accept class
  * tags/<registry>/<repo>/_list                                 the last full tags/list answer
  * ```
  *
@@ -24,7 +24,7 @@ export const cacheKeys = {
     const [algorithm, hex = ""] = digest.split(":");
     return `manifests/${algorithm}/${hex.slice(0, 2)}/${hex}`;
   },
-  /** The folder of one tag's answers, one object per media type. */
+  /** The folder of one tag's answers, one object per Accept class. */
   tagFolder(registry: string, repository: string, tag: string): string {
     return `tags/${registry}/${repository}/_tag/${tag}/`;
   },
@@ -32,12 +32,9 @@ export const cacheKeys = {
   tagList(registry: string, repository: string): string {
     return `tags/${registry}/${repository}/_list`;
   },
-  /** One tag answer for one media type, or undefined when the type cannot be a key. */
-  tag(registry: string, repository: string, tag: string, mediaType: string): string | undefined {
-    if (!/^[A-Za-z0-9][A-Za-z0-9.+_-]*\/[A-Za-z0-9][A-Za-z0-9.+_-]*$/.test(mediaType)) {
-      return undefined;
-    }
-    return `${cacheKeys.tagFolder(registry, repository, tag)}${mediaType.replace("/", "_")}`;
+  /** One tag answer for one Accept class (its `key`, "accept-" + hex: always a safe segment). */
+  tag(registry: string, repository: string, tag: string, acceptKey: string): string {
+    return `${cacheKeys.tagFolder(registry, repository, tag)}${acceptKey}`;
   },
   /** Reads the digest back from a blob or manifest key; undefined for other keys. */
   digestOf(key: string): string | undefined {

@@ -4,12 +4,14 @@ import {
   HashMismatchError,
   NotFoundError,
   StorageError,
+  TooLargeError,
   VerificationError,
 } from "../lib/errors.ts";
 import { type AccessRecord, formatAccessLine } from "../lib/server/access_log.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import type { ProxyState } from "./_proxy_state.ts";
 import { BlobFetcher } from "./blob_fetcher.ts";
+import { DeclaredSizes } from "./declared_sizes.ts";
 import { cacheKeys } from "./cache_keys.ts";
 import type { ClientAuthOptions } from "./client_auth.ts";
 import { ClientGate } from "./client_gate.ts";
@@ -24,6 +26,8 @@ import { ProxyMetrics } from "./proxy_metrics.ts";
 import { serveBlob } from "./serve_blob.ts";
 import { serveListing } from "./serve_listing.ts";
 import { serveManifest } from "./serve_manifest.ts";
+import { SingleFlight } from "./single_flight.ts";
+import { sweepStaleTemporaries } from "./sweep_stale_temporaries.ts";
 import type { ResolveHost } from "./_target_guard.ts";
 import { UpstreamClient } from "./upstream_client.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
@@ -34,6 +38,11 @@ export interface RegistryProxyDeps {
   fetch: typeof fetch;
   /** The cache: blobs, manifests and tag answers. */
   storage: Storage;
+  /**
+   * The cache's directory when `storage` is on local disk: the temporary files of downloads a
+   * killed proxy left there are removed when the proxy starts.
+   */
+  cacheDirectory?: string;
   /** A fetch for one registry (custom CA); defaults to `fetch`. */
   fetchFor?: (registry: RegistryEntry) => typeof fetch;
   /** Resolves upstream-supplied hosts for the private-network check (default: DNS). */
@@ -106,6 +115,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
         try {
           const result = await evictCache(deps.storage, {
             targetBytes: Math.floor(maxBytes * 0.9),
+            inflightBytes: blobs.inflightBytes,
             lastUsed: (key) => lastUsed.get(key),
             isPinned: (key) => {
               const digest = cacheKeys.digestOf(key);
@@ -127,6 +137,16 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     })());
   };
 
+  if (deps.cacheDirectory !== undefined) {
+    track(
+      sweepStaleTemporaries(deps.cacheDirectory).then(({ removed, bytes }) => {
+        if (removed > 0) {
+          log(`Removed ${removed} stale temporary files (${bytes} bytes) from the cache`);
+        }
+      }, (error) => log(`Cannot sweep stale temporary files: ${(error as Error).message}`)),
+    );
+  }
+
   const blobs = new BlobFetcher(deps.storage, {
     onCommitted: (digest, size) => {
       metrics.inc("ferry_proxy_blobs_committed_total");
@@ -140,6 +160,8 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
       metrics.inc("ferry_proxy_blobs_rejected_total");
       log(`Not caching blob "${digest}": ${error.message}`);
     },
+    onGrowth: grew,
+    maxInflightBytes: maxBytes,
   });
   metrics.gauge("ferry_proxy_blob_downloads_active", () => blobs.active);
 
@@ -148,6 +170,8 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     config,
     storage: deps.storage,
     manifests: new ManifestCache(deps.storage),
+    manifestFetches: new SingleFlight(),
+    declaredSizes: new DeclaredSizes(),
     blobs,
     metrics,
     now,
@@ -339,6 +363,9 @@ function toOciError(error: Error): OciError {
       "UNKNOWN",
       `${error.message}; nothing cached to serve instead`,
     );
+  }
+  if (error instanceof TooLargeError) {
+    return new OciError(502, "SIZE_INVALID", `${error.message}; it was not cached`);
   }
   if (error instanceof HashMismatchError || error instanceof VerificationError) {
     return new OciError(502, "DIGEST_INVALID", error.message);

@@ -9,6 +9,11 @@ export interface EvictCacheOptions {
   targetBytes: number;
   /** Last use of a key (epoch ms) when known; the object's modification time otherwise. */
   lastUsed?: (key: string) => number | undefined;
+  /**
+   * Bytes held outside the listed objects: downloads in flight, written to temporary files that
+   * become cache entries (or are deleted). They count against the limit but cannot be evicted.
+   */
+  inflightBytes?: number;
   /** Keys that must stay (being downloaded or served right now). */
   isPinned?: (key: string) => boolean;
 }
@@ -40,7 +45,7 @@ export async function evictCache(
   options: EvictCacheOptions,
 ): Promise<EvictionResult> {
   const entries = new Map<string, Entry>();
-  let total = 0;
+  let total = options.inflightBytes ?? 0;
   for await (const stat of storage.list("")) {
     if (!/^(?:blobs|manifests|tags)\//.test(stat.path)) continue;
     total += stat.size;

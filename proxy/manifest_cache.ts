@@ -1,6 +1,7 @@
 import { NotFoundError } from "../lib/errors.ts";
 import { collectBytes } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
+import { type AcceptClass, acceptClass, INDEX_TYPES } from "./accept_class.ts";
 import { cacheKeys } from "./cache_keys.ts";
 import { digestOf } from "./digest_of.ts";
 
@@ -11,32 +12,23 @@ export interface CachedManifest {
   bytes: Uint8Array;
 }
 
-/** What a tag resolved to, and when the upstream last said so. */
+/** What a tag resolved to for one Accept class, and when the upstream last said so. */
 export interface TagRecord {
   digest: string;
   mediaType: string;
   size: number;
   /** Epoch milliseconds of the last upstream answer. */
   checkedAt: number;
+  /** The Accept class (its canonical form) the upstream answered; absent in old records. */
+  accept?: string;
 }
 
 /** Manifests are small (Distribution caps them at 4 MiB); anything bigger is refused. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 /**
- * Index and list types rank first: a registry returns the index when the client accepts it,
- * so an index answer for a tag beats a single-platform answer given to a narrower client.
- */
-const RANK = [
-  "application/vnd.oci.image.index.v1+json",
-  "application/vnd.docker.distribution.manifest.list.v2+json",
-  "application/vnd.oci.image.manifest.v1+json",
-  "application/vnd.docker.distribution.manifest.v2+json",
-];
-
-/**
- * Manifests by digest (kept forever, re-verified on every read) and tag answers by media type,
- * over a Storage. Guarantees: a manifest is stored only under the digest of its exact bytes and
+ * Manifests by digest (kept forever, re-verified on every read) and tag answers per Accept
+ * class (see acceptClass), over a Storage. Guarantees: a manifest is stored only under the digest of its exact bytes and
  * is never re-serialized; a manifest whose stored bytes no longer match is dropped, not served.
  */
 export class ManifestCache {
@@ -84,46 +76,43 @@ export class ManifestCache {
   }
 
   /**
-   * The best cached answer for a tag that a client accepting `accept` may get: index types
-   * first (see RANK). `accept` empty or containing a wildcard accepts every type.
+   * The cached answer for a tag that a client of class `accepted` may get: its own class's
+   * answer, else one the upstream would have given it too. That is an index of a type it
+   * accepts, or a single-platform manifest of a type it accepts from a class that accepted every
+   * index type this client does (so the tag was no index this client could have had). A client
+   * that accepts lists never gets a single-platform answer meant for a narrower client.
    */
   async getTag(
     registry: string,
     repository: string,
     tag: string,
-    accept: string[],
+    accepted: AcceptClass,
   ): Promise<TagRecord | undefined> {
     const records = await this.#tagRecords(registry, repository, tag);
-    const any = accept.length === 0 || accept.some((t) => t === "*/*" || t.endsWith("/*"));
-    const acceptable = records.filter((r) => any || accept.includes(r.mediaType));
-    acceptable.sort((a, b) => rank(a.mediaType) - rank(b.mediaType) || b.checkedAt - a.checkedAt);
-    return acceptable[0];
+    const own = records.find((r) => r.accept === accepted.canonical);
+    if (own) return own;
+    const usable = records.filter((r) => {
+      if (!accepted.types.has(r.mediaType)) return false;
+      if (INDEX_TYPES.has(r.mediaType)) return accepted.indexTypes.size > 0;
+      if (accepted.indexTypes.size === 0) return true;
+      if (r.accept === undefined) return false;
+      const theirs = acceptClassOfCanonical(r.accept);
+      return [...accepted.indexTypes].every((t) => theirs.indexTypes.has(t));
+    });
+    usable.sort((a, b) => b.checkedAt - a.checkedAt);
+    return usable[0];
   }
 
-  /**
-   * Records the upstream's answer for a tag. Answers of higher-ranked types that the client
-   * also accepted are removed: had the tag still been an index, the upstream would have said so.
-   */
+  /** Records the upstream's answer for a tag to clients of class `accepted`. */
   async putTag(
     registry: string,
     repository: string,
     tag: string,
     record: TagRecord,
-    accept: string[],
+    accepted: AcceptClass,
   ): Promise<void> {
-    const key = cacheKeys.tag(registry, repository, tag, record.mediaType);
-    if (key === undefined) return;
-    await this.#storage.write(key, JSON.stringify(record));
-    const any = accept.length === 0 || accept.some((t) => t.endsWith("/*"));
-    for (const other of await this.#tagRecords(registry, repository, tag)) {
-      if (other.mediaType === record.mediaType) continue;
-      if (
-        rank(other.mediaType) < rank(record.mediaType) && (any || accept.includes(other.mediaType))
-      ) {
-        const otherKey = cacheKeys.tag(registry, repository, tag, other.mediaType);
-        if (otherKey) await this.#storage.delete(otherKey).catch(() => {});
-      }
-    }
+    const key = cacheKeys.tag(registry, repository, tag, accepted.key);
+    await this.#storage.write(key, JSON.stringify({ ...record, accept: accepted.canonical }));
   }
 
   /** Forgets every answer for a tag (the upstream says it no longer exists). */
@@ -140,7 +129,10 @@ export class ManifestCache {
         const object = await this.#storage.read(stat.path, { maxBytes: 4096 });
         const text = new TextDecoder().decode(await collectBytes(object.body, { maxBytes: 4096 }));
         const record = JSON.parse(text) as TagRecord;
-        if (typeof record.digest === "string" && typeof record.mediaType === "string") {
+        if (
+          typeof record.digest === "string" && typeof record.mediaType === "string" &&
+          (record.accept === undefined || typeof record.accept === "string")
+        ) {
           records.push(record);
         }
       } catch {
@@ -151,7 +143,7 @@ export class ManifestCache {
   }
 }
 
-function rank(mediaType: string): number {
-  const index = RANK.indexOf(mediaType);
-  return index === -1 ? RANK.length : index;
+/** The class of a stored canonical Accept (sorted types joined by ","). */
+function acceptClassOfCanonical(canonical: string): AcceptClass {
+  return acceptClass(canonical.split(",").join(", "));
 }

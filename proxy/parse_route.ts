@@ -76,8 +76,9 @@ export function isDigest(reference: string): boolean {
  * Routes a request path such as `/v2/docker.io/library/nginx/manifests/latest` to
  * `{ kind: "manifest", registry: "docker.io", repository: "library/nginx", reference: "latest" }`.
  *
- * Order: host alias (the Host header names a registry) → prefix (the first segment is a registry
- * in the table) → `?ns=` → the default registry (Docker Hub mirror mode, "library/" added to
+ * Order: `?ns=` (the client names the registry; a first segment equal to it is dropped) → host
+ * alias (the Host header names a registry) → prefix (the first segment is a registry in the
+ * table) → the default registry (Docker Hub mirror mode, "library/" added to
  * one-segment names). A first segment that looks like a host but is not in the table is refused
  * (`denied`); a path that does not parse is `invalid` with a message showing the expected form —
  * never a bare DENIED, which is what confuses crproxy users (crproxy #8).
@@ -177,20 +178,26 @@ type Resolved =
   | Extract<Route, { kind: "denied" | "invalid" }>;
 
 function resolveTarget(nameSegments: string[], context: RouteContext): Resolved {
+  const first = nameSegments[0] ?? "";
+  // `?ns=` is the client's own statement of the registry (containerd sends it for every mirror
+  // in hosts.toml), so it decides: in `up.test/gcr.io/hello` the "gcr.io" is part of the
+  // repository. A first component equal to ns is a prefix-mode path that agrees with it.
+  if (context.ns !== undefined && context.ns !== "") {
+    const ns = context.ns.toLowerCase();
+    if (!context.registries.has(ns)) return notInTable(ns);
+    if (first === ns) {
+      return { registry: ns, repositorySegments: nameSegments.slice(1), mode: "prefix" };
+    }
+    return { registry: ns, repositorySegments: nameSegments, mode: "namespace" };
+  }
   const host = normalizeHost(context.host);
   const aliased = host === undefined ? undefined : context.aliases?.[host];
   if (aliased !== undefined) {
     if (!context.registries.has(aliased)) return notInTable(aliased);
     return { registry: aliased, repositorySegments: nameSegments, mode: "alias" };
   }
-  const first = nameSegments[0] ?? "";
   if (context.registries.has(first)) {
     return { registry: first, repositorySegments: nameSegments.slice(1), mode: "prefix" };
-  }
-  if (context.ns !== undefined && context.ns !== "") {
-    const ns = context.ns.toLowerCase();
-    if (!context.registries.has(ns)) return notInTable(ns);
-    return { registry: ns, repositorySegments: nameSegments, mode: "namespace" };
   }
   // crproxy's rule: a first segment with a dot (or a port, or "localhost") names a host.
   if (first.includes(".") || first.includes(":") || first === "localhost") {

@@ -18,7 +18,8 @@ type BlobRoute = Extract<Route, { kind: "blob" }>;
  * Answers GET/HEAD of a blob. Cached blobs are served from storage with Range support (206/416).
  * A cold GET joins or starts the one shared upstream download (see BlobFetcher): bytes stream to
  * the client as they arrive and the blob is cached only once its digest is verified. A cold HEAD
- * stays a HEAD upstream. A cold ranged GET waits for the verified download, then serves the range
+ * stays a HEAD upstream. Every download is capped by the size a served manifest declared for the
+ * blob, else by the cache's size limit: an endless body cannot fill the disk. A cold ranged GET waits for the verified download, then serves the range
  * from the cache, so no unverified byte is ever handed out.
  */
 export async function serveBlob(
@@ -56,7 +57,7 @@ export async function serveBlob(
       throw await mapUpstreamStatus(response, { registry, what, notFound: "BLOB_UNKNOWN" });
     }
     return response;
-  });
+  }, { maxBytes: state.declaredSizes.get(route, digest) ?? state.config.cache.maxBytes });
   if (transfer.joined) state.metrics.inc("ferry_proxy_blob_downloads_joined_total");
   if (request.range !== undefined && parseRange(request.range, 1).kind !== "full") {
     await transfer.body.cancel();

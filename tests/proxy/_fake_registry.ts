@@ -32,13 +32,17 @@ export class FakeRegistry {
   readonly tokensIssued: string[] = [];
   down = false;
   failWith: number | undefined;
-  readonly manifests = new Map<string, { type: string; bytes: Uint8Array }>();
+  readonly manifests = new Map<string, { type: string; bytes: Uint8Array; amd64?: string }>();
   readonly tags = new Map<string, string>();
   readonly blobs = new Map<string, Uint8Array>();
   /** Digest → bytes served instead of the real ones. */
   readonly corrupt = new Map<string, Uint8Array>();
   /** Resolve to let blob bodies finish; set to hold them. */
   blobGate: Promise<void> | undefined;
+  /** Set to hold manifest answers (the request is logged first) until it resolves. */
+  manifestGate: Promise<void> | undefined;
+  /** A hostile upstream: answers instead of the registry whenever it returns a Response. */
+  override: ((request: Request) => Response | undefined) | undefined;
   readonly #options: FakeRegistryOptions;
 
   constructor(options: FakeRegistryOptions = {}) {
@@ -75,24 +79,59 @@ export class FakeRegistry {
     return this.log.filter((r) => r.method === method && r.url.includes(pathPart)).length;
   }
 
-  readonly fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    try {
-      return Promise.resolve(this.#handle(input, init));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  };
-
-  #handle(input: string | URL | Request, init?: RequestInit): Response {
+  readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init);
-    const url = new URL(request.url);
     this.log.push({
       method: request.method,
       url: request.url,
       authorization: request.headers.get("authorization"),
       accept: request.headers.get("accept"),
     });
+    if (this.manifestGate && request.url.includes("/manifests/")) await this.manifestGate;
+    return this.#handle(request);
+  };
+
+  /**
+   * Adds a Docker manifest list of an amd64 and an arm64 image under repo:tag. Like
+   * Distribution, the registry answers a client that does not accept lists with the amd64 image.
+   */
+  addList(repo: string, tag: string) {
+    const type = "application/vnd.docker.distribution.manifest.v2+json";
+    const platforms = ["amd64", "arm64"].map((architecture) => {
+      const config = this.addBlob(`{"architecture":"${architecture}","os":"linux"}`);
+      const layer = this.addBlob(`layer for ${architecture}`);
+      const bytes = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: type,
+        config: { mediaType: "application/vnd.docker.container.image.v1+json", digest: config },
+        layers: [{ mediaType: "application/vnd.docker.image.rootfs.diff.tar.gzip", digest: layer }],
+      }));
+      const digest = sha256(bytes);
+      this.manifests.set(digest, { type, bytes });
+      return { architecture, digest, size: bytes.length };
+    });
+    const listType = "application/vnd.docker.distribution.manifest.list.v2+json";
+    const bytes = new TextEncoder().encode(JSON.stringify({
+      schemaVersion: 2,
+      mediaType: listType,
+      manifests: platforms.map((p) => ({
+        mediaType: type,
+        digest: p.digest,
+        size: p.size,
+        platform: { architecture: p.architecture, os: "linux" },
+      })),
+    }));
+    const digest = sha256(bytes);
+    this.manifests.set(digest, { type: listType, bytes, amd64: platforms[0]!.digest });
+    this.tags.set(`${repo}:${tag}`, digest);
+    return { digest, amd64: platforms[0]!.digest, arm64: platforms[1]!.digest };
+  }
+
+  #handle(request: Request): Response {
+    const url = new URL(request.url);
     if (this.down) throw new TypeError("fetch failed: connection refused");
+    const hostile = this.override?.(request);
+    if (hostile) return hostile;
     if (this.failWith) return new Response("unavailable", { status: this.failWith });
     if (url.pathname === "/token") return this.#token(request, url);
     if (this.#options.redirectBlobsTo && url.origin === this.#options.redirectBlobsTo) {
@@ -128,10 +167,14 @@ export class FakeRegistry {
       }
       return this.#blob(request, ref);
     }
-    const digest = ref.startsWith("sha256:") ? ref : this.tags.get(`${repo}:${ref}`);
-    const manifest = digest ? this.manifests.get(digest) : undefined;
+    let digest = ref.startsWith("sha256:") ? ref : this.tags.get(`${repo}:${ref}`);
+    let manifest = digest ? this.manifests.get(digest) : undefined;
     if (!digest || !manifest) return errorResponse(404, "MANIFEST_UNKNOWN", "manifest unknown");
     const accept = request.headers.get("accept") ?? "";
+    if (manifest.amd64 && !accept.includes(manifest.type) && !ref.startsWith("sha256:")) {
+      digest = manifest.amd64;
+      manifest = this.manifests.get(digest)!;
+    }
     if (!accept.includes(manifest.type)) {
       return errorResponse(404, "MANIFEST_UNKNOWN", "accept header does not allow this type");
     }

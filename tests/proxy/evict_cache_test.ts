@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
+import { acceptClass } from "../../proxy/accept_class.ts";
 import { cacheKeys } from "../../proxy/cache_keys.ts";
 import { evictCache } from "../../proxy/evict_cache.ts";
 import { ManifestCache } from "../../proxy/manifest_cache.ts";
 import { sha256 } from "./_fake_registry.ts";
+
+const ANY = acceptClass("*/*");
 
 async function image(storage: MemoryStorage, repo: string, tag: string, layers: string[]) {
   const digests = [];
@@ -26,7 +29,7 @@ async function image(storage: MemoryStorage, repo: string, tag: string, layers: 
     repo,
     tag,
     { digest, mediaType, size: bytes.length, checkedAt: 0 },
-    [],
+    ANY,
   );
   return { digest, layers: digests };
 }
@@ -44,8 +47,8 @@ describe("evictCache()", () => {
     const old = await image(storage, "old", "v1", [shared, "O".repeat(1000)]);
     const recent = await image(storage, "recent", "v1", [shared, "R".repeat(1000)]);
     const used = new Map<string, number>([
-      [cacheKeys.tag("r.test", "old", "v1", "application/vnd.oci.image.manifest.v1+json")!, 1],
-      [cacheKeys.tag("r.test", "recent", "v1", "application/vnd.oci.image.manifest.v1+json")!, 9],
+      [cacheKeys.tag("r.test", "old", "v1", ANY.key), 1],
+      [cacheKeys.tag("r.test", "recent", "v1", ANY.key), 9],
     ]);
     const result = await evictCache(storage, {
       targetBytes: 2500,
@@ -65,6 +68,16 @@ describe("evictCache()", () => {
     await image(storage, "a", "v1", ["x"]);
     const result = await evictCache(storage, { targetBytes: 1_000_000 });
     assert.equal(result.deletedBytes, 0);
+  });
+
+  it("counts the bytes of downloads in flight against the limit", async () => {
+    const storage = new MemoryStorage();
+    await image(storage, "a", "v1", ["x".repeat(1000)]);
+    const under = await evictCache(storage, { targetBytes: 2000 });
+    assert.equal(under.deletedBytes, 0);
+    const withInflight = await evictCache(storage, { targetBytes: 2000, inflightBytes: 1500 });
+    assert.ok(withInflight.deletedBytes > 0, "room is made for the temporary files in flight");
+    assert.ok(withInflight.totalBytes <= 2000);
   });
 
   it("does not delete pinned blobs", async () => {

@@ -54,6 +54,21 @@ describe("parseRoute()", () => {
     }],
     ["/v2/library/nginx/manifests/1", { ns: "docker.io" }, { mode: "namespace" }],
     ["/v2/docker.io/library/nginx/manifests/1", { ns: "docker.io" }, { mode: "prefix" }],
+    // ctr pull up.test/ghcr.io/hello:v1 through a hosts.toml mirror: ns names the registry, and a
+    // registry-named first component is part of the repository, not a second registry
+    ["/v2/ghcr.io/hello/manifests/v1", { ns: "upstream.test" }, {
+      registry: "upstream.test",
+      repository: "ghcr.io/hello",
+      mode: "namespace",
+    }],
+    ["/v2/docker.io/library/nginx/manifests/1", { ns: "ghcr.io" }, {
+      registry: "ghcr.io",
+      repository: "docker.io/library/nginx",
+    }],
+    ["/v2/ghcr.io/hello/manifests/v1", { ns: "upstream.test", host: "k8s-gcr.cr.example" }, {
+      registry: "upstream.test",
+      mode: "namespace",
+    }],
     ["/v2/x/blobs/uploads/", {}, { kind: "upload" }],
     ["/v2/docker.io/x/blobs/uploads/1234-uuid", {}, { kind: "upload" }],
     ["/other", {}, { kind: "not-v2" }],
@@ -61,6 +76,7 @@ describe("parseRoute()", () => {
     ["/v2/evil.example/x/manifests/latest", {}, { kind: "denied" }],
     ["/v2/localhost/x/manifests/latest", {}, { kind: "denied" }],
     ["/v2/x/manifests/1", { ns: "evil.example" }, { kind: "denied" }],
+    ["/v2/docker.io/library/x/manifests/1", { ns: "evil.example" }, { kind: "denied" }],
     ["/v2/x/manifests/1", { host: "bad.cr.example" }, { kind: "denied" }],
     ["/v2/coredns/coredns/manifests/v1", {}, {
       kind: "invalid",
