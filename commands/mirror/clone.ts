@@ -1,12 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import {
-  booleanFlag,
-  type Command,
-  type FlagSpec,
-  listFlag,
-  stringFlag,
-} from "../../lib/cli/command.ts";
+import { booleanFlag, type Command, type FlagSpec, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
@@ -19,6 +13,7 @@ import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
+import { platformFlag } from "../_platform_flags.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   source: {
@@ -109,6 +104,8 @@ Examples:
         `Cannot use --jobs "${stringFlag(flags, "jobs")}": use a whole number from 1 to 256`,
       );
     }
+    const os = platformFlag(flags, "os");
+    const arch = platformFlag(flags, "arch");
     const components = componentFlags(rawArgs);
     const home = ferryHome(env);
     const given = stringFlag(flags, "source");
@@ -160,8 +157,8 @@ Examples:
     let report;
     try {
       report = await cloneIntoDirectory(source, targetDir!, {
-        os: listFlag(flags, "os"),
-        arch: listFlag(flags, "arch"),
+        os,
+        arch,
         full: booleanFlag(flags, "full"),
         prefix: booleanFlag(flags, "prefix"),
         overwrite: booleanFlag(flags, "overwrite"),

@@ -10,7 +10,7 @@ import {
   reportUpdate,
   resolveMirrorDir,
 } from "./_writer_context.ts";
-import { PLATFORM_FLAGS } from "../_platform_flags.ts";
+import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
 export const mirrorPublishCommand: Command = {
   name: "mirror publish",
@@ -45,8 +45,8 @@ Examples:
   positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
   async run({ args, flags, out, env }) {
     const [component, version, tarballPath, entry] = args as [string, string, string, string];
-    const os = stringFlag(flags, "os");
-    const arch = stringFlag(flags, "arch");
+    const os = singlePlatformFlag(flags, "os");
+    const arch = singlePlatformFlag(flags, "arch");
     const host = os === undefined || arch === undefined ? hostPlatform() : undefined;
     const platform = `${os ?? host!.os}/${arch ?? host!.arch}`;
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "publish");
