@@ -1,6 +1,12 @@
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, type FlagSpec, stringFlag } from "../../lib/cli/command.ts";
+import {
+  booleanFlag,
+  type Command,
+  type FlagSpec,
+  integerFlag,
+  stringFlag,
+} from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
@@ -98,12 +104,7 @@ Examples:
   dynamicFlags: true,
   async run({ args, flags, rawArgs, out, env, signal }) {
     const [targetDir, ...versions] = args;
-    const jobs = Number(stringFlag(flags, "jobs") ?? DEFAULT_JOBS);
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) {
-      throw new UsageError(
-        `Cannot use --jobs "${stringFlag(flags, "jobs")}": use a whole number from 1 to 256`,
-      );
-    }
+    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? DEFAULT_JOBS;
     const os = platformFlag(flags, "os");
     const arch = platformFlag(flags, "arch");
     const components = componentFlags(rawArgs);

@@ -1,5 +1,5 @@
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
@@ -59,10 +59,7 @@ Examples:
   async run({ args, flags, out, env, signal }) {
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "merge");
     const base = new LocalStorage(dir);
-    const jobs = Number(stringFlag(flags, "jobs") ?? 8);
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) {
-      throw new UsageError(`Cannot use --jobs "${stringFlag(flags, "jobs")}": use 1 to 256`);
-    }
+    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? 8;
     const keys = new Map<string, SigningKey>();
     const keyDir = stringFlag(flags, "key-dir");
     for (
