@@ -8,7 +8,7 @@ import {
   stringFlag,
 } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
@@ -152,7 +152,7 @@ Examples:
     }
 
     const json = booleanFlag(flags, "json");
-    const progress = createProgress(out, "Cloning");
+    const progress = json ? NO_PROGRESS : createProgress(out, "Cloning");
     const started = Date.now();
     out.info(`Cloning ${source.location} into ${nodePath.resolve(targetDir!)}`);
     let report;

@@ -1,7 +1,7 @@
 import * as nodePath from "node:path";
 import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadSigningKeys } from "../../lib/repo/clone/load_signing_keys.ts";
@@ -83,7 +83,7 @@ Examples:
         throw new UsageError(`Cannot merge "${location}" into itself`);
       }
       out.info(`Merging ${source.location} into ${dir}`);
-      const progress = createProgress(out, "Fetching");
+      const progress = booleanFlag(flags, "json") ? NO_PROGRESS : createProgress(out, "Fetching");
       try {
         reports.push(
           await mergeMirror(base, source, {
