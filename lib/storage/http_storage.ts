@@ -123,6 +123,7 @@ export class HttpStorage implements StorageReader {
 
   async #request(path: string, method: string, headers: Record<string, string>): Promise<Response> {
     const url = this.urlFor(path);
+    const started = Date.now();
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
       if (attempt > 0) await sleep(this.#retryDelayMs * 2 ** (attempt - 1));
@@ -141,7 +142,9 @@ export class HttpStorage implements StorageReader {
       } catch (error) {
         lastError = controller.signal.aborted
           ? new DownloadError(
-            `Cannot fetch "${url}": no answer within ${this.#headersTimeoutMs / 1000} s`,
+            // Say what really happened: each attempt waited this long, and they add up.
+            `Cannot fetch "${url}": no answer within ${this.#headersTimeoutMs / 1000} s ` +
+              `(${attempt + 1} attempt(s), ${Math.round((Date.now() - started) / 1000)} s in all)`,
           )
           : new DownloadError(`Cannot fetch "${url}": ${(error as Error)?.message ?? error}`, {
             cause: error,
