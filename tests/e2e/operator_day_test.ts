@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { freePort, makeTempDir, REPO_ROOT, runFerryExpecting } from "./_cli.ts";
@@ -45,26 +45,30 @@ async function latestIndex(dir: string) {
   return (await readJson(nodePath.join(dir, `${version}.index.json`))).signed;
 }
 
-before(async () => {
-  temp = await makeTempDir("ferry-e2e-operator");
-  env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
-  mirror = nodePath.join(temp.dir, "m");
-  const pkg = nodePath.join(temp.dir, "pkg");
-  await fs.mkdir(pkg);
-  await fs.writeFile(nodePath.join(pkg, "hello"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
-  // A CI artifact name without a version, which tiup publishes as it is.
-  await fs.writeFile(
-    nodePath.join(temp.dir, "hello-linux-amd64.tar.gz"),
-    await collectBytes(await packTarball(["hello"], { cwd: pkg })),
-  );
-  await fs.writeFile(nodePath.join(temp.dir, "afile"), "not a directory");
-  await ferry(["mirror", "init", mirror]);
-  await ferry(["mirror", "genkey"]);
-  await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
-});
-after(async () => {
-  await temp?.remove();
-});
+/**
+ * The shared mirror, made by the first test that needs it: Bun's node:test ignores a hook's
+ * timeout, and this takes longer than its 5 s default on a loaded machine.
+ */
+let ready: Promise<void> | undefined;
+function setUp(): Promise<void> {
+  return ready ??= (async () => {
+    temp = await makeTempDir("ferry-e2e-operator");
+    env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
+    mirror = nodePath.join(temp.dir, "m");
+    const pkg = nodePath.join(temp.dir, "pkg");
+    await fs.mkdir(pkg);
+    await fs.writeFile(nodePath.join(pkg, "hello"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+    // A CI artifact name without a version, which tiup publishes as it is.
+    await fs.writeFile(
+      nodePath.join(temp.dir, "hello-linux-amd64.tar.gz"),
+      await collectBytes(await packTarball(["hello"], { cwd: pkg })),
+    );
+    await fs.writeFile(nodePath.join(temp.dir, "afile"), "not a directory");
+    await ferry(["mirror", "init", mirror]);
+    await ferry(["mirror", "genkey"]);
+    await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
+  })();
+}
 
 /** `ferry mirror publish hello VERSION TARBALL ENTRY` for linux/amd64 into the test mirror. */
 function publish(version: string, tarball: string, entry: string): string[] {
@@ -73,10 +77,15 @@ function publish(version: string, tarball: string, entry: string): string[] {
 }
 
 describe("a TiUP operator's day (CLI)", () => {
+  after(async () => {
+    await temp?.remove();
+  }, TIMEOUT);
+
   it(
     "publish takes any file name (hello-linux-amd64.tar.gz) and stores COMP-VER-OS-ARCH",
     TIMEOUT,
     async () => {
+      await setUp();
       await ferry(publish("v0.0.1", "hello-linux-amd64.tar.gz", "hello"));
       await fs.stat(nodePath.join(mirror, "hello-v0.0.1-linux-amd64.tar.gz"));
       await ferry(["mirror", "verify", mirror]);
@@ -84,6 +93,7 @@ describe("a TiUP operator's day (CLI)", () => {
   );
 
   it("publish refuses an ENTRY the tarball lacks, before writing anything", TIMEOUT, async () => {
+    await setUp();
     const before = await dirDigest(mirror);
     await refused(
       publish("v0.0.2", "hello-linux-amd64.tar.gz", "bin/hello"),
@@ -94,6 +104,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("modify takes tiup's --hide=false, --hide=true and --standalone=0", TIMEOUT, async () => {
+    await setUp();
     const m = ["--mirror", mirror];
     await ferry(["mirror", "modify", "hello", "--hide=true", ...m]);
     assert.equal((await latestIndex(mirror)).components.hello.hidden, true);
@@ -105,6 +116,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("unknown --os/--arch values are usage errors naming the valid ones", TIMEOUT, async () => {
+    await setUp();
     const before = await dirDigest(mirror);
     const target = nodePath.join(temp.dir, "platforms");
     const clone = ["mirror", "clone", target, "--source", mirror, "--skip-ferry-binary"];
@@ -130,6 +142,7 @@ describe("a TiUP operator's day (CLI)", () => {
     "clone --hello v0 says --prefix matches by prefix, and leaves no partial dir with keys",
     TIMEOUT,
     async () => {
+      await setUp();
       const target = nodePath.join(temp.dir, "prefixed");
       const clone = ["mirror", "clone", target, "--source", mirror, "--skip-ferry-binary"];
       await refused([...clone, "--hello", "v0"], 2, /"v0".*add --prefix, which matches/);
@@ -141,6 +154,7 @@ describe("a TiUP operator's day (CLI)", () => {
   );
 
   it("a clone off a terminal prints progress lines; --json and -q do not", TIMEOUT, async () => {
+    await setUp();
     const clone = (name: string) => [
       "mirror",
       "clone",
@@ -160,6 +174,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("CLI slips exit non-zero with one sentence and change nothing", TIMEOUT, async () => {
+    await setUp();
     const before = await dirDigest(mirror);
     const m = ["--mirror", mirror];
     await refused(["mirror", "renew", "--days", "0", ...m], 2, /--days "0".*from 1 to/);
@@ -178,6 +193,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("a read-only mirror is refused in words, not EROFS", TIMEOUT, async (t) => {
+    await setUp();
     const ro = nodePath.join(temp.dir, "ro");
     await fs.cp(mirror, ro, { recursive: true });
     try {
@@ -195,6 +211,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("help prints each default once, numbers unquoted", TIMEOUT, async () => {
+    await setUp();
     const sign = await ferry(["mirror", "sign", "--help"]);
     assert.match(sign.stdout, /HTTP timeout for a URL, in seconds \(default 10\)\n/);
     const verify = await ferry(["mirror", "verify", "--help"]);
@@ -206,6 +223,7 @@ describe("a TiUP operator's day (CLI)", () => {
   });
 
   it("npm start's hint names scripts/ferry, which works in a checkout", TIMEOUT, async () => {
+    await setUp();
     const port = await freePort();
     const child = spawn("bash", [
       nodePath.join(REPO_ROOT, "scripts", "start.sh"),
