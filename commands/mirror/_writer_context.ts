@@ -14,13 +14,14 @@ import { type FlagSpec, type FlagValues, integerFlag, stringFlag } from "../../l
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
-import { StorageError, UsageError } from "../../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import type { SigningKey } from "../../lib/repo/key_info.ts";
 import { loadSigningKey } from "../../lib/repo/load_key.ts";
 import type { KeyLocation } from "../../lib/repo/repo_keys.ts";
 import type { UpdateResult } from "../../lib/repo/update_repository.ts";
-import { LocalStorage, TEMP_PREFIX } from "../../lib/storage/local_storage.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
+import { checkWritableDirectory } from "../_check_writable.ts";
 
 /** Flags every writing verb accepts. */
 export const MIRROR_FLAGS: Record<string, FlagSpec> = {
@@ -85,19 +86,7 @@ export async function resolveMirrorDir(
       `Cannot ${verb} on "${dir}": it is a file, not a mirror directory (pass --mirror DIR)`,
     );
   }
-  if (info && !options.readOnly) {
-    // A real write, not access(2): runtimes emulate access() from the mode bits, which says
-    // nothing about a read-only mount. The name is a temp name, so a crash leaves nothing new.
-    const probe = nodePath.join(dir, `${TEMP_PREFIX}probe-${process.pid}-${Date.now()}`);
-    await fs.writeFile(probe, "", { flag: "wx" }).then(() => fs.rm(probe), (error) => {
-      const why = error.code === "EROFS"
-        ? "it is on a read-only file system"
-        : error.code === "EACCES" || error.code === "EPERM"
-        ? "permission denied (run as the mirror's owner)"
-        : String(error.code ?? error.message);
-      throw new StorageError(`Cannot ${verb} on "${dir}": ${why}`);
-    });
-  }
+  if (info && !options.readOnly) await checkWritableDirectory(dir, `Cannot ${verb} on "${dir}"`);
   return dir;
 }
 

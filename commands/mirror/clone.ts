@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import * as nodePath from "node:path";
 import {
   booleanFlag,
@@ -19,6 +19,7 @@ import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
+import { checkWritableDirectory } from "../_check_writable.ts";
 import { platformFlag } from "../_platform_flags.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
@@ -149,6 +150,15 @@ Examples:
       out.info(
         `Publishing this ferry (${host.os}/${host.arch} only: other platforms need their own binary)`,
       );
+    }
+
+    // The clone is built beside the target (or in it, when it is already a mirror): refuse a
+    // place that cannot be written before fetching anything.
+    const target = nodePath.resolve(targetDir!);
+    const existing = await stat(target).then((info) => info.isDirectory(), () => false);
+    const parent = nodePath.dirname(target);
+    if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
+      await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
     }
 
     const json = booleanFlag(flags, "json");

@@ -192,7 +192,7 @@ describe("a TiUP operator's day (CLI)", () => {
     assert.deepEqual(await dirDigest(mirror), before);
   });
 
-  it("a read-only mirror is refused in words, not EROFS", TIMEOUT, async (t) => {
+  it("a read-only mirror or clone target is refused in words, not EROFS", TIMEOUT, async (t) => {
     await setUp();
     const ro = nodePath.join(temp.dir, "ro");
     await fs.cp(mirror, ro, { recursive: true });
@@ -205,6 +205,11 @@ describe("a TiUP operator's day (CLI)", () => {
     try {
       execFileSync("mount", ["-o", "remount,ro,bind", ro], { stdio: "ignore" });
       await refused(["mirror", "renew", "--mirror", ro], 1, /"[^"]*ro": it is on a read-only/);
+      await refused(
+        ["mirror", "clone", nodePath.join(ro, "copy"), "--source", mirror, "--skip-ferry-binary"],
+        1,
+        /Cannot clone into "[^"]*copy": it is on a read-only file system/,
+      );
     } finally {
       execFileSync("umount", [ro], { stdio: "ignore" });
     }
