@@ -1,4 +1,6 @@
-import type { FlagSpec } from "../lib/cli/command.ts";
+import { closestMatch } from "../lib/cli/closest_match.ts";
+import { type FlagSpec, type FlagValues, listFlag } from "../lib/cli/command.ts";
+import { printable, UsageError } from "../lib/errors.ts";
 
 /** `--os` and `--arch`, as `ferry package` and `ferry mirror publish` both take them. */
 export const PLATFORM_FLAGS: Record<"os" | "arch", FlagSpec> = {
@@ -13,3 +15,62 @@ export const PLATFORM_FLAGS: Record<"os" | "arch", FlagSpec> = {
     description: "Target architecture: amd64, arm64 or any (default: this host's)",
   },
 };
+
+/** The operating systems and architectures TiUP mirrors carry (TIUP-FORMAT.md §0). */
+const KNOWN = { os: ["linux", "darwin"], arch: ["amd64", "arm64"] } as const;
+
+/** Other names people use for the same platforms (uname, Rust, Node), for the suggestion. */
+const ALIASES: Record<string, string> = {
+  x86_64: "amd64",
+  x64: "amd64",
+  amd: "amd64",
+  aarch64: "arm64",
+  arm: "arm64",
+  macos: "darwin",
+  osx: "darwin",
+  mac: "darwin",
+};
+
+/** Options for {@linkcode platformFlag}. */
+export interface PlatformFlagOptions {
+  /** `any` is a valid value (publish and package: the any/any platform). */
+  allowAny?: boolean;
+}
+
+/**
+ * Reads `--os` or `--arch` as a list (`--arch amd64,arm64`, or the flag repeated) and refuses
+ * any value a mirror cannot carry with a UsageError that lists the valid ones and suggests the
+ * closest (`arm` → `arm64`), so a typo never silently drops a platform. `[]` when absent.
+ */
+export function platformFlag(
+  flags: FlagValues,
+  name: "os" | "arch",
+  options: PlatformFlagOptions = {},
+): string[] {
+  const valid: string[] = [...KNOWN[name], ...(options.allowAny ? ["any"] : [])];
+  const values = listFlag(flags, name);
+  for (const value of values) {
+    if (valid.includes(value)) continue;
+    const lower = value.toLowerCase();
+    const suggestion = valid.includes(lower) ? lower : ALIASES[lower] ?? closestMatch(lower, valid);
+    const hint = suggestion ? `; did you mean "${suggestion}"?` : "";
+    throw new UsageError(
+      `Cannot use --${name} "${printable(value)}": ${
+        name === "os" ? "operating systems" : "architectures"
+      } are ${valid.join(", ")}${hint}`,
+    );
+  }
+  return values;
+}
+
+/** A single-valued `--os`/`--arch` (publish, package); undefined when absent. */
+export function singlePlatformFlag(
+  flags: FlagValues,
+  name: "os" | "arch",
+): string | undefined {
+  const values = platformFlag(flags, name, { allowAny: true });
+  if (values.length > 1) {
+    throw new UsageError(`Cannot use --${name} "${values.join(",")}": give one value`);
+  }
+  return values[0];
+}

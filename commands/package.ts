@@ -7,7 +7,7 @@ import { checkComponentVersion } from "../lib/client/check_component_version.ts"
 import { hostPlatform } from "../lib/client/host_platform.ts";
 import { NotFoundError, PathError, printable, UsageError } from "../lib/errors.ts";
 import { LocalStorage } from "../lib/storage/local_storage.ts";
-import { PLATFORM_FLAGS } from "./_platform_flags.ts";
+import { PLATFORM_FLAGS, singlePlatformFlag } from "./_platform_flags.ts";
 
 /** The os/arch pairs `mirror publish` accepts (TIUP-FORMAT.md §0, `validatePlatform`). */
 const PLATFORMS = ["linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "any/any"];
@@ -64,7 +64,10 @@ Examples:
     }
     checkComponentName(name as string, "--name");
     checkComponentVersion(release as string, "--release");
-    const platform = choosePlatform(stringFlag(flags, "os"), stringFlag(flags, "arch"));
+    const platform = choosePlatform(
+      singlePlatformFlag(flags, "os"),
+      singlePlatformFlag(flags, "arch"),
+    );
 
     const deprecated = ["entry", "desc", "standalone", "hide"].filter((flag) =>
       flags[flag] !== undefined && flags[flag] !== false

@@ -150,7 +150,7 @@ function commandWords(): Set<string> {
 
 function unknownCommand(name: string, cause?: unknown): UsageError {
   const suggestion = closestMatch(name, commandWords());
-  const hint = suggestion ? ` did you mean "${suggestion}"?` : "";
+  const hint = suggestion ? `; did you mean "${suggestion}"?` : "";
   const why = cause instanceof UnknownComponentError
     ? "it is neither a ferry command nor a component on the mirror"
     : cause
@@ -158,7 +158,7 @@ function unknownCommand(name: string, cause?: unknown): UsageError {
       firstLine(cause)
     })`
     : "it is not a ferry command or a component name";
-  return new UsageError(`Unknown command "${name}": ${why};${hint} (see "ferry --help")`);
+  return new UsageError(`Unknown command "${name}": ${why}${hint} (see "ferry --help")`);
 }
 
 function firstLine(error: unknown): string {

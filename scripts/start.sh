@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure_deps.sh
+# ferry is not on the PATH of a checkout: the hints it prints should say scripts/ferry.
+export FERRY_HINT_COMMAND="${FERRY_HINT_COMMAND:-scripts/ferry}"
 exec node_modules/.bin/deno run -A main.ts mirror serve "$@"

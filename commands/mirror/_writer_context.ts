@@ -8,8 +8,9 @@
  *
  * @module
  */
+import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagSpec, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
+import { type FlagSpec, type FlagValues, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
@@ -20,6 +21,7 @@ import type { KeyLocation } from "../../lib/repo/repo_keys.ts";
 import type { UpdateResult } from "../../lib/repo/update_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
+import { checkWritableDirectory } from "../_check_writable.ts";
 
 /** Flags every writing verb accepts. */
 export const MIRROR_FLAGS: Record<string, FlagSpec> = {
@@ -44,11 +46,22 @@ export const KEY_FLAG: FlagSpec = {
   description: "Private key file to sign with (default: $FERRY_HOME/keys/private.json)",
 };
 
-/** The mirror directory to write, resolved as the module doc says. */
+/** Options for {@linkcode resolveMirrorDir}. */
+export interface ResolveMirrorDirOptions {
+  /** The verb only reads the mirror (`rotate --prepare`): skip the writability check. */
+  readOnly?: boolean;
+}
+
+/**
+ * The mirror directory to write, resolved as the module doc says. A path that is a file, or a
+ * directory this process cannot write (read-only file system, permissions), is refused here
+ * with a plain sentence rather than the raw EEXIST/EROFS of the first write.
+ */
 export async function resolveMirrorDir(
   explicit: string | undefined,
   env: Record<string, string | undefined>,
   verb: string,
+  options: ResolveMirrorDirOptions = {},
 ): Promise<string> {
   let location = explicit || env.FERRY_MIRROR || env.TIUP_MIRRORS;
   if (!location) {
@@ -66,7 +79,15 @@ export async function resolveMirrorDir(
         `the machine that holds the directory, with --mirror DIR`,
     );
   }
-  return nodePath.resolve(location);
+  const dir = nodePath.resolve(location);
+  const info = await fs.stat(dir).catch(() => undefined);
+  if (info && !info.isDirectory()) {
+    throw new UsageError(
+      `Cannot ${verb} on "${dir}": it is a file, not a mirror directory (pass --mirror DIR)`,
+    );
+  }
+  if (info && !options.readOnly) await checkWritableDirectory(dir, `Cannot ${verb} on "${dir}"`);
+  return dir;
 }
 
 /** The mirror's storage and where its role keys are (`--key-dir`, else `<mirror>/keys`). */
@@ -106,14 +127,15 @@ export async function loadOwnerKey(
   }
 }
 
-/** Parses a whole-number day count flag. */
+/**
+ * The longest manifest life a day-count flag accepts: 100 years keeps every expiry a valid
+ * RFC 3339 date (99999999 days is past the year 9999) and is far beyond any sane rotation.
+ */
+export const MAX_EXPIRY_DAYS = 36_500;
+
+/** Parses a day-count flag: a whole number from 1 (0 would sign an expired manifest). */
 export function daysFlag(flags: FlagValues, name: string): number | undefined {
-  const text = stringFlag(flags, name);
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) {
-    throw new UsageError(`Cannot use --${name} "${text}": give a whole number of days`);
-  }
-  return Number(text);
+  return integerFlag(flags, name, { min: 1, max: MAX_EXPIRY_DAYS, unit: "days" });
 }
 
 /** Prints what a transaction wrote, what it renewed and what is still expired. */

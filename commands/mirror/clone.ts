@@ -1,14 +1,14 @@
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import * as nodePath from "node:path";
 import {
   booleanFlag,
   type Command,
   type FlagSpec,
-  listFlag,
+  integerFlag,
   stringFlag,
 } from "../../lib/cli/command.ts";
 import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
@@ -19,6 +19,8 @@ import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
+import { checkWritableDirectory } from "../_check_writable.ts";
+import { platformFlag } from "../_platform_flags.ts";
 
 const FLAGS: Record<string, FlagSpec> = {
   source: {
@@ -103,12 +105,9 @@ Examples:
   dynamicFlags: true,
   async run({ args, flags, rawArgs, out, env, signal }) {
     const [targetDir, ...versions] = args;
-    const jobs = Number(stringFlag(flags, "jobs") ?? DEFAULT_JOBS);
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) {
-      throw new UsageError(
-        `Cannot use --jobs "${stringFlag(flags, "jobs")}": use a whole number from 1 to 256`,
-      );
-    }
+    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? DEFAULT_JOBS;
+    const os = platformFlag(flags, "os");
+    const arch = platformFlag(flags, "arch");
     const components = componentFlags(rawArgs);
     const home = ferryHome(env);
     const given = stringFlag(flags, "source");
@@ -153,15 +152,24 @@ Examples:
       );
     }
 
+    // The clone is built beside the target (or in it, when it is already a mirror): refuse a
+    // place that cannot be written before fetching anything.
+    const target = nodePath.resolve(targetDir!);
+    const existing = await stat(target).then((info) => info.isDirectory(), () => false);
+    const parent = nodePath.dirname(target);
+    if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
+      await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
+    }
+
     const json = booleanFlag(flags, "json");
-    const progress = createProgress(out, "Cloning");
+    const progress = json ? NO_PROGRESS : createProgress(out, "Cloning");
     const started = Date.now();
     out.info(`Cloning ${source.location} into ${nodePath.resolve(targetDir!)}`);
     let report;
     try {
       report = await cloneIntoDirectory(source, targetDir!, {
-        os: listFlag(flags, "os"),
-        arch: listFlag(flags, "arch"),
+        os,
+        arch,
         full: booleanFlag(flags, "full"),
         prefix: booleanFlag(flags, "prefix"),
         overwrite: booleanFlag(flags, "overwrite"),

@@ -1,7 +1,7 @@
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadSigningKeys } from "../../lib/repo/clone/load_signing_keys.ts";
@@ -59,10 +59,7 @@ Examples:
   async run({ args, flags, out, env, signal }) {
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "merge");
     const base = new LocalStorage(dir);
-    const jobs = Number(stringFlag(flags, "jobs") ?? 8);
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) {
-      throw new UsageError(`Cannot use --jobs "${stringFlag(flags, "jobs")}": use 1 to 256`);
-    }
+    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? 8;
     const keys = new Map<string, SigningKey>();
     const keyDir = stringFlag(flags, "key-dir");
     for (
@@ -86,7 +83,7 @@ Examples:
         throw new UsageError(`Cannot merge "${location}" into itself`);
       }
       out.info(`Merging ${source.location} into ${dir}`);
-      const progress = createProgress(out, "Fetching");
+      const progress = booleanFlag(flags, "json") ? NO_PROGRESS : createProgress(out, "Fetching");
       try {
         reports.push(
           await mergeMirror(base, source, {

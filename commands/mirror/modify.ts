@@ -1,4 +1,4 @@
-import { booleanFlag, type Command, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
+import { type Command, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { modifyComponent } from "../../lib/repo/modify_component.ts";
 import {
@@ -18,7 +18,7 @@ export const mirrorModifyCommand: Command = {
   description: `Re-signs the component's manifest as a new version (extending its expiry, never
 shortening it) with your key, as \`tiup mirror modify\` does. Only the flags you give change
 anything: --hide/--no-hide, --standalone/--no-standalone and --yank/--no-yank set the
-component's index flags (TiUP spells the negative forms --hide=false etc.).
+component's index flags; TiUP's spellings --hide=false, --yank=true etc. work too.
 
 With COMPONENT:VERSION only --yank (and --desc) apply: that version is marked yanked on every
 platform. Nightly versions cannot be yanked. Nothing is deleted: yanked versions stay in the
@@ -75,10 +75,19 @@ Examples:
   },
 };
 
-/** true for --NAME, false for --no-NAME, undefined when neither was given. */
+/**
+ * true for --NAME (or --NAME=true), false for --NAME=false or --no-NAME, undefined when neither
+ * was given.
+ */
 function tristate(flags: FlagValues, name: string): boolean | undefined {
-  const on = booleanFlag(flags, name);
-  const off = booleanFlag(flags, `no-${name}`);
-  if (on && off) throw new UsageError(`Cannot use --${name} and --no-${name} together`);
-  return on ? true : off ? false : undefined;
+  const on = flags[name];
+  const off = flags[`no-${name}`];
+  const values = [
+    ...(typeof on === "boolean" ? [on] : []),
+    ...(typeof off === "boolean" ? [!off] : []),
+  ];
+  if (values.length === 2 && values[0] !== values[1]) {
+    throw new UsageError(`Cannot use --${name} and --no-${name} together`);
+  }
+  return values[0];
 }

@@ -10,7 +10,7 @@ import {
   reportUpdate,
   resolveMirrorDir,
 } from "./_writer_context.ts";
-import { PLATFORM_FLAGS } from "../_platform_flags.ts";
+import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
 export const mirrorPublishCommand: Command = {
   name: "mirror publish",
@@ -20,15 +20,17 @@ export const mirrorPublishCommand: Command = {
   description:
     `Adds one build of a component, as \`tiup mirror publish\` does: the tarball is copied
 into the mirror as COMPONENT-VERSION-OS-ARCH.tar.gz, and a new component manifest signed with
-your key (-k) is added, then the index (for a new component), snapshot and timestamp. ENTRY is
-the path of the executable inside the tarball. Your key must belong to an owner of the mirror
-("ferry mirror grant"); a new component belongs to that owner.
+your key (-k) is added, then the index (for a new component), snapshot and timestamp. The
+tarball may have any file name (a CI artifact such as tool-linux-amd64.tar.gz is fine). ENTRY is
+the path of the executable inside the tarball, and must be there: a tarball without it is
+refused before anything is written. Your key must belong to an owner of the mirror ("ferry
+mirror grant"); a new component belongs to that owner.
 
 A version containing "nightly" becomes the component's nightly, and older nightlies are removed
 from every platform. --standalone and --hide apply to new components only (see "ferry mirror
-modify"). Platforms: linux/amd64, linux/arm64, darwin/amd64, darwin/arm64, any/any. A tarball
-whose file name is a TiUP tarball name for another component, version or platform is refused.
-Nothing is ever deleted or overwritten; an existing version is refused if its bytes differ.
+modify"); TiUP's --hide=false spelling works. Platforms: linux/amd64, linux/arm64,
+darwin/amd64, darwin/arm64, any/any. Nothing is ever deleted or overwritten; an existing
+version is refused if its bytes differ.
 
 Examples:
   ferry package hello --name hello --release v0.0.1
@@ -45,13 +47,14 @@ Examples:
   positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
   async run({ args, flags, out, env }) {
     const [component, version, tarballPath, entry] = args as [string, string, string, string];
-    const os = stringFlag(flags, "os");
-    const arch = stringFlag(flags, "arch");
+    const os = singlePlatformFlag(flags, "os");
+    const arch = singlePlatformFlag(flags, "arch");
     const host = os === undefined || arch === undefined ? hostPlatform() : undefined;
     const platform = `${os ?? host!.os}/${arch ?? host!.arch}`;
+    // The tarball is read (hashed, its entries listed) before the mirror is touched at all.
+    const tarball = await tarballFromFile(tarballPath);
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "publish");
     const key = await loadOwnerKey(flags, env);
-    const tarball = await tarballFromFile(tarballPath);
     const { storage, keys } = openMirror(dir, flags);
     const description = stringFlag(flags, "desc");
     const result = await publishComponent(storage, {

@@ -1,6 +1,12 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, listFlag, stringFlag } from "../../lib/cli/command.ts";
+import {
+  booleanFlag,
+  type Command,
+  integerFlag,
+  listFlag,
+  stringFlag,
+} from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadKeyFile } from "../../lib/repo/load_key.ts";
 import { prepareRootRotation } from "../../lib/repo/prepare_root_rotation.ts";
@@ -65,7 +71,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       short: "o",
       valueName: "FILE",
       default: "new-root.json",
-      description: "Where --prepare writes (default new-root.json; never overwritten)",
+      description: "Where --prepare writes (never overwritten)",
     },
     ...MIRROR_FLAGS,
   },
@@ -78,7 +84,9 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
         `"ferry mirror rotate" needs either --prepare or --apply FILE (see "ferry mirror rotate --help")`,
       );
     }
-    const dir = await resolveMirrorDir(args[0] ?? stringFlag(flags, "mirror"), env, "rotate");
+    const dir = await resolveMirrorDir(args[0] ?? stringFlag(flags, "mirror"), env, "rotate", {
+      readOnly: prepare,
+    });
     const { storage, keys } = openMirror(dir, flags);
     if (apply !== undefined) {
       const bytes = await fs.readFile(apply).catch((error) => {
@@ -100,17 +108,14 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       const loaded = await loadKeyFile(file);
       addKeys.push(loaded.kind === "private" ? loaded.key.publicInfo : loaded.publicInfo);
     }
-    const threshold = stringFlag(flags, "threshold");
-    if (threshold !== undefined && !/^\d+$/.test(threshold)) {
-      throw new UsageError(`Cannot use --threshold "${threshold}": give a whole number`);
-    }
+    const threshold = integerFlag(flags, "threshold", { min: 1, max: 1000 });
     const expiresDays = daysFlag(flags, "expires-days");
     const state = await loadRepositoryState(storage);
     const current = state.root.manifest.signed;
     const prepared = prepareRootRotation(current, {
       addKeys,
       removeKeys: listFlag(flags, "remove-key"),
-      ...(threshold !== undefined ? { threshold: Number(threshold) } : {}),
+      ...(threshold !== undefined ? { threshold } : {}),
       ...(expiresDays !== undefined ? { expiresDays } : {}),
     }, { now: new Date() });
     const output = nodePath.resolve(stringFlag(flags, "output") ?? "new-root.json");

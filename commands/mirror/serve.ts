@@ -56,7 +56,10 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
       ...(tls ? { tls } : {}),
     });
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
-    out.info(`Next: ferry mirror set ${server.url}   then: ferry list`);
+    // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
+    // how ferry is run there, so the hint can be pasted as it is.
+    const ferry = env.FERRY_HINT_COMMAND || "ferry";
+    out.info(`Next: ${ferry} mirror set ${server.url}   then: ${ferry} list`);
     if (await stat(nodePath.join(dir, "install.sh")).then(() => true, () => false)) {
       out.info(
         `      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`,

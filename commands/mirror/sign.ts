@@ -27,7 +27,7 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
       type: "string",
       valueName: "SECONDS",
       default: "10",
-      description: "HTTP timeout for a URL (default 10)",
+      description: "HTTP timeout for a URL, in seconds",
     },
   },
   positionals: { min: 1, max: 1, names: "FILE|URL" },

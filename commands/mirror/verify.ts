@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
 import { parseRfc3339 } from "../../lib/repo/rfc3339.ts";
@@ -58,12 +58,9 @@ Examples:
         );
       }
     }
-    const jobs = Number(stringFlag(flags, "jobs") ?? "4");
-    if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
-      throw new UsageError(`Cannot use --jobs "${stringFlag(flags, "jobs")}": expected 1 to 64`);
-    }
+    const jobs = integerFlag(flags, "jobs", { min: 1, max: 64 }) ?? 4;
     const json = booleanFlag(flags, "json");
-    const progress = json ? { update() {}, stop() {} } : createProgress(out, "Verifying tarballs");
+    const progress = json ? NO_PROGRESS : createProgress(out, "Verifying tarballs");
     const started = performance.now();
     const report = await verifyMirror(openStorage(location), {
       ...(root ? { root, rootFile: rootFile! } : {}),

@@ -1,3 +1,4 @@
+import { printable, UsageError } from "../errors.ts";
 import type { Output } from "./output.ts";
 
 /** One flag a command accepts. */
@@ -66,4 +67,35 @@ export function listFlag(flags: FlagValues, name: string): string[] {
   const value = flags[name];
   const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
   return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}
+
+/** Bounds for {@linkcode integerFlag}. */
+export interface IntegerFlagBounds {
+  min: number;
+  max: number;
+  /** What the number counts, for the message ("days"). */
+  unit?: string;
+}
+
+/**
+ * Reads a whole-number flag within bounds; `undefined` when absent (the flag's default applies
+ * first). Anything else (`0` where 1 is the least, `-3`, `1e3`, `99999999` days) is a
+ * UsageError that says what to give.
+ */
+export function integerFlag(
+  flags: FlagValues,
+  name: string,
+  bounds: IntegerFlagBounds,
+): number | undefined {
+  const text = stringFlag(flags, name);
+  if (text === undefined) return undefined;
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(value >= bounds.min && value <= bounds.max)) {
+    throw new UsageError(
+      `Cannot use --${name} "${printable(text)}": give a whole number${
+        bounds.unit ? ` of ${bounds.unit}` : ""
+      } from ${bounds.min} to ${bounds.max}`,
+    );
+  }
+  return value;
 }

@@ -1,9 +1,9 @@
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
 import { closestMatch } from "./closest_match.ts";
 import type { Command, CommandContext, FlagSpec, FlagValues } from "./command.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { createOutput, type Output } from "./output.ts";
+import { parseBooleanValue, parseFlags, UnknownFlagError } from "./parse_flags.ts";
 
 /** Runs `ferry <anything>` that matches no command (the component runner, `ferry hello`). */
 export type FallbackRunner = (
@@ -34,15 +34,27 @@ const GLOBAL_FLAGS: Record<string, FlagSpec> = {
  * here, once, as one line (with a stack trace under --debug); nothing below prints errors.
  */
 export async function runCli(argv: string[], options: RunCliOptions): Promise<number> {
-  const globals = takeGlobalFlags(
-    argv,
-    new Set(options.commands.map((c) => c.name.split(" ")[0] ?? "")),
-  );
+  let globals;
+  try {
+    globals = takeGlobalFlags(
+      argv,
+      new Set(options.commands.map((c) => c.name.split(" ")[0] ?? "")),
+    );
+  } catch (error) {
+    reportError(options.output ?? createOutput(), error, false);
+    return exitCodeFor(error);
+  }
   const out = options.output ?? createOutput({ quiet: globals.quiet });
   const env = options.env ?? process.env;
   const signal = options.signal ?? new AbortController().signal;
   try {
-    if (globals.version && globals.rest.length === 0) {
+    if (globals.version) {
+      if (globals.rest.length > 0) {
+        throw new UsageError(
+          `"ferry --version" takes no arguments, got "${globals.rest.join(" ")}" ` +
+            `(see "ferry --help")`,
+        );
+      }
       out.print(`ferry ${options.version}`);
       return ExitCode.ok;
     }
@@ -80,9 +92,10 @@ function takeGlobalFlags(argv: string[], commandWords: Set<string>) {
   // command's parser never sees them. After a word that names no command (`ferry hello -q`),
   // everything belongs to the component being run and passes through untouched.
   const rest: string[] = [];
-  let debug = false, help = false, version = false, quiet = false;
+  const found = { debug: false, help: false, version: false, quiet: false };
   let passthrough = false;
   for (const arg of argv) {
+    const global = passthrough ? undefined : globalFlag(arg, rest.length === 0);
     if (passthrough) rest.push(arg);
     else if (rest.length === 0 && !arg.startsWith("-") && !commandWords.has(arg)) {
       passthrough = true;
@@ -90,13 +103,26 @@ function takeGlobalFlags(argv: string[], commandWords: Set<string>) {
     } else if (arg === "--") {
       passthrough = true;
       rest.push(arg);
-    } else if (arg === "--debug") debug = true;
-    else if (arg === "--quiet" || arg === "-q") quiet = true;
-    else if ((arg === "--help" || arg === "-h") && rest.length === 0) help = true;
-    else if ((arg === "--version" || arg === "-V") && rest.length === 0) version = true;
+    } else if (global) found[global.name] = global.value;
     else rest.push(arg);
   }
-  return { rest, debug, help, version, quiet };
+  return { rest, ...found };
+}
+
+/** `--debug`, `-q`, `--quiet=false`…; --help and --version count only before the command. */
+function globalFlag(
+  arg: string,
+  first: boolean,
+): { name: "debug" | "help" | "version" | "quiet"; value: boolean } | undefined {
+  const [flag = "", inline] = arg.split(/=(.*)/s);
+  const name = flag.startsWith("--") ? flag.slice(2) : undefined;
+  const short = Object.entries(GLOBAL_FLAGS).find(([, spec]) => `-${spec.short}` === flag)?.[0];
+  const which = name ?? short;
+  if (which !== "debug" && which !== "help" && which !== "version" && which !== "quiet") {
+    return undefined;
+  }
+  if ((which === "help" || which === "version") && !first) return undefined;
+  return { name: which, value: inline === undefined ? true : parseBooleanValue(flag, inline) };
 }
 
 function findCommand(words: string[], commands: Command[]) {
@@ -154,26 +180,13 @@ function unknownMessage(what: string, input: string, candidates: string[], help:
 }
 
 function parseCommandArgs(command: Command, args: string[]): { args: string[]; flags: FlagValues } {
-  const options = Object.fromEntries(
-    Object.entries(command.flags).map(([name, spec]) => [name, {
-      type: spec.type,
-      ...(spec.short ? { short: spec.short } : {}),
-      ...(spec.multiple ? { multiple: true } : {}),
-      ...(spec.default !== undefined ? { default: spec.default } : {}),
-    }]),
-  );
   let parsed;
   try {
-    parsed = parseArgs({
-      args: command.dynamicFlags ? args.filter((a) => !isDynamicFlag(a, command)) : args,
-      options: options as Parameters<typeof parseArgs>[0] extends { options?: infer O } ? O : never,
-      strict: true,
-      allowPositionals: true,
-    });
+    parsed = parseFlags(args, command.flags, { dynamic: command.dynamicFlags === true });
   } catch (error) {
     throw usageFromParseError(command, error);
   }
-  const positionals = command.dynamicFlags ? dynamicPositionals(args, command) : parsed.positionals;
+  const positionals = parsed.positionals;
   const { min = 0, max = Infinity } = command.positionals ?? { max: 0 };
   if (positionals.length < min) {
     throw new UsageError(
@@ -187,55 +200,23 @@ function parseCommandArgs(command: Command, args: string[]): { args: string[]; f
       `"ferry ${command.name}" takes at most ${max} argument(s), got ${positionals.length}: usage: ferry ${command.name} ${command.usage}`,
     );
   }
-  return { args: positionals, flags: parsed.values as FlagValues };
+  return { args: positionals, flags: parsed.values };
 }
 
-function isDynamicFlag(arg: string, command: Command): boolean {
-  if (!arg.startsWith("--")) return false;
-  const name = arg.slice(2).split("=")[0] ?? "";
-  return !(name in command.flags);
-}
-
-/** With dynamic flags, `--tidb v1,v2` consumes the next word; the rest are positionals. */
-function dynamicPositionals(args: string[], command: Command): string[] {
-  const positionals: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] ?? "";
-    if (arg === "--") {
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg.startsWith("-")) {
-      const name = arg.replace(/^--?/, "").split("=")[0] ?? "";
-      const spec = command.flags[name] ??
-        Object.values(command.flags).find((s) => s.short === name);
-      const takesValue = spec ? spec.type === "string" : true;
-      if (takesValue && !arg.includes("=")) i++;
-      continue;
-    }
-    positionals.push(arg);
-  }
-  return positionals;
-}
-
-function usageFromParseError(command: Command, error: unknown): UsageError {
-  const message = error instanceof Error ? error.message : String(error);
-  const code = (error as { code?: string }).code;
-  const unknown = /Unknown option '([^']+)'/.exec(message)?.[1];
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown) {
+function usageFromParseError(command: Command, error: unknown): unknown {
+  if (error instanceof UnknownFlagError) {
     const names = Object.keys(command.flags).map((n) => `--${n}`).concat("--help");
     return new UsageError(
       unknownMessage(
-        `flag "${unknown}" for "ferry ${command.name}"`,
-        unknown,
+        `flag "${error.flag}" for "ferry ${command.name}"`,
+        error.flag,
         names,
         `ferry ${command.name} --help`,
       ),
     );
   }
-  // node's messages are multi-line and mention internals; keep the first sentence.
-  const first = message.split("\n")[0]?.replace(/\. To specify.*$/, "") ?? message;
-  return new UsageError(`${first} (see "ferry ${command.name} --help")`);
+  if (!(error instanceof UsageError)) return error;
+  return new UsageError(`${error.message} (see "ferry ${command.name} --help")`);
 }
 
 function reportError(out: Output, error: unknown, debug: boolean): void {
@@ -253,14 +234,18 @@ function reportError(out: Output, error: unknown, debug: boolean): void {
   out.error(cause && !message.includes(cause) ? `${message}: ${cause}` : message);
 }
 
+/** ` (default 8)`, ` (default "on")` as cobra prints them; nothing when the text says it already. */
+function defaultNote(spec: FlagSpec): string {
+  if (typeof spec.default !== "string" || spec.default === "") return "";
+  if (spec.description.includes("(default")) return "";
+  return /^\d+$/.test(spec.default) ? ` (default ${spec.default})` : ` (default "${spec.default}")`;
+}
+
 function flagLines(flags: Record<string, FlagSpec>): string[] {
   const rows = Object.entries(flags).map(([name, spec]) => {
     const short = spec.short ? `-${spec.short}, ` : "    ";
     const value = spec.type === "string" ? ` ${spec.valueName ?? "VALUE"}` : "";
-    const def = typeof spec.default === "string" && spec.default !== ""
-      ? ` (default "${spec.default}")`
-      : "";
-    return [`  ${short}--${name}${value}`, `${spec.description}${def}`] as const;
+    return [`  ${short}--${name}${value}`, `${spec.description}${defaultNote(spec)}`] as const;
   });
   const width = Math.max(0, ...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => `${left.padEnd(width)}${right}`);

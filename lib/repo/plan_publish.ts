@@ -24,8 +24,13 @@ export interface PublishPackage {
     sha256: string;
     sha512: string;
     length: number;
-    /** The source file's name. If it looks like a TiUP tarball name, it must be the right one. */
+    /** The source file's name (any name: the mirror stores it as COMP-VER-OS-ARCH.tar.gz). */
     name?: string;
+    /**
+     * What the tarball holds, by normalised path (`tarballFromFile` lists it). When given, the
+     * entry must be one of its files or links.
+     */
+    entries?: ReadonlyMap<string, { kind: string; mode: number }>;
     open(): ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
   };
   /** New description (kept when absent or empty). */
@@ -64,8 +69,9 @@ export interface PublishPlan {
  * "nightly" becomes `nightly` and every other nightly is removed from all platforms. A new
  * component is added to the index (new version, expiry ≥ now + 1 y) under the owner whose keys
  * include the signing key, with `standalone`/`hidden`; for an existing one those flags are
- * ignored with a note. Refuses: unknown platform, bad names, empty entry, a tarball file named for
- * another component/version/platform, a key no owner (or not this component's owner) holds, and
+ * ignored with a note. The source file may have any name (as with TiUP). Refuses: unknown
+ * platform, bad names, an empty entry or (when the tarball's entries are known) one the tarball
+ * does not hold as a file or link, a key no owner (or not this component's owner) holds, and
  * re-publishing an existing version+platform with different bytes.
  */
 export function planPublish(
@@ -88,10 +94,10 @@ export function planPublish(
   }
   const [os = "", arch = ""] = pkg.platform.split("/");
   const name = tarballName(id, version, os, arch);
-  checkTarballName(pkg.tarball.name, name, pkg.platform);
+  const notes: string[] = [];
+  checkEntry(pkg, id, version, notes);
   if (options.keys.length === 0) throw new UsageError(`Cannot publish "${id}": no key given`);
 
-  const notes: string[] = [];
   const index = state.index.manifest.signed;
   const where = `${state.location.replace(/\/+$/, "")}/${state.index.path}`;
   const item = Object.hasOwn(index.components, id) ? index.components[id] : undefined;
@@ -204,20 +210,32 @@ export function planPublish(
   };
 }
 
-const TIUP_TARBALL = /-(linux|darwin|windows|freebsd|any)-(amd64|arm64|386|arm|any)\.tar\.gz$/;
-
 /**
- * TiUP's publish uploads any file renamed to `<comp>-<ver>-<os>-<arch>.tar.gz`. A source file
- * already named that way for a different component, version or platform is almost always a
- * mistake (the wrong file, or a forgotten --os/--arch), so it is refused; other names
- * (`tool_1.0_linux_amd64.tar.gz`) are accepted and renamed.
+ * The entry is what `ferry <component>` (and tiup) runs from the unpacked tarball, so one that
+ * is not there, or is a directory, would make every install of this version fail later.
  */
-function checkTarballName(given: string | undefined, expected: string, platform: string): void {
-  if (given === undefined) return;
-  const base = given.slice(given.lastIndexOf("/") + 1);
-  if (!TIUP_TARBALL.test(base) || base === expected) return;
-  throw new UsageError(
-    `Cannot publish "${base}" as "${expected}": the file is named for another component, ` +
-      `version or platform (publishing for ${platform}; pass --os and --arch, or the right file)`,
-  );
+function checkEntry(pkg: PublishPackage, id: string, version: string, notes: string[]): void {
+  const entries = pkg.tarball.entries;
+  if (entries === undefined) return;
+  const path = pkg.entry.split("/").filter((part) => part !== "" && part !== ".").join("/");
+  const found = entries.get(path);
+  const what = `Cannot publish "${id}" ${version} with entry "${pkg.entry}"`;
+  if (found === undefined) {
+    const files = [...entries].filter(([, e]) => e.kind === "file").map(([file]) => file);
+    const shown = files.slice(0, 5).map((f) => `"${f}"`).join(", ");
+    throw new UsageError(
+      `${what}: the tarball${pkg.tarball.name ? ` "${pkg.tarball.name}"` : ""} has no such ` +
+        `file${files.length > 0 ? `; it holds ${shown}${files.length > 5 ? ", …" : ""}` : ""} ` +
+        `(ENTRY is the executable's path inside the tarball)`,
+    );
+  }
+  if (found.kind !== "file" && found.kind !== "symlink" && found.kind !== "link") {
+    throw new UsageError(`${what}: that is a ${found.kind} in the tarball, not an executable file`);
+  }
+  if (found.kind === "file" && (found.mode & 0o111) === 0) {
+    notes.push(
+      `"${path}" is not executable in the tarball (mode ${found.mode.toString(8)}): ` +
+        `"ferry ${id}" will not be able to run it`,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createBufferedOutput, createOutput } from "../../lib/cli/output.ts";
-import { createProgress } from "../../lib/cli/progress.ts";
+import { createProgress, progressLine } from "../../lib/cli/progress.ts";
 
 function sinks(isTTY = false) {
   const stdout: string[] = [];
@@ -50,12 +50,50 @@ test("createBufferedOutput() keeps both streams in memory", () => {
   assert.deepEqual(out.stderr, ["Error: b\n"]);
 });
 
-test("createProgress() draws nothing when stderr is not a terminal", () => {
+test("createProgress() off a terminal prints a line at once, then at most one per interval", () => {
   const s = sinks(false);
-  const progress = createProgress(s.out(), "Cloning");
-  progress.update({ filesDone: 1, filesTotal: 2, bytesDone: 10, bytesTotal: 20 });
-  progress.stop();
-  assert.deepEqual(s.stderr, []);
+  let clock = 1_000;
+  const progress = createProgress(s.out(), "Cloning", { intervalMs: 10_000, now: () => clock });
+  try {
+    clock += 2_000;
+    progress.update({ filesDone: 1, filesTotal: 4, bytesDone: 2e6, bytesTotal: 8e6 });
+    clock += 3_000;
+    progress.update({ filesDone: 2, filesTotal: 4, bytesDone: 4e6, bytesTotal: 8e6 });
+    clock += 7_000;
+    progress.update({ filesDone: 3, filesTotal: 4, bytesDone: 6e6, bytesTotal: 8e6 });
+  } finally {
+    progress.stop();
+  }
+  assert.deepEqual(s.stderr, [
+    "Cloning: 1/4 files, 2.0/8.0 MB, 1.0 MB/s, ETA 6 s\n",
+    "Cloning: 3/4 files, 6.0/8.0 MB, 0.5 MB/s, ETA 4 s\n",
+  ]);
+  assert.deepEqual(s.stdout, [], "progress never goes to stdout (where --json is)");
+});
+
+test("createProgress() prints nothing under --quiet", () => {
+  for (const tty of [false, true]) {
+    const s = sinks(tty);
+    const progress = createProgress(s.out(true), "Cloning");
+    progress.update({ filesDone: 1, filesTotal: 2, bytesDone: 10, bytesTotal: 20 });
+    progress.stop();
+    assert.deepEqual(s.stderr, []);
+  }
+});
+
+test("progressLine() leaves out totals and ETA it does not know", () => {
+  assert.equal(
+    progressLine("Fetching", { filesDone: 7, bytesDone: 3_500_000 }, 2),
+    "Fetching: 7 files, 3.5 MB, 1.8 MB/s",
+  );
+  assert.equal(
+    progressLine("Cloning", { filesDone: 0, filesTotal: 9, bytesDone: 0, bytesTotal: 5e9 }, 0),
+    "Cloning: 0/9 files, 0.0/5000.0 MB, 0.0 MB/s",
+  );
+  assert.match(
+    progressLine("Cloning", { filesDone: 1, bytesDone: 1e6, bytesTotal: 7201e6 }, 1),
+    /ETA 2 h 0 min$/,
+  );
 });
 
 test("createProgress() draws a bar with the label on a terminal", () => {

@@ -329,3 +329,93 @@ test("runCli() passes --debug to the command and not as a flag", async () => {
   assert.equal(r.calls[0]?.debug, true);
   assert.equal(r.calls[0]?.flags.debug, undefined);
 });
+
+test("runCli() boolean flags take cobra's --flag=true and --flag=false (tiup's --hide=false)", async () => {
+  const cases: Array<[string, boolean]> = [
+    ["--standalone", true],
+    ["--standalone=true", true],
+    ["--standalone=false", false],
+    ["--standalone=1", true],
+    ["--standalone=0", false],
+    ["--standalone=t", true],
+    ["--standalone=F", false],
+    ["--standalone=TRUE", true],
+    ["--standalone=False", false],
+  ];
+  for (const [flag, value] of cases) {
+    const r = await run(["mirror", "publish", "hello", "v1", "h.tar.gz", "hello", flag]);
+    assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
+    assert.equal(r.calls[0]?.flags.standalone, value, flag);
+  }
+  const short = await run(["install", "x", "-f=false"]);
+  assert.equal(short.code, 0, short.stderr);
+  assert.equal(short.calls[0]?.flags.force, false);
+});
+
+test("runCli() a boolean flag with a value that is not true/false exits 2", async () => {
+  const r = await run(["mirror", "publish", "hello", "v1", "h.tar.gz", "hello", "--standalone=no"]);
+  assert.equal(r.code, 2);
+  assert.equal(r.calls.length, 0);
+  assert.match(r.stderr, /--standalone="no".*true or false/);
+});
+
+test("runCli() a boolean flag never takes the next word (--standalone false is a positional)", async () => {
+  const r = await run(["install", "x", "--force", "false"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.calls[0]?.args, ["x", "false"]);
+  assert.equal(r.calls[0]?.flags.force, true);
+});
+
+test("runCli() a negative number is a flag's value, not an ambiguous argument", async () => {
+  const r = await run(["mirror", "serve", "--listen", "-1"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.calls[0]?.flags.listen, "-1");
+  const short = await run(["mirror", "serve", "-l", "-5"]);
+  assert.equal(short.calls[0]?.flags.listen, "-5");
+});
+
+test("runCli() global flags take =true/=false too", async () => {
+  const off = await run(["mirror", "serve", "--debug=false"]);
+  assert.equal(off.code, 0, off.stderr);
+  assert.equal(off.calls[0]?.debug, false);
+  const on = await run(["--debug=true", "mirror", "serve"]);
+  assert.equal(on.calls[0]?.debug, true);
+  const bad = await run(["--quiet=maybe", "mirror", "serve"]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.calls.length, 0);
+});
+
+test("runCli() --version with an argument is a usage error with a clean message", async () => {
+  const seen: string[] = [];
+  const fallback: FallbackRunner = (name) => {
+    seen.push(name);
+    return Promise.resolve(0);
+  };
+  const r = await run(["--version", "extra"], { fallback });
+  assert.equal(r.code, 2);
+  assert.deepEqual(seen, [], "extra must not run as a component");
+  assert.equal(
+    r.stderr,
+    'Error: "ferry --version" takes no arguments, got "extra" (see "ferry --help")\n',
+  );
+});
+
+test("runCli() help shows each default once, numbers unquoted", async () => {
+  const commands: Command[] = [{
+    name: "verify",
+    summary: "Verify",
+    usage: "",
+    flags: {
+      jobs: { type: "string", default: "4", description: "Parallel checks" },
+      timeout: { type: "string", default: "10", description: "Timeout (default 10 s)" },
+      mode: { type: "string", default: "on", description: "Mode" },
+    },
+    run: () => Promise.resolve(),
+  }];
+  const output = createBufferedOutput();
+  await runCli(["verify", "--help"], { commands, version: "1", output });
+  const help = output.stdout.join("");
+  assert.match(help, /Parallel checks \(default 4\)\n/);
+  assert.match(help, /Timeout \(default 10 s\)\n/);
+  assert.match(help, /Mode \(default "on"\)\n/);
+});

@@ -110,6 +110,24 @@ export function runFerry(args: string[], options: RunFerryOptions = {}): Promise
   });
 }
 
+/**
+ * Runs `ferry ...args` and asserts it exits with `code`, showing both streams when it does not.
+ */
+export async function runFerryExpecting(
+  args: string[],
+  code: number,
+  options: RunFerryOptions = {},
+): Promise<FerryResult> {
+  const result = await runFerry(args, { timeoutMs: 120_000, ...options });
+  if (result.code !== code) {
+    throw new Error(
+      `ferry ${args.join(" ")} exited ${result.code}, not ${code}\n` +
+        `stdout: ${result.stdout}\nstderr: ${result.stderr}`,
+    );
+  }
+  return result;
+}
+
 /** Options for {@linkcode startFerry}. */
 export interface StartFerryOptions extends FerryProcessOptions {
   /** Resolve once stdout or stderr matches this (e.g. /Serving .* at /). */

@@ -11,7 +11,9 @@ import * as fs from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
+import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { canonicalJson } from "../../lib/repo/canonical_json.ts";
+import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { makeTempDir, runFerry } from "./_cli.ts";
 import { dirDigest } from "./_mirror_digest.ts";
 
@@ -49,8 +51,16 @@ before(async () => {
   temp = await makeTempDir("ferry-e2e-writer");
   env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
   base = nodePath.join(temp.dir, "base");
-  await fs.writeFile(nodePath.join(temp.dir, "hello.tar.gz"), "pretend tarball v1");
-  await fs.writeFile(nodePath.join(temp.dir, "hello2.tar.gz"), "pretend tarball v2");
+  // Publish checks that ENTRY is in the tarball, so these are real ones holding "hello".
+  for (const [file, text] of [["hello.tar.gz", "v1"], ["hello2.tar.gz", "v2"]]) {
+    const pkg = nodePath.join(temp.dir, `pkg-${text}`);
+    await fs.mkdir(pkg);
+    await fs.writeFile(nodePath.join(pkg, "hello"), `#!/bin/sh\necho ${text}\n`, { mode: 0o755 });
+    await fs.writeFile(
+      nodePath.join(temp.dir, file!),
+      await collectBytes(await packTarball(["hello"], { cwd: pkg })),
+    );
+  }
   await ferry(["mirror", "init", base]);
   await ferry(["mirror", "genkey"]);
   await ferry(["mirror", "genkey", "-n", "bob", "--save"]);
@@ -307,15 +317,17 @@ describe("mirror writer commands (CLI)", () => {
         message: /keys\/junk\.json/,
       },
       {
-        what: "a tarball named for another version",
-        break: () =>
-          fs.copyFile(
-            nodePath.join(temp.dir, "hello2.tar.gz"),
-            nodePath.join(temp.dir, "hello-v0.0.9-linux-amd64.tar.gz"),
-          ),
-        args: (m) => publishV3(m, "hello-v0.0.9-linux-amd64.tar.gz"),
+        what: "an ENTRY the tarball does not hold",
+        args: (m) => [...publishV3(m).slice(0, 5), "bin/hello", ...publishV3(m).slice(6)],
         code: 2,
-        message: /hello-v0\.0\.9-linux-amd64\.tar\.gz/,
+        message: /entry "bin\/hello".*has no such file; it holds "hello"/,
+      },
+      {
+        what: "a file that is not a tarball",
+        break: () => fs.writeFile(nodePath.join(temp.dir, "notes.txt"), "pretend tarball"),
+        args: (m) => publishV3(m, "notes.txt"),
+        code: 2,
+        message: /notes\.txt.*not a gzip-compressed tarball/,
       },
       {
         what: "different bytes for a published version",
@@ -327,7 +339,7 @@ describe("mirror writer commands (CLI)", () => {
         what: "an unsupported platform",
         args: (m) => [...publishV3(m), "--os", "windows"],
         code: 2,
-        message: /windows\/amd64/,
+        message: /--os "windows".*linux, darwin, any/,
       },
       {
         what: "yanking a nightly",

@@ -25,7 +25,39 @@ import {
   treeDigest,
 } from "./_writer_fixture.ts";
 
+/** A tarball source that says what it holds, as tarballFromFile() does. */
+function withEntries<T extends object>(source: T, kinds: Record<string, string>) {
+  const entries = new Map(
+    Object.entries(kinds).map(([path, kind]) => [path, { path, kind, mode: 0o755 }]),
+  );
+  return { ...source, entries };
+}
+
 describe("publishComponent()", () => {
+  it("accepts any tarball file name (a CI artifact named hello-linux-amd64.tar.gz)", async () => {
+    for (const name of ["hello-linux-amd64.tar.gz", "hello-v0.9.0-darwin-arm64.tar.gz", "x.tgz"]) {
+      const { storage, keys } = await makeMirror();
+      const result = await publishComponent(
+        storage,
+        helloPackage({ tarball: withEntries(tarball("x", name), { hello: "file" }) }),
+        { key: keys.alice, now: day(1) },
+      );
+      assert.equal(result.tarballPath, "hello-v1.0.0-linux-amd64.tar.gz", name);
+    }
+  });
+
+  it("finds the entry under ./ and notes one that is not executable", async () => {
+    const { storage, keys } = await makeMirror();
+    const source = tarball("x");
+    const entries = new Map([["hello", { path: "hello", kind: "file", mode: 0o644 }]]);
+    const result = await publishComponent(
+      storage,
+      helloPackage({ entry: "./hello", tarball: { ...source, entries } }),
+      { key: keys.alice, now: day(1) },
+    );
+    assert.match(result.notes.join("\n"), /"hello" is not executable/);
+  });
+
   it("adds tarball, component v1, index, snapshot and timestamp that a client verifies", async () => {
     const { storage, keys } = await makeMirror();
     const result = await publishComponent(storage, helloPackage(), {
@@ -299,20 +331,26 @@ describe("publishComponent()", () => {
       ],
       ["an empty entry", (k) => ({ pkg: helloPackage({ entry: "" }), key: k.alice }), /entry/],
       [
-        "a tarball named for another version",
+        "an entry the tarball does not hold (every install would fail)",
         (k) => ({
-          pkg: helloPackage({ tarball: tarball("x", "hello-v0.9.0-linux-amd64.tar.gz") }),
+          pkg: helloPackage({
+            entry: "bin/hello",
+            tarball: withEntries(tarball("x"), { hello: "file", "README": "file" }),
+          }),
           key: k.alice,
         }),
-        /named for another component, version or platform/,
+        /entry "bin\/hello".*has no such file; it holds "hello", "README"/,
       ],
       [
-        "a tarball named for another platform",
+        "an entry that is a directory in the tarball",
         (k) => ({
-          pkg: helloPackage({ tarball: tarball("x", "hello-v1.0.0-darwin-arm64.tar.gz") }),
+          pkg: helloPackage({
+            entry: "./bin/",
+            tarball: withEntries(tarball("x"), { bin: "directory", "bin/hello": "file" }),
+          }),
           key: k.alice,
         }),
-        /--os and --arch/,
+        /entry "\.\/bin\/".*directory/,
       ],
       [
         "a key that belongs to no owner",

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { describe, it } from "node:test";
+import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { UsageError, VerificationError } from "../../lib/errors.ts";
 import { buildSnapshot } from "../../lib/repo/build_snapshot.ts";
 import { buildTimestamp } from "../../lib/repo/build_timestamp.ts";
@@ -247,17 +248,38 @@ describe("writeCommitLog()", () => {
 });
 
 describe("tarballFromFile()", () => {
-  it("hashes a local file and reopens it for writing", async () => {
+  it("hashes a local tarball, lists its entries and reopens it for writing", async () => {
+    const { dir, remove } = await tempDir();
+    try {
+      await fs.mkdir(nodePath.join(dir, "pkg", "bin"), { recursive: true });
+      await fs.writeFile(nodePath.join(dir, "pkg", "bin", "tool"), "#!/bin/sh\n", { mode: 0o755 });
+      const path = nodePath.join(dir, "t.tar.gz");
+      const body = await packTarball(["bin"], { cwd: nodePath.join(dir, "pkg") });
+      await fs.writeFile(path, await collectBytes(body));
+      const bytes = new Uint8Array(await fs.readFile(path));
+      const source = await tarballFromFile(path);
+      assert.deepEqual(
+        { sha256: source.sha256, sha512: source.sha512, length: source.length, name: source.name },
+        { ...hashBytes(bytes), length: bytes.length, name: "t.tar.gz" },
+      );
+      assert.deepEqual(await collectBytes(source.open()), bytes);
+      assert.equal(source.entries.get("bin/tool")?.kind, "file");
+      assert.equal(source.entries.get("bin")?.kind, "directory");
+    } finally {
+      await remove();
+    }
+  });
+
+  it("refuses a file that is not a gzip'd tarball", async () => {
     const { dir, remove } = await tempDir();
     try {
       const path = nodePath.join(dir, "t.tar.gz");
       await fs.writeFile(path, "tarball bytes");
-      const source = await tarballFromFile(path);
-      assert.deepEqual(
-        { sha256: source.sha256, sha512: source.sha512, length: source.length, name: source.name },
-        { ...hashBytes(new TextEncoder().encode("tarball bytes")), length: 13, name: "t.tar.gz" },
+      await assert.rejects(
+        tarballFromFile(path),
+        (error) =>
+          error instanceof UsageError && /not a gzip-compressed tarball/.test(error.message),
       );
-      assert.equal(new TextDecoder().decode(await collectBytes(source.open())), "tarball bytes");
     } finally {
       await remove();
     }

@@ -21,6 +21,8 @@ export interface DirectoryCloneReport extends CloneReport {
  * - an existing mirror (ferry's or TiUP's: it has `root.json`) is refreshed in place: files are
  *   verified before they appear and the manifests are written last, so clients see the old
  *   consistent state until the new one is complete;
+ * - a first clone that fails with a UsageError (e.g. a version the source lacks) removes the
+ *   sibling it created, so no freshly generated keys are left behind;
  * - a non-empty directory that is not a mirror is refused unless `overwrite` is set;
  * - cloning a local mirror into itself is refused (TiUP PR #1464);
  * - partial writes an earlier killed run left (`.ferry-tmp-*`) are removed once stale.
@@ -58,7 +60,18 @@ export async function cloneIntoDirectory(
     `.${nodePath.basename(target)}.ferry-partial`,
   );
   await removeStaleTemporaries(partial);
-  const report = await cloneMirror(source, new LocalStorage(partial), options);
+  const resuming = await fs.stat(partial).then(() => true, () => false);
+  let report;
+  try {
+    report = await cloneMirror(source, new LocalStorage(partial), options);
+  } catch (error) {
+    // A usage error (a version that does not exist…) comes before any download: what this run
+    // created holds only freshly generated keys, which must not linger in someone's cwd.
+    if (error instanceof UsageError && !resuming) {
+      await fs.rm(partial, { recursive: true, force: true });
+    }
+    throw error;
+  }
   if (info) await fs.rmdir(target);
   await fs.rename(partial, target);
   return { ...report, created: true, target };

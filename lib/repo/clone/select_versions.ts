@@ -75,7 +75,8 @@ export function selectVersions(
             chosen.add(latest);
             if (spec !== "latest") {
               notes.push(
-                `${manifest.id} ${spec} is not on ${platform}: using ${latest} instead`,
+                `${manifest.id} ${spec} is not on ${platform}: using ${latest} instead` +
+                  prefixHint(spec, usable, request.prefix ?? false),
               );
             }
           }
@@ -85,14 +86,32 @@ export function selectVersions(
     if (chosen.size > 0) selected.set(platform, chosen);
   }
   if (unmatched.size > 0) {
-    const [first] = unmatched;
+    const [first = ""] = unmatched;
+    const usable = platforms.flatMap((platform) => {
+      const versions = manifest.platforms[platform] ?? {};
+      return Object.keys(versions).filter((v) => isUsable(versions[v]));
+    });
+    const hint = prefixHint(first, usable, request.prefix ?? false);
     throw new UsageError(
-      `Cannot find version "${first}" of "${manifest.id}" on ${
-        platforms.join(", ")
-      } (see "ferry list ${manifest.id}" on the source mirror)`,
+      `Cannot find version "${first}" of "${manifest.id}" on ${platforms.join(", ")}` +
+        (hint || ` (see "ferry list ${manifest.id}" on the source mirror)`),
     );
   }
   return { platforms: selected, notes };
+}
+
+/**
+ * `--tikv v4` names no version; seed 000's walkthrough means "every v4.*", which is what
+ * `--prefix` does. Say so when versions start with what was given ("" otherwise).
+ */
+function prefixHint(spec: string, usable: string[], prefix: boolean): string {
+  if (prefix || ["all", "latest", "nightly"].includes(spec)) return "";
+  const forms = spec.startsWith("v") ? [spec] : [spec, `v${spec}`];
+  const starting = [...new Set(usable.filter((v) => forms.some((f) => v.startsWith(f))))].sort();
+  if (starting.length === 0) return "";
+  const shown = starting.slice(0, 3).join(", ") + (starting.length > 3 ? ", …" : "");
+  return `; ${starting.length} version(s) start with "${spec}" (${shown}): add --prefix, ` +
+    `which matches versions by prefix`;
 }
 
 function isUsable(item: VersionItem | undefined): boolean {

@@ -57,6 +57,38 @@ describe("cloneIntoDirectory()", () => {
     },
   );
 
+  test(
+    "cloneIntoDirectory() leaves no partial directory (with fresh private keys) after a usage error",
+    TIMEOUT,
+    async () => {
+      const target = nodePath.join(base, "typo");
+      await assert.rejects(
+        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: NOW }),
+        UsageError,
+      );
+      assert.deepEqual((await fs.readdir(base)).filter((n) => n.includes("typo")), []);
+    },
+  );
+
+  test(
+    "cloneIntoDirectory() keeps a partial directory an earlier run left, even after a usage error",
+    TIMEOUT,
+    async () => {
+      const target = nodePath.join(base, "earlier");
+      const partial = nodePath.join(base, ".earlier.ferry-partial");
+      await fs.mkdir(partial);
+      await fs.copyFile(
+        nodePath.join(source.dir, "pd-v1.0.0-linux-amd64.tar.gz"),
+        nodePath.join(partial, "pd-v1.0.0-linux-amd64.tar.gz"),
+      );
+      await assert.rejects(
+        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: NOW }),
+        UsageError,
+      );
+      await fs.stat(nodePath.join(partial, "pd-v1.0.0-linux-amd64.tar.gz"));
+    },
+  );
+
   test("cloneIntoDirectory() fills an existing empty directory", TIMEOUT, async () => {
     const target = nodePath.join(base, "empty");
     await fs.mkdir(target);

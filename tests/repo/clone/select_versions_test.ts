@@ -97,3 +97,29 @@ describe("selectVersions()", () => {
     assert.deepEqual(notes, ["tidb v4.0.0 is not on darwin/amd64: using v4.0.1 instead"]);
   });
 });
+
+describe("selectVersions() and a version that is only a prefix (seed 000's --tikv v4)", () => {
+  test("selectVersions() says that --prefix matches by prefix when the version is not found", () => {
+    assert.throws(
+      () => chosen({ component: ["v4"] }),
+      (error: Error) =>
+        error instanceof UsageError &&
+        /Cannot find version "v4" of "tidb".*2 version\(s\) start with "v4" \(v4\.0\.0, v4\.0\.1\): add --prefix, which matches versions by prefix/
+          .test(error.message),
+    );
+  });
+
+  test("selectVersions() gives the prefix hint in a global version's substitution note", () => {
+    const { notes } = selectVersions(tidb, ["darwin/amd64"], { global: ["v4"] });
+    assert.deepEqual(notes, [
+      'tidb v4 is not on darwin/amd64: using v4.0.1 instead; 1 version(s) start with "v4" (v4.0.1): add --prefix, which matches versions by prefix',
+    ]);
+  });
+
+  test("selectVersions() gives no prefix hint when nothing starts with the version", () => {
+    assert.throws(
+      () => chosen({ component: ["v9"] }),
+      (error: Error) => error instanceof UsageError && !/--prefix/.test(error.message),
+    );
+  });
+});
