@@ -93,9 +93,7 @@ export function printRootTrust(out: Output, result: SetMirrorResult): void {
   }
   if (result.expired) {
     out.warn(
-      `this root.json expired at ${root.expires}: the mirror will be refused until its owner publishes ${
-        root.version + 1
-      }.root.json ("ferry mirror rotate")`,
+      `the mirror's metadata has expired (${result.expiredDetail}): it will be refused until its owner renews it ("ferry mirror renew", or "ferry mirror rotate" for an expired root)`,
     );
   }
 }

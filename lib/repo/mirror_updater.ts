@@ -31,6 +31,11 @@ export interface MirrorUpdaterOptions {
   cache?: Storage;
   /** The clock. Default: the real time. */
   now?: () => Date;
+  /**
+   * Only for checks that must see past an expiry (is this root the mirror's?): expiry problems
+   * go here instead of being thrown (TrustedSetOptions.onExpired). Never for installs.
+   */
+  onExpired?: (error: ExpiredError) => void;
 }
 
 /** What {@linkcode MirrorUpdater.refresh} found. */
@@ -76,6 +81,7 @@ export class MirrorUpdater {
   readonly #cache: Storage | undefined;
   readonly #trustedRoot: Uint8Array | undefined;
   readonly #now: () => Date;
+  readonly #onExpired: ((error: ExpiredError) => void) | undefined;
   #set: TrustedMetadataSet | undefined;
 
   constructor(mirror: StorageReader, options: MirrorUpdaterOptions = {}) {
@@ -83,6 +89,7 @@ export class MirrorUpdater {
     this.#cache = options.cache;
     this.#trustedRoot = options.trustedRoot;
     this.#now = options.now ?? (() => new Date());
+    this.#onExpired = options.onExpired;
   }
 
   /** The trusted set behind this updater; throws until {@linkcode refresh} has run. */
@@ -245,7 +252,10 @@ export class MirrorUpdater {
         `Cannot verify "${this.#mirror.location}": no trusted root.json (set the mirror first)`,
       );
     }
-    return new TrustedMetadataSet(anchor, { now: this.#now });
+    return new TrustedMetadataSet(anchor, {
+      now: this.#now,
+      ...(this.#onExpired ? { onExpired: this.#onExpired } : {}),
+    });
   }
 
   /** §5.3: fetch N+1.root.json until one is missing; only NotFoundError ends the walk. */
