@@ -190,6 +190,21 @@ export class MirrorUpdater {
   }
 
   /**
+   * Whether the mirror holds the tarball of a version item (a stat, nothing read). False only
+   * when the mirror says it is absent (NotFoundError); other failures are thrown. Lets a client
+   * tell a version yanked by its publisher from one a clone listed but did not copy.
+   */
+  async tarballExists(item: VersionItem): Promise<boolean> {
+    try {
+      await this.#mirror.stat(urlToPath(item.url));
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Streams the tarball of a verified version item from the mirror into `into` at `path`,
    * hashing it as it passes. The length and every listed hash (sha256 and sha512) are checked
    * before the write is committed: on a mismatch the stream fails, Storage.write (atomic: temp
