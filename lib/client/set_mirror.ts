@@ -28,6 +28,8 @@ export interface SetMirrorOptions {
   now?: () => Date;
   /** Base for a relative directory address (default: the current directory). */
   cwd?: string;
+  /** The profile is TiUP's (`isTiupProfile`): the address goes to its tiup.toml. */
+  tiupProfile?: boolean;
 }
 
 /** Where the trusted root came from. */
@@ -77,7 +79,10 @@ const WRONG_ROOT_HINTS: Record<RootSource, string> = {
  *   either way nothing changes.
  * - Then, in this order: `manifests/` is deleted (its manifests belong to the old mirror), the
  *   root is written to `bin/root.json` (atomically), for an http(s) mirror also to its per-address
- *   cache file, and `mirror = "<addr>"` is written to `<home>/ferry.toml` (other lines kept).
+ *   cache file, and `mirror = "<addr>"` is written to the profile config (other lines kept):
+ *   `<home>/ferry.toml`, or TiUP's `<home>/tiup.toml` in a TiUP profile. These are the files
+ *   and names TiUP's own `mirror set` writes (pkg/localdata/profile.go ResetMirror), so `tiup`
+ *   and `ferry` sharing a profile see the same mirror and trust the same root.
  * - Expired metadata with the right keys is still accepted (TiUP does not check at this point;
  *   only the mirror's owner can renew it); `expired` says so.
  *
@@ -149,7 +154,7 @@ export async function setMirror(
   await fs.rm(nodePath.join(profile.location, MANIFESTS_DIR), { recursive: true, force: true });
   await profile.write(BOOTSTRAP_ROOT, bytes);
   if (remote && rootSource !== "cache") await profile.write(cacheName, bytes);
-  await writeProfileConfig(home, { mirror: addr });
+  await writeProfileConfig(home, { mirror: addr }, { tiupProfile: options.tiupProfile ?? false });
 
   return {
     address: addr,

@@ -202,6 +202,15 @@ describe("setMirror()", () => {
     assert.equal((await readProfileConfig(home)).mirror, "/m");
   });
 
+  it("in a TiUP profile writes tiup.toml, bin/root.json and clears manifests/ as tiup does", async () => {
+    await fs.mkdir(nodePath.join(home, "manifests"), { recursive: true });
+    await fs.writeFile(nodePath.join(home, "manifests", "root.json"), "old");
+    await setMirror(home, "/m", { mirror: sim.storage, now, tiupProfile: true });
+    assert.equal(await fs.readFile(nodePath.join(home, "tiup.toml"), "utf8"), 'mirror = "/m"\n');
+    assert.deepEqual(await read("bin/root.json"), Buffer.from(await sim.file("root.json")));
+    assert.deepEqual(await tree(home), ["bin/root.json", "tiup.toml"]);
+  });
+
   it("keeps other lines of ferry.toml", async () => {
     await fs.writeFile(nodePath.join(home, "ferry.toml"), '# mine\nmirror = "/old"\nother = "x"\n');
     await setMirror(home, "/new", { mirror: sim.storage, now });

@@ -110,6 +110,16 @@ export function runFerry(args: string[], options: RunFerryOptions = {}): Promise
   });
 }
 
+/** Throws, with the command and both outputs, unless `result` exited with `expectCode`. */
+export function assertExitCode(result: FerryResult, args: string[], expectCode: number): void {
+  if (result.code === expectCode) return;
+  throw new Error(
+    `ferry ${
+      args.join(" ")
+    } exited ${result.code}, expected ${expectCode}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
+}
+
 /** Options for {@linkcode startFerry}. */
 export interface StartFerryOptions extends FerryProcessOptions {
   /** Resolve once stdout or stderr matches this (e.g. /Serving .* at /). */
