@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import {
   assertExitCode,
   freePort,
@@ -52,7 +52,11 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
   };
   const lastLine = (text: string) => text.trim().split("\n").pop();
 
-  before(async () => {
+  // Set up by the first test rather than in before(): Bun's hooks ignore a timeout option and
+  // give up after 5 s, less than starting the server and building the demo mirror can take.
+  let setup: Promise<void> | undefined;
+  const ready = () => (setup ??= start());
+  async function start(): Promise<void> {
     temp = await makeTempDir("ferry-e2e-day");
     home = nodePath.join(temp.dir, "home");
     mirror = nodePath.join(temp.dir, "m");
@@ -64,8 +68,9 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
     });
     demoUrl = `http://127.0.0.1:${port}`;
     demoRoot = nodePath.join(home, "demo-mirror", "root.json");
-  });
+  }
   after(async () => {
+    await setup?.catch(() => {});
     await server?.stop();
     await temp?.remove();
   });
@@ -74,6 +79,7 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
     "ferry hello runs the custom hello after the demo's v1.1.0 (fault: a version installed from another mirror)",
     TIMEOUT,
     async () => {
+      await ready();
       // The README demo.
       await ferry(["mirror", "set", demoUrl]);
       assert.match((await ferry(["list"])).stdout, /hello/);
@@ -109,6 +115,7 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
     "mirror set and clone --source-root refuse a root of another mirror before saving anything",
     TIMEOUT,
     async () => {
+      await ready();
       await ferry(["mirror", "set", mirror]);
       const config = await fs.readFile(nodePath.join(home, "ferry.toml"), "utf8");
       const anchor = await fs.readFile(nodePath.join(home, "bin", "root.json"));
@@ -141,6 +148,7 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
     "a version the clone did not copy is reported as not carried, not as withdrawn",
     TIMEOUT,
     async () => {
+      await ready();
       const target = nodePath.join(temp.dir, "clone-partial");
       await ferry([
         "mirror",
@@ -168,6 +176,7 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
     "a TiUP profile is shared: mirror set writes tiup.toml, and what tiup sets is seen",
     TIMEOUT,
     async () => {
+      await ready();
       const tiupHome = nodePath.join(temp.dir, "tiup-home");
       const options = { env: { FERRY_HOME: undefined, TIUP_HOME: tiupHome } };
       await ferry(["mirror", "set", mirror], 0, options);
