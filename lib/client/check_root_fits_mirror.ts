@@ -75,7 +75,15 @@ export async function checkRootFitsMirror(
   });
   try {
     const refreshed = await updater.refresh();
-    return { rootVersion: refreshed.rootVersion, ...(expired[0] ? { expired: expired[0] } : {}) };
+    if (expired.length === 0) return { rootVersion: refreshed.rootVersion };
+    // An expiry seen before a root walk may be gone after it (an old root, since rotated): the
+    // strict walk, which a client makes, says whether one remains.
+    const strict = new MirrorUpdater(mirror, { trustedRoot: root, now });
+    const remaining = await strict.refresh().then(() => undefined, (error) => {
+      if (error instanceof ExpiredError) return error;
+      throw error;
+    });
+    return { rootVersion: refreshed.rootVersion, ...(remaining ? { expired: remaining } : {}) };
   } catch (error) {
     if (error instanceof SignatureError) {
       const hint = options.wrongRootHint ? `; ${options.wrongRootHint}` : "";

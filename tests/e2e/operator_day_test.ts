@@ -201,6 +201,13 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
       await fs.writeFile(nodePath.join(tiupHome, "tiup.toml"), `mirror = "${demoUrl}"\n`);
       assert.equal((await ferry(["mirror", "show"], 0, options)).stdout.trim(), demoUrl);
       assert.match((await ferry(["list", "hello"], 0, options)).stdout, /v1\.1\.0/);
+
+      // TIUP_MIRRORS switches the shared profile, as tiup does (pkg/environment/env.go Mirror).
+      await ferry(["list"], 0, { env: { ...options.env, TIUP_MIRRORS: mirror } });
+      assert.equal(
+        await fs.readFile(nodePath.join(tiupHome, "tiup.toml"), "utf8"),
+        `mirror = ${JSON.stringify(mirror)}\n`,
+      );
     },
   );
 });
