@@ -15,6 +15,7 @@ import { installComponent } from "../lib/client/install_component.ts";
 import { listInstalled } from "../lib/client/list_installed.ts";
 import { type ComponentSpec, parseComponentSpec } from "../lib/client/parse_component_spec.ts";
 import { pickInstalledVersion } from "../lib/client/pick_installed_version.ts";
+import { readCachedComponent } from "../lib/client/read_cached_component.ts";
 import { runComponentProcess } from "../lib/client/run_component_process.ts";
 import { selectComponentVersion } from "../lib/client/select_component_version.ts";
 import { UnknownComponentError } from "../lib/client/unknown_component_error.ts";
@@ -76,7 +77,11 @@ export const runComponent: FallbackRunner = async (name, rawArgs, context) => {
   try {
     client = await openClientMirror({ env, out });
   } catch (error) {
-    const fallback = spec.version ?? pickInstalledVersion(installed);
+    // Offline, what this mirror offered when last seen (the cached manifest) still decides.
+    const cached = await readCachedComponent(home, spec.name);
+    const fallback = spec.version ??
+      (cached && pickInstalledVersion(installed, { manifest: cached, platform })) ??
+      pickInstalledVersion(installed);
     const unreachable = (error instanceof DownloadError || error instanceof StorageError) &&
       !(error instanceof VerificationError);
     if (unreachable && fallback !== undefined && installed.includes(fallback)) {

@@ -106,6 +106,18 @@ describe("an operator's day on one profile (README demo, then seeds 001/002)", (
         /hello v0\.0\.1 is already installed/,
       );
       assert.equal(lastLine((await ferry(["hello"])).stdout), "hello");
+      // Offline, the choice is the same: what this mirror offered when last seen.
+      await fs.rename(mirror, `${mirror}.away`);
+      try {
+        const offline = await ferry(["hello", "y"]);
+        assert.equal(lastLine(offline.stdout), "hello");
+        assert.match(
+          offline.stderr,
+          /Cannot reach the mirror.*running the installed hello v0\.0\.1/,
+        );
+      } finally {
+        await fs.rename(`${mirror}.away`, mirror);
+      }
       // The demo's build, named explicitly, still runs without its mirror.
       assert.equal(lastLine((await ferry(["hello:v1.1.0", "again"])).stdout), "hello again");
     },
