@@ -9,6 +9,7 @@ import { ferryHome } from "../lib/client/home_dir.ts";
 import { openClientUpdater } from "../lib/client/open_client_updater.ts";
 import { type MirrorAddress, resolveMirrorAddress } from "../lib/client/resolve_mirror_address.ts";
 import { setMirror, type SetMirrorResult } from "../lib/client/set_mirror.ts";
+import { isTiupProfile } from "../lib/client/tiup_profile.ts";
 import { NotFoundError, StorageError } from "../lib/errors.ts";
 import type { MirrorUpdater, RefreshResult } from "../lib/repo/mirror_updater.ts";
 import { openStorage } from "../lib/storage/open_storage.ts";
@@ -44,7 +45,10 @@ export async function openClientMirror(
         mirror.configured ? `"${mirror.configured}"` : "none set"
       }): switching the profile to it, as "ferry mirror set" would`,
     );
-    printRootTrust(context.out, await setMirror(home, mirror.address));
+    printRootTrust(
+      context.out,
+      await setMirror(home, mirror.address, { tiupProfile: isTiupProfile(context.env) }),
+    );
   }
   const updater = await openClientUpdater(
     home,
@@ -93,9 +97,7 @@ export function printRootTrust(out: Output, result: SetMirrorResult): void {
   }
   if (result.expired) {
     out.warn(
-      `this root.json expired at ${root.expires}: the mirror will be refused until its owner publishes ${
-        root.version + 1
-      }.root.json ("ferry mirror rotate")`,
+      `the mirror's metadata has expired (${result.expiredDetail}): it will be refused until its owner renews it ("ferry mirror renew", or "ferry mirror rotate" for an expired root)`,
     );
   }
 }

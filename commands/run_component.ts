@@ -6,6 +6,7 @@
 import { closestMatch } from "../lib/cli/closest_match.ts";
 import type { Output } from "../lib/cli/output.ts";
 import type { FallbackRunner } from "../lib/cli/run_cli.ts";
+import { compareVersions } from "../lib/client/compare_versions.ts";
 import { componentDir } from "../lib/client/component_dir.ts";
 import { findInstalledEntry } from "../lib/client/find_installed_entry.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
@@ -14,6 +15,7 @@ import { installComponent } from "../lib/client/install_component.ts";
 import { listInstalled } from "../lib/client/list_installed.ts";
 import { type ComponentSpec, parseComponentSpec } from "../lib/client/parse_component_spec.ts";
 import { pickInstalledVersion } from "../lib/client/pick_installed_version.ts";
+import { readCachedComponent } from "../lib/client/read_cached_component.ts";
 import { runComponentProcess } from "../lib/client/run_component_process.ts";
 import { selectComponentVersion } from "../lib/client/select_component_version.ts";
 import { UnknownComponentError } from "../lib/client/unknown_component_error.ts";
@@ -30,8 +32,10 @@ import { ALL_COMMANDS } from "./all_commands.ts";
  * `--debug`, which ferry would otherwise take as its own flag).
  *
  * - An installed version named explicitly runs without contacting the mirror.
- * - Without a version, the newest installed stable version runs (as TiUP does); a note says
- *   when the mirror has a newer one.
+ * - Without a version, the newest installed stable version that the mirror offers runs (TiUP's
+ *   rule); a note says when the mirror has a newer one. Installed versions the mirror does not
+ *   offer (installed from another mirror) are passed over and the mirror's latest is installed;
+ *   when the mirror has no such component at all, the newest installed version runs.
  * - When the mirror cannot be reached (network or missing directory) but a suitable version is
  *   installed, that version runs after a one-line warning. Verification failures are not
  *   ignored.
@@ -73,7 +77,11 @@ export const runComponent: FallbackRunner = async (name, rawArgs, context) => {
   try {
     client = await openClientMirror({ env, out });
   } catch (error) {
-    const fallback = spec.version ?? pickInstalledVersion(installed);
+    // Offline, what this mirror offered when last seen (the cached manifest) still decides.
+    const cached = await readCachedComponent(home, spec.name);
+    const fallback = spec.version ??
+      (cached && pickInstalledVersion(installed, { manifest: cached, platform })) ??
+      pickInstalledVersion(installed);
     const unreachable = (error instanceof DownloadError || error instanceof StorageError) &&
       !(error instanceof VerificationError);
     if (unreachable && fallback !== undefined && installed.includes(fallback)) {
@@ -97,11 +105,30 @@ export const runComponent: FallbackRunner = async (name, rawArgs, context) => {
   let version = spec.version;
   if (version === undefined && installed.length > 0) {
     const listed = updater.trusted.index!.signed.components;
-    const manifest = Object.hasOwn(listed, spec.name)
-      ? (await updater.component(spec.name)).signed
-      : undefined;
-    version = pickInstalledVersion(installed, manifest);
-    if (version !== undefined && manifest) noteNewer(out, spec.name, version, manifest);
+    if (!Object.hasOwn(listed, spec.name)) {
+      // The mirror does not carry the component at all: what is installed still runs.
+      const fallback = pickInstalledVersion(installed);
+      const entry = fallback && await findInstalledEntry(home, spec.name, fallback, platform);
+      if (fallback && entry) {
+        out.warn(
+          `The mirror "${client.mirror.address}" has no component "${spec.name}": running the installed ${spec.name} ${fallback}`,
+        );
+        return await run(fallback, entry);
+      }
+    } else {
+      // TiUP's rule: only installed versions that this mirror offers count; otherwise the
+      // mirror's latest is installed (a version from another mirror is not this one's).
+      const manifest = (await updater.component(spec.name)).signed;
+      version = pickInstalledVersion(installed, { manifest, platform });
+      if (version !== undefined) noteNewer(out, spec.name, version, manifest);
+      else {
+        out.info(
+          `The installed ${spec.name} ${
+            installed.join(", ")
+          } is not offered by the mirror "${client.mirror.address}": using the mirror's latest`,
+        );
+      }
+    }
   }
   try {
     const result = await installComponent(updater, {
@@ -134,7 +161,7 @@ function noteNewer(
 ): void {
   try {
     const latest = selectComponentVersion(manifest, { platform: hostPlatform() }).version;
-    if (latest !== running && pickInstalledVersion([running, latest]) === latest) {
+    if (compareVersions(latest, running) > 0) {
       out.info(
         `${name} ${latest} is available (running ${running}): "ferry install ${name}" gets it`,
       );

@@ -9,6 +9,7 @@ import {
 } from "../../lib/cli/command.ts";
 import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
+import { checkRootFitsMirror } from "../../lib/client/check_root_fits_mirror.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
@@ -123,6 +124,13 @@ Examples:
           throw new UsageError(`Cannot read --source-root "${rootFile}": ${error.code ?? error}`);
         }),
       };
+      // Before anything is created: a root of another mirror is said to be one (issue 9).
+      await checkRootFitsMirror(source, trust.trustedRoot!, {
+        address: sourceAddress,
+        rootFrom: rootFile,
+        wrongRootHint:
+          "give the source's own root.json (from its owner), or leave out --source-root to trust the source's on first use",
+      });
     } else if (given === undefined) {
       const profileRoot = await readFile(nodePath.join(home, "bin", "root.json")).catch(() =>
         undefined

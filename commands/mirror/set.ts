@@ -4,6 +4,7 @@ import { createOutput } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { DEFAULT_MIRROR } from "../../lib/client/resolve_mirror_address.ts";
 import { setMirror } from "../../lib/client/set_mirror.ts";
+import { isTiupProfile } from "../../lib/client/tiup_profile.ts";
 import { NotFoundError, StorageError, UsageError } from "../../lib/errors.ts";
 import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
 import { isRemoteLocation, openStorage } from "../../lib/storage/open_storage.ts";
@@ -17,10 +18,14 @@ export const mirrorSetCommand: Command = {
   usage: "<DIR|URL> [-r|--root FILE|URL] [--silent]  |  --reset",
   description: `Writes mirror = "<addr>" to $FERRY_HOME/ferry.toml, copies the trusted root to
 $FERRY_HOME/bin/root.json and clears the manifest cache. A directory becomes an absolute path.
+In a TiUP profile ($TIUP_HOME without $FERRY_HOME, ~/.tiup, or one with a tiup.toml) the
+address goes to TiUP's tiup.toml instead, so tiup and ferry use the same mirror.
 
 The root trusted is, first match: --root; for an http(s) mirror, the copy cached for that
 exact address in bin/; else the mirror's own root.json (trust on first use: compare the key
-IDs printed with the mirror owner's). The root must be signed by a threshold of its own keys.
+IDs printed with the mirror owner's). The root must be signed by a threshold of its own keys,
+and the mirror's manifests must verify from it: a root of another mirror is refused, and
+nothing is changed.
 
 --reset selects the default mirror, TiUP's official ${DEFAULT_MIRROR}
 (ferry has no public mirror of its own).
@@ -58,7 +63,10 @@ Examples:
       ? createOutput({ stdout: { write: () => {} }, stderr: { write: () => {} } })
       : out;
     if (reset) output.info(`Resetting to the default mirror ${DEFAULT_MIRROR}`);
-    const result = await setMirror(ferryHome(env), address, root ? { root } : {});
+    const result = await setMirror(ferryHome(env), address, {
+      ...(root ? { root } : {}),
+      tiupProfile: isTiupProfile(env),
+    });
     printRootTrust(output, result);
     output.print(`Mirror set to ${result.address}`);
   },

@@ -8,7 +8,8 @@ export const mirrorShowCommand: Command = {
   summary: "Print the mirror address this profile uses",
   usage: "",
   description: `Prints the effective mirror: $FERRY_MIRROR, else $TIUP_MIRRORS, else mirror = "…" in
-$FERRY_HOME/ferry.toml (or tiup.toml), else the default (TiUP's official mirror).
+$FERRY_HOME/tiup.toml (a profile shared with tiup) or ferry.toml, else the default (TiUP's
+official mirror).
 Where it came from is noted on stderr.`,
   flags: {},
   positionals: { max: 0 },

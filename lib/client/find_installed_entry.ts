@@ -1,13 +1,8 @@
-import * as nodePath from "node:path";
-import { NotFoundError } from "../errors.ts";
-import { decodeManifest, MAX_MANIFEST_BYTES } from "../repo/decode_manifest.ts";
-import { LocalStorage } from "../storage/local_storage.ts";
-import { readBytes } from "../storage/read_bytes.ts";
 import { entryPath } from "./_entry_path.ts";
 import { componentDir } from "./component_dir.ts";
 import type { Platform } from "./host_platform.ts";
+import { readCachedComponent } from "./read_cached_component.ts";
 import { ANY_PLATFORM } from "./select_component_version.ts";
-import { MANIFESTS_DIR } from "./set_mirror.ts";
 
 /**
  * The entry binary of an installed version without asking the mirror (offline runs, and runs of
@@ -43,18 +38,9 @@ async function cachedEntries(
   version: string,
   platform: Platform,
 ): Promise<string[]> {
-  const cache = new LocalStorage(nodePath.join(nodePath.resolve(home), MANIFESTS_DIR));
-  try {
-    const bytes = await readBytes(cache, `${name}.json`, { maxBytes: MAX_MANIFEST_BYTES });
-    const manifest = decodeManifest(bytes, "component", `${name}.json`);
-    const platforms = manifest.signed.platforms;
-    const order = [`${platform.os}/${platform.arch}`, ANY_PLATFORM, ...Object.keys(platforms)];
-    return order
-      .map((p) => Object.hasOwn(platforms, p) ? platforms[p]![version]?.entry : undefined)
-      .filter((entry): entry is string => typeof entry === "string" && entry !== "");
-  } catch (error) {
-    if (error instanceof NotFoundError) return [];
-    // A damaged cache only means we fall back to the default entry name.
-    return [];
-  }
+  const platforms = (await readCachedComponent(home, name))?.platforms ?? {};
+  const order = [`${platform.os}/${platform.arch}`, ANY_PLATFORM, ...Object.keys(platforms)];
+  return order
+    .map((p) => Object.hasOwn(platforms, p) ? platforms[p]![version]?.entry : undefined)
+    .filter((entry): entry is string => typeof entry === "string" && entry !== "");
 }

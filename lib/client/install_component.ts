@@ -4,7 +4,7 @@ import * as nodePath from "node:path";
 import { ArchiveError } from "../archive/archive_error.ts";
 import { extractTarball } from "../archive/extract_tarball.ts";
 import { AlreadyExistsError, printable } from "../errors.ts";
-import type { ComponentManifest, Verified } from "../repo/manifest_types.ts";
+import type { ComponentManifest, Verified, VersionItem } from "../repo/manifest_types.ts";
 import type { MirrorUpdater } from "../repo/mirror_updater.ts";
 import { urlToPath } from "../repo/versioned_name.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
@@ -14,6 +14,7 @@ import { componentDir } from "./component_dir.ts";
 import { hostPlatform, type Platform } from "./host_platform.ts";
 import { selectComponentVersion } from "./select_component_version.ts";
 import { UnknownComponentError } from "./unknown_component_error.ts";
+import { YankedVersionError } from "./yanked_version_error.ts";
 
 /** Progress of an install, for the command to print. */
 export type InstallProgress =
@@ -56,7 +57,8 @@ export interface InstallResult {
  * Guarantees:
  * - The component must be in the verified index and not yanked (UnknownComponentError); the
  *   version is chosen by {@linkcode selectComponentVersion} (explicit, "nightly", or latest
- *   stable; host platform, then any/any; yanked refused).
+ *   stable; host platform, then any/any; yanked refused with YankedVersionError, whose
+ *   `carried` is false when the mirror lacks the tarball: a clone's uncopied version).
  * - The tarball is streamed through the updater's verified path: its length and every hash its
  *   signed manifest lists (sha256, and sha512 when present) are checked before the download is
  *   kept; on a mismatch nothing is installed (HashMismatchError / LengthMismatchError).
@@ -97,10 +99,19 @@ export async function installComponent(
   }
   const manifest = await updater.component(name);
   const platform = options.platform ?? hostPlatform();
-  const selected = selectComponentVersion(manifest.signed, {
-    platform,
-    ...(options.version !== undefined ? { version: options.version } : {}),
-  });
+  let selected;
+  try {
+    selected = selectComponentVersion(manifest.signed, {
+      platform,
+      ...(options.version !== undefined ? { version: options.version } : {}),
+    });
+  } catch (error) {
+    // Yanked by its publisher, or listed by a clone that did not copy it: the tarball says which.
+    if (error instanceof YankedVersionError && !await tarballPresent(updater, error.item)) {
+      throw new YankedVersionError(error.component, error.version, error.item, false);
+    }
+    throw error;
+  }
   const { version, item } = selected;
   const dir = componentDir(home, name, version);
   const result = { name, version, platform: selected.platform, dir, manifest };
@@ -160,6 +171,11 @@ export async function installComponent(
     // Leave no empty component directory behind after a failed first install.
     await fs.rmdir(parent).catch(() => {});
   }
+}
+
+/** Whether the mirror holds the item's tarball; when that cannot be told, assume it does. */
+async function tarballPresent(updater: MirrorUpdater, item: VersionItem): Promise<boolean> {
+  return await updater.tarballExists(item).catch(() => true);
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -4,7 +4,7 @@ import { findTomlString } from "./_toml_mirror.ts";
 
 /** ferry's own profile config file, in the profile directory. */
 export const FERRY_CONFIG_FILE = "ferry.toml";
-/** TiUP's profile config file; read when ferry.toml is absent (a shared TIUP_HOME). */
+/** TiUP's profile config file (pkg/localdata/config.go): `mirror = "<addr>"`. */
 export const TIUP_CONFIG_FILE = "tiup.toml";
 
 /** The profile settings ferry keeps. */
@@ -20,9 +20,12 @@ export interface ReadProfileConfigResult extends ProfileConfig {
 }
 
 /**
- * Reads the profile config: `<home>/ferry.toml`, else TiUP's `<home>/tiup.toml`, else nothing
- * (`{}`). Only the top-level `mirror = "<addr>"` key is read; other content is ignored. A
- * `mirror` that is not a quoted string throws SyntaxError naming the file and line.
+ * Reads the profile config. TiUP's `<home>/tiup.toml` comes first: where it exists the profile
+ * is shared with `tiup`, and what `tiup mirror set` wrote there is what both tools use. Then
+ * ferry's own `<home>/ferry.toml`. The first of them that names a (non-empty) mirror wins; when
+ * neither does, `{ file }` names the first that exists, or `{}`. Only the top-level
+ * `mirror = "<addr>"` key is read; other content is ignored. A `mirror` that is not a quoted
+ * string throws SyntaxError naming the file and line.
  *
  * @example
  * ```ts
@@ -30,15 +33,17 @@ export interface ReadProfileConfigResult extends ProfileConfig {
  * ```
  */
 export async function readProfileConfig(home: string): Promise<ReadProfileConfigResult> {
-  for (const name of [FERRY_CONFIG_FILE, TIUP_CONFIG_FILE]) {
+  let first: string | undefined;
+  for (const name of [TIUP_CONFIG_FILE, FERRY_CONFIG_FILE]) {
     const file = nodePath.join(nodePath.resolve(home), name);
     const text = await fs.readFile(file, "utf8").catch((error) => {
       if ((error as { code?: string }).code === "ENOENT") return undefined;
       throw error;
     });
     if (text === undefined) continue;
+    first ??= file;
     const found = findTomlString(text, "mirror", file);
-    return found ? { mirror: found.value, file } : { file };
+    if (found && found.value !== "") return { mirror: found.value, file };
   }
-  return {};
+  return first !== undefined ? { file: first } : {};
 }

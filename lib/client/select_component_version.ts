@@ -3,6 +3,7 @@ import { latestStable } from "../repo/latest_stable.ts";
 import type { ComponentManifest, VersionItem } from "../repo/manifest_types.ts";
 import { compareVersions } from "./compare_versions.ts";
 import type { Platform } from "./host_platform.ts";
+import { YankedVersionError } from "./yanked_version_error.ts";
 
 /** The platform-independent key, used when the host's platform has no build (§0). */
 export const ANY_PLATFORM = "any/any";
@@ -29,8 +30,8 @@ export interface SelectComponentVersionOptions {
  *   preferring ones without a prerelease tag;
  * - the host's platform first, then `any/any`; an item with an empty `entry` does not exist.
  *
- * Throws UsageError saying what exists when the version is unknown, has no build for this
- * platform, or is yanked (TiUP refuses yanked versions too).
+ * Throws UsageError saying what exists when the version is unknown or has no build for this
+ * platform; YankedVersionError (a UsageError) when it is yanked (TiUP refuses those too).
  *
  * @example
  * ```ts
@@ -67,11 +68,7 @@ export function selectComponentVersion(
   for (const { platform, versions } of maps) {
     const item = Object.hasOwn(versions, version) ? versions[version] : undefined;
     if (!item) continue;
-    if (item.yanked) {
-      throw new UsageError(
-        `Cannot use ${name}:${version}: it is yanked (withdrawn by its publisher); see "ferry list ${name}" for other versions`,
-      );
-    }
+    if (item.yanked) throw new YankedVersionError(name, version, item);
     return { version, platform, item };
   }
   const elsewhere = Object.entries(manifest.platforms)

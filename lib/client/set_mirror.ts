@@ -1,14 +1,14 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { NotFoundError, StorageError } from "../errors.ts";
+import { NotFoundError, SignatureError, StorageError } from "../errors.ts";
 import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
-import { parseRfc3339 } from "../repo/rfc3339.ts";
 import { TrustedMetadataSet } from "../repo/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";
 import { readBytes, readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
+import { checkRootFitsMirror } from "./check_root_fits_mirror.ts";
 import { describeRoot, type RootSummary } from "./describe_root.ts";
 import { normalizeMirrorAddress } from "./normalize_mirror_address.ts";
 import { writeProfileConfig } from "./write_profile_config.ts";
@@ -28,6 +28,8 @@ export interface SetMirrorOptions {
   now?: () => Date;
   /** Base for a relative directory address (default: the current directory). */
   cwd?: string;
+  /** The profile is TiUP's (`isTiupProfile`): the address goes to its tiup.toml. */
+  tiupProfile?: boolean;
 }
 
 /** Where the trusted root came from. */
@@ -43,9 +45,23 @@ export interface SetMirrorResult {
   root: RootSummary;
   /** True when the root was trusted on first use over plain http (anyone on the path could swap it). */
   insecure: boolean;
-  /** True when the trusted root is already past its expiry (clients will refuse the mirror). */
+  /**
+   * True when the root belongs to the mirror but the mirror's metadata (its newest root, or the
+   * timestamp, snapshot or index) is past its expiry: clients refuse it until its owner renews.
+   */
   expired: boolean;
+  /** What expired, as the verifier says it. */
+  expiredDetail?: string;
 }
+
+/** What to do when the chosen root is another mirror's, by where it came from. */
+const WRONG_ROOT_HINTS: Record<RootSource, string> = {
+  flag:
+    "get this mirror's root.json from its owner, or leave out --root to trust the mirror's own on first use (and check the key IDs printed)",
+  cache:
+    'it is the copy cached for this address in bin/: if the mirror was re-created, check its new keys with its owner, delete that file and run "ferry mirror set" again',
+  mirror: "",
+};
 
 /**
  * `ferry mirror set <addr>` (TIUP-FORMAT.md §5.8): picks the root to trust, checks it, and makes
@@ -56,12 +72,19 @@ export interface SetMirrorResult {
  * trust on first use, so the caller must show the key fingerprints ({@linkcode RootSummary}).
  *
  * Guarantees:
- * - The root must be a valid root signed by a threshold of its own root keys (VerificationError
- *   otherwise) before anything is written; a refused root changes nothing.
+ * - The root must be a valid root signed by a threshold of its own root keys, and the mirror's
+ *   manifests must verify from it ({@linkcode checkRootFitsMirror}: root chain, timestamp,
+ *   snapshot, index) before anything is written. A root of another mirror is refused with a
+ *   SignatureError that says so; an unreachable mirror with its DownloadError or StorageError;
+ *   either way nothing changes.
  * - Then, in this order: `manifests/` is deleted (its manifests belong to the old mirror), the
  *   root is written to `bin/root.json` (atomically), for an http(s) mirror also to its per-address
- *   cache file, and `mirror = "<addr>"` is written to `<home>/ferry.toml` (other lines kept).
- * - An expired root is still accepted (TiUP does not check at this point); `expired` says so.
+ *   cache file, and `mirror = "<addr>"` is written to the profile config (other lines kept):
+ *   `<home>/ferry.toml`, or TiUP's `<home>/tiup.toml` in a TiUP profile. These are the files
+ *   and names TiUP's own `mirror set` writes (pkg/localdata/profile.go ResetMirror), so `tiup`
+ *   and `ferry` sharing a profile see the same mirror and trust the same root.
+ * - Expired metadata with the right keys is still accepted (TiUP does not check at this point;
+ *   only the mirror's owner can renew it); `expired` says so.
  *
  * @example
  * ```ts
@@ -83,6 +106,7 @@ export async function setMirror(
   let bytes: Uint8Array;
   let rootSource: RootSource;
   let rootFrom: string;
+  const mirror = options.mirror ?? openStorage(addr);
   const cached = remote && !options.root
     ? await readBytesIfPresent(profile, cacheName, { maxBytes: MAX_ROOT_BYTES })
     : undefined;
@@ -94,7 +118,6 @@ export async function setMirror(
     rootSource = "cache";
     rootFrom = nodePath.join(profile.location, cacheName);
   } else {
-    const mirror = options.mirror ?? openStorage(addr);
     rootFrom = remote ? `${addr.replace(/\/+$/, "")}/root.json` : nodePath.join(addr, "root.json");
     try {
       bytes = await readBytes(mirror, "root.json", { maxBytes: MAX_ROOT_BYTES });
@@ -111,11 +134,27 @@ export async function setMirror(
   // The constructor validates the root and checks a threshold of its own root keys.
   const trusted = new TrustedMetadataSet(bytes, { now, rootFile: rootFrom });
   const root = trusted.root.signed;
+  // Then the mirror's chain must verify from it, before anything is saved (issue 9: a root of
+  // another mirror used to be saved, and only the next "ferry list" failed).
+  let fit;
+  try {
+    fit = await checkRootFitsMirror(mirror, bytes, {
+      address: addr,
+      rootFrom,
+      now,
+      wrongRootHint: WRONG_ROOT_HINTS[rootSource],
+    });
+  } catch (error) {
+    // The mirror's own root.json not matching its manifests is a broken mirror, not a wrong
+    // choice of root: report what the verifier found.
+    if (rootSource === "mirror" && error instanceof SignatureError) throw error.cause;
+    throw error;
+  }
 
   await fs.rm(nodePath.join(profile.location, MANIFESTS_DIR), { recursive: true, force: true });
   await profile.write(BOOTSTRAP_ROOT, bytes);
   if (remote && rootSource !== "cache") await profile.write(cacheName, bytes);
-  await writeProfileConfig(home, { mirror: addr });
+  await writeProfileConfig(home, { mirror: addr }, { tiupProfile: options.tiupProfile ?? false });
 
   return {
     address: addr,
@@ -123,6 +162,7 @@ export async function setMirror(
     rootFrom,
     root: describeRoot(root),
     insecure: rootSource === "mirror" && /^http:/i.test(addr),
-    expired: parseRfc3339(root.expires).getTime() < now().getTime(),
+    expired: fit.expired !== undefined,
+    ...(fit.expired ? { expiredDetail: fit.expired.message } : {}),
   };
 }

@@ -31,6 +31,11 @@ export interface MirrorUpdaterOptions {
   cache?: Storage;
   /** The clock. Default: the real time. */
   now?: () => Date;
+  /**
+   * Only for checks that must see past an expiry (is this root the mirror's?): expiry problems
+   * go here instead of being thrown (TrustedSetOptions.onExpired). Never for installs.
+   */
+  onExpired?: (error: ExpiredError) => void;
 }
 
 /** What {@linkcode MirrorUpdater.refresh} found. */
@@ -76,6 +81,7 @@ export class MirrorUpdater {
   readonly #cache: Storage | undefined;
   readonly #trustedRoot: Uint8Array | undefined;
   readonly #now: () => Date;
+  readonly #onExpired: ((error: ExpiredError) => void) | undefined;
   #set: TrustedMetadataSet | undefined;
 
   constructor(mirror: StorageReader, options: MirrorUpdaterOptions = {}) {
@@ -83,6 +89,7 @@ export class MirrorUpdater {
     this.#cache = options.cache;
     this.#trustedRoot = options.trustedRoot;
     this.#now = options.now ?? (() => new Date());
+    this.#onExpired = options.onExpired;
   }
 
   /** The trusted set behind this updater; throws until {@linkcode refresh} has run. */
@@ -185,6 +192,21 @@ export class MirrorUpdater {
   }
 
   /**
+   * Whether the mirror holds the tarball of a version item (a stat, nothing read). False only
+   * when the mirror says it is absent (NotFoundError); other failures are thrown. Lets a client
+   * tell a version yanked by its publisher from one a clone listed but did not copy.
+   */
+  async tarballExists(item: VersionItem): Promise<boolean> {
+    try {
+      await this.#mirror.stat(urlToPath(item.url));
+      return true;
+    } catch (error) {
+      if (error instanceof NotFoundError) return false;
+      throw error;
+    }
+  }
+
+  /**
    * Streams the tarball of a verified version item from the mirror into `into` at `path`,
    * hashing it as it passes. The length and every listed hash (sha256 and sha512) are checked
    * before the write is committed: on a mismatch the stream fails, Storage.write (atomic: temp
@@ -247,7 +269,10 @@ export class MirrorUpdater {
         `Cannot verify "${this.#mirror.location}": no trusted root.json (set the mirror first)`,
       );
     }
-    return new TrustedMetadataSet(anchor, { now: this.#now });
+    return new TrustedMetadataSet(anchor, {
+      now: this.#now,
+      ...(this.#onExpired ? { onExpired: this.#onExpired } : {}),
+    });
   }
 
   /** §5.3: fetch N+1.root.json until one is missing; only NotFoundError ends the walk. */

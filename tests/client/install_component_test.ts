@@ -7,6 +7,7 @@ import { ArchiveError } from "../../lib/archive/archive_error.ts";
 import { installComponent } from "../../lib/client/install_component.ts";
 import { openClientUpdater } from "../../lib/client/open_client_updater.ts";
 import { UnknownComponentError } from "../../lib/client/unknown_component_error.ts";
+import { YankedVersionError } from "../../lib/client/yanked_version_error.ts";
 import { HashMismatchError, LengthMismatchError, UsageError } from "../../lib/errors.ts";
 import type { MirrorSimulator, SimulatorKeys } from "../repo/_simulator.ts";
 import {
@@ -145,6 +146,32 @@ describe("installComponent()", () => {
     await sim.writeIndex();
     await sim.commit();
     await assert.rejects(install(sim, "hello", "v1.0.0"), UnknownComponentError);
+  });
+
+  it("says a version a clone did not copy is not carried, not withdrawn by its publisher", async () => {
+    const sim = await helloMirror(keys);
+    const manifest = sim.components.get("hello")!;
+    // A publisher's yank keeps the tarball; a clone's uncopied version has none.
+    manifest.platforms["linux/amd64"]!["v1.1.0"]!.yanked = true;
+    manifest.platforms["linux/amd64"]!["v1.0.0"]!.yanked = true;
+    manifest.version++;
+    await sim.writeComponent("hello");
+    await sim.commit();
+    await sim.storage.delete("hello-v1.0.0-linux-amd64.tar.gz");
+    await assert.rejects(
+      install(sim, "hello", "v1.0.0"),
+      (error: Error) =>
+        error instanceof YankedVersionError && !error.carried &&
+        /this mirror does not carry it/.test(error.message) &&
+        !/withdrawn by its publisher/.test(error.message),
+    );
+    await assert.rejects(
+      install(sim, "hello", "v1.1.0"),
+      (error: Error) =>
+        error instanceof YankedVersionError && error.carried &&
+        /withdrawn by its publisher/.test(error.message),
+    );
+    assert.deepEqual(await components(), []);
   });
 
   it("refuses an unknown component and an unknown version with what exists", async () => {

@@ -30,10 +30,18 @@ describe("readProfileConfig()", () => {
     });
   });
 
-  it("prefers ferry.toml over tiup.toml", async () => {
+  it("prefers tiup.toml over a stale ferry.toml (fault: tiup and ferry saw different mirrors)", async () => {
     await fs.writeFile(tiupToml(), 'mirror = "/from/tiup"\n');
     await fs.writeFile(ferryToml(), 'mirror = "/from/ferry"\n');
-    assert.equal((await readProfileConfig(home)).mirror, "/from/ferry");
+    assert.deepEqual(await readProfileConfig(home), { mirror: "/from/tiup", file: tiupToml() });
+  });
+
+  it("falls back to ferry.toml when tiup.toml names no mirror", async () => {
+    await fs.writeFile(tiupToml(), 'mirror = ""\n');
+    await fs.writeFile(ferryToml(), 'mirror = "/from/ferry"\n');
+    assert.deepEqual(await readProfileConfig(home), { mirror: "/from/ferry", file: ferryToml() });
+    await fs.rm(ferryToml());
+    assert.deepEqual(await readProfileConfig(home), { file: tiupToml() });
   });
 
   const table: [string, string | undefined][] = [

@@ -5,8 +5,9 @@ import * as nodePath from "node:path";
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
 import { setMirror } from "../../lib/client/set_mirror.ts";
-import { SignatureError, StorageError } from "../../lib/errors.ts";
+import { DownloadError, SignatureError, StorageError } from "../../lib/errors.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
+import type { StorageReader } from "../../lib/storage/storage.ts";
 import { MirrorSimulator, type SimulatorKeys } from "../repo/_simulator.ts";
 import { clientKeys, NOW, now, tempHome, tree } from "./_client_mirror.ts";
 
@@ -54,28 +55,106 @@ describe("setMirror()", () => {
     assert.equal(first.insecure, true, "trust on first use over plain http is flagged");
     const hash = createHash("sha256").update(address).digest("hex").slice(0, 16);
     assert.deepEqual(await read(`bin/${hash}.root.json`), await read("bin/root.json"));
-    // The mirror now serves another root (a man in the middle, say): the cached one still wins.
-    const other = await MirrorSimulator.create({ ...keys, root: [keys.index, keys.snapshot] }, {
-      now: NOW,
-    });
-    const second = await setMirror(home, address, { mirror: other.storage, now });
+    const second = await setMirror(home, address, { mirror: sim.storage, now });
     assert.equal(second.rootSource, "cache");
     assert.equal(second.insecure, false);
+    // The address now serves another mirror (a man in the middle, say): the cached root is not
+    // replaced by its root, and it does not verify that mirror, so nothing is saved.
+    const other = await MirrorSimulator.create(otherKeys(keys), { now: NOW });
+    await assert.rejects(
+      setMirror(home, address, { mirror: other.storage, now }),
+      (error: Error) =>
+        error instanceof SignatureError && /does not belong to the mirror/.test(error.message) &&
+        /cached for this address/.test(error.message),
+    );
     assert.deepEqual(await read("bin/root.json"), Buffer.from(await sim.file("root.json")));
   });
 
-  it("uses an explicit --root over the mirror's and the cached one", async () => {
-    const other = await MirrorSimulator.create({ ...keys, root: [keys.index, keys.snapshot] }, {
-      now: NOW,
-    });
-    const bytes = await other.file("root.json");
+  it("uses an explicit --root over the mirror's own and the cached one", async () => {
+    const rotated = await MirrorSimulator.create(keys, { now: NOW });
+    const given = await rotated.file("root.json");
+    await rotated.rotateRoot([keys.index, keys.snapshot]);
+    await rotated.commit();
     const result = await setMirror(home, "https://m.test", {
-      mirror: sim.storage,
-      root: { bytes, from: "./root.json" },
+      mirror: rotated.storage,
+      root: { bytes: given, from: "./root.json" },
       now,
     });
     assert.equal(result.rootSource, "flag");
-    assert.deepEqual(await read("bin/root.json"), Buffer.from(bytes));
+    assert.deepEqual(await read("bin/root.json"), Buffer.from(given));
+  });
+
+  it("refuses a --root of another mirror before saving anything (fault: saved, then list failed)", async () => {
+    await setMirror(home, "/m", { mirror: sim.storage, now });
+    const before = await tree(home);
+    const config = await read("ferry.toml");
+    const other = await MirrorSimulator.create(otherKeys(keys), { now: NOW });
+    await assert.rejects(
+      setMirror(home, "/other", {
+        mirror: sim.storage,
+        root: { bytes: await other.file("root.json"), from: "other-root.json" },
+        now,
+      }),
+      (error: Error) =>
+        error instanceof SignatureError &&
+        /The root\.json given \(other-root\.json\) does not belong to the mirror "\/other"/
+          .test(error.message) &&
+        /signatures are valid/.test(error.message) && /leave out --root/.test(error.message),
+    );
+    assert.deepEqual(await tree(home), before);
+    assert.deepEqual(await read("ferry.toml"), config);
+    assert.deepEqual(await read("bin/root.json"), Buffer.from(await sim.file("root.json")));
+  });
+
+  it("refuses a --root whose mirror rotated its keys without it (a root not in the chain)", async () => {
+    const rotated = await MirrorSimulator.create(keys, { now: NOW });
+    await rotated.rotateRoot([keys.index, keys.snapshot], [keys.index, keys.snapshot]);
+    await rotated.commit();
+    await assert.rejects(
+      setMirror(home, "/m", {
+        mirror: rotated.storage,
+        root: { bytes: await sim.file("root.json"), from: "old-root.json" },
+        now,
+      }),
+      (error: Error) =>
+        error instanceof SignatureError && /does not belong/.test(error.message) &&
+        /2\.root\.json/.test(error.message),
+    );
+    assert.deepEqual(await tree(home), []);
+  });
+
+  it("tells an unreachable mirror apart from a wrong root, changing nothing", async () => {
+    const unreachable: StorageReader = {
+      location: "http://down.test/",
+      stat: () => Promise.reject(new DownloadError("connection refused")),
+      read: () => Promise.reject(new DownloadError("connection refused")),
+      list: () => {
+        throw new DownloadError("connection refused");
+      },
+    };
+    await assert.rejects(
+      setMirror(home, "http://down.test/", {
+        mirror: unreachable,
+        root: { bytes: await sim.file("root.json"), from: "root.json" },
+        now,
+      }),
+      (error: Error) =>
+        error instanceof DownloadError && /^Cannot reach the mirror/.test(error.message) &&
+        !/belong/.test(error.message),
+    );
+    assert.deepEqual(await tree(home), []);
+  });
+
+  it("refuses a mirror whose own root.json does not verify its timestamp, naming the file", async () => {
+    const broken = await MirrorSimulator.create(keys, { now: NOW });
+    await broken.writeTimestamp({ signers: [keys.index] });
+    await assert.rejects(
+      setMirror(home, "/m", { mirror: broken.storage, now }),
+      (error: Error) =>
+        error instanceof SignatureError && /timestamp\.json/.test(error.message) &&
+        !/belong/.test(error.message),
+    );
+    assert.deepEqual(await tree(home), []);
   });
 
   it("refuses a root that is not signed by a threshold of its own keys, changing nothing", async () => {
@@ -99,6 +178,37 @@ describe("setMirror()", () => {
     const later = () => new Date(NOW.getTime() + 400 * 86_400_000);
     const result = await setMirror(home, "/m", { mirror: sim.storage, now: later });
     assert.equal(result.expired, true);
+    assert.match(result.expiredDetail ?? "", /root.json.*expired on 2031-01-01/);
+  });
+
+  it("still refuses an expired root of another mirror as another mirror's", async () => {
+    const later = () => new Date(NOW.getTime() + 400 * 86_400_000);
+    const other = await MirrorSimulator.create(otherKeys(keys), { now: NOW });
+    await assert.rejects(
+      setMirror(home, "/m", {
+        mirror: sim.storage,
+        root: { bytes: await other.file("root.json"), from: "other.json" },
+        now: later,
+      }),
+      (error: Error) => error instanceof SignatureError && /does not belong/.test(error.message),
+    );
+  });
+
+  it("accepts a mirror with an expired timestamp and says what expired", async () => {
+    const later = () => new Date(NOW.getTime() + 40 * 86_400_000);
+    const result = await setMirror(home, "/m", { mirror: sim.storage, now: later });
+    assert.equal(result.expired, true);
+    assert.match(result.expiredDetail ?? "", /timestamp\.json/);
+    assert.equal((await readProfileConfig(home)).mirror, "/m");
+  });
+
+  it("in a TiUP profile writes tiup.toml, bin/root.json and clears manifests/ as tiup does", async () => {
+    await fs.mkdir(nodePath.join(home, "manifests"), { recursive: true });
+    await fs.writeFile(nodePath.join(home, "manifests", "root.json"), "old");
+    await setMirror(home, "/m", { mirror: sim.storage, now, tiupProfile: true });
+    assert.equal(await fs.readFile(nodePath.join(home, "tiup.toml"), "utf8"), 'mirror = "/m"\n');
+    assert.deepEqual(await read("bin/root.json"), Buffer.from(await sim.file("root.json")));
+    assert.deepEqual(await tree(home), ["bin/root.json", "tiup.toml"]);
   });
 
   it("keeps other lines of ferry.toml", async () => {
@@ -110,3 +220,14 @@ describe("setMirror()", () => {
     );
   });
 });
+
+/** The same keys in other roles: a mirror that shares no role key with `keys`' mirror. */
+function otherKeys(keys: SimulatorKeys): SimulatorKeys {
+  return {
+    root: [keys.index, keys.snapshot],
+    index: keys.timestamp,
+    snapshot: keys.owners.pingcap!,
+    timestamp: keys.root[0]!,
+    owners: { pingcap: keys.root[1]! },
+  };
+}

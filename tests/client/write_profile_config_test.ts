@@ -48,11 +48,21 @@ describe("writeProfileConfig()", () => {
     assert.equal(await fs.readFile(ferryToml(), "utf8"), 'other = "x"\n');
   });
 
-  it("never writes tiup.toml and leaves no temporary file", async () => {
+  it("writes tiup.toml in a TiUP profile, as TiUP writes it (fault: ferry.toml unseen by tiup)", async () => {
+    const file = await writeProfileConfig(home, { mirror: "/m" }, { tiupProfile: true });
+    assert.equal(file, tiupToml());
+    assert.equal(await fs.readFile(tiupToml(), "utf8"), 'mirror = "/m"\n');
+    assert.deepEqual(await fs.readdir(home), ["tiup.toml"]);
+  });
+
+  it("writes an existing tiup.toml, drops a stale ferry.toml mirror, leaves no temporary file", async () => {
     await fs.writeFile(tiupToml(), 'mirror = "/tiup"\n');
+    await fs.writeFile(ferryToml(), '# mine\nmirror = "/stale"\nother = "x"\n');
     await writeProfileConfig(home, { mirror: "/ferry" });
-    assert.equal(await fs.readFile(tiupToml(), "utf8"), 'mirror = "/tiup"\n');
+    assert.equal(await fs.readFile(tiupToml(), "utf8"), 'mirror = "/ferry"\n');
+    assert.equal(await fs.readFile(ferryToml(), "utf8"), '# mine\nother = "x"\n');
     assert.deepEqual((await fs.readdir(home)).sort(), ["ferry.toml", "tiup.toml"]);
+    assert.equal((await readProfileConfig(home)).mirror, "/ferry");
   });
 
   it("refuses a mirror address with a line break", async () => {

@@ -110,6 +110,16 @@ export function runFerry(args: string[], options: RunFerryOptions = {}): Promise
   });
 }
 
+/** Throws, with the command and both outputs, unless `result` exited with `expectCode`. */
+export function assertExitCode(result: FerryResult, args: string[], expectCode: number): void {
+  if (result.code === expectCode) return;
+  throw new Error(
+    `ferry ${
+      args.join(" ")
+    } exited ${result.code}, expected ${expectCode}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
+  );
+}
+
 /**
  * Runs `ferry ...args` and asserts it exits with `code`, showing both streams when it does not.
  */
@@ -119,12 +129,7 @@ export async function runFerryExpecting(
   options: RunFerryOptions = {},
 ): Promise<FerryResult> {
   const result = await runFerry(args, { timeoutMs: 120_000, ...options });
-  if (result.code !== code) {
-    throw new Error(
-      `ferry ${args.join(" ")} exited ${result.code}, not ${code}\n` +
-        `stdout: ${result.stdout}\nstderr: ${result.stderr}`,
-    );
-  }
+  assertExitCode(result, args, code);
   return result;
 }
 

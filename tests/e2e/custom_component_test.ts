@@ -12,17 +12,9 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { makeTempDir, runFerry } from "./_cli.ts";
+import { HELLO_C, HOST } from "./_walkthrough.ts";
 
 const TIMEOUT = { timeout: 180_000 };
-const HOST = `${process.platform === "darwin" ? "darwin" : "linux"}-${
-  process.arch === "arm64" ? "arm64" : "amd64"
-}`;
-const HELLO_C = `#include <stdio.h>
-int main() {
-  printf("hello\\n");
-  return (0);
-}
-`;
 
 let temp: { dir: string; remove(): Promise<void> };
 let env: Record<string, string>;
