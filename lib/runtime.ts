@@ -246,6 +246,11 @@ export interface FileLock {
   release(): Promise<void>;
 }
 
+/** Whether {@linkcode tryLockFile} works here (Bun and Deno; not Node). */
+export function fileLocksSupported(): boolean {
+  return Boolean(runtimeGlobals.Bun || runtimeGlobals.Deno);
+}
+
 /** Thrown when this runtime cannot take file locks (Node: no flock without a native addon). */
 export class FileLockUnsupportedError extends Error {
   override name = "FileLockUnsupportedError";

@@ -32,8 +32,12 @@ export async function applyCommitJournal(
     }
     for (const file of journal.switch) await storage.write(file.path, fromBase64(file.data));
   } catch (error) {
-    if (await liveTimestamp(storage) !== newTimestamp(journal)) {
-      await undoCommitJournal(storage, journal).catch(() => {});
+    const live = await liveTimestamp(storage).catch(() => "unreadable");
+    if (live !== newTimestamp(journal)) {
+      // Not live: undo it, unless the mirror cannot even be read (the next writer will).
+      if (live === journal.previousTimestamp) {
+        await undoCommitJournal(storage, journal).catch(() => {});
+      }
       throw error;
     }
   }

@@ -141,13 +141,15 @@ export async function verifyMirror(
       problems.push({
         file: JOURNAL_PATH,
         kind: "interrupted",
-        message: `A writer was killed: ${what}; any writer command completes or rolls it back, ` +
+        message: `A writer was killed (or is running right now): ${what}; any writer command ` +
+          `completes or rolls it back, ` +
           `e.g. "ferry mirror renew --mirror ${mirror.location}"` +
           (journal.kind === "create" ? ` (or run "ferry mirror init" again)` : ""),
       });
     }
   } catch (error) {
-    problem(JOURNAL_PATH, error);
+    // A garbled journal is a problem; a server that will not say (HTTP errors) is not.
+    if (error instanceof VerificationError) problem(JOURNAL_PATH, error);
   }
 
   // Root: the anchor, then the chain.

@@ -10,7 +10,7 @@ import {
   StorageError,
   TooLargeError,
 } from "../errors.ts";
-import { fileBody, tryLockFile } from "../runtime.ts";
+import { fileBody, fileLocksSupported, tryLockFile } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
 import type {
   FileStat,
@@ -41,8 +41,17 @@ export class LocalStorage implements Storage {
   readonly location: string;
   #realRoot: string | undefined;
 
+  /**
+   * flock(2) on the file at `path` (created empty with mode 0600 if absent, like TiUP's
+   * `<mirror>/lock`, and never removed: removing a lock file that others may have open lets two
+   * holders lock two different files). Works across processes, against TiUP's writer, and on NFS
+   * where the kernel maps flock to NFS locks. Absent where the runtime cannot flock (Node).
+   */
+  readonly tryLock?: (path: string) => Promise<StorageLock | undefined>;
+
   constructor(root: string) {
     this.location = nodePath.resolve(root);
+    if (fileLocksSupported()) this.tryLock = (path) => this.#tryLock(path);
   }
 
   // deno-lint-ignore require-await
@@ -133,13 +142,7 @@ export class LocalStorage implements Storage {
     const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));
   }
-  /**
-   * flock(2) on the file at `path` (created empty with mode 0600 if absent, like TiUP's
-   * `<mirror>/lock`, and never removed: removing a lock file that others may have open lets two
-   * holders lock two different files). Works across processes, against TiUP's writer, and on NFS
-   * where the kernel maps flock to NFS locks.
-   */
-  async tryLock(path: string): Promise<StorageLock | undefined> {
+  async #tryLock(path: string): Promise<StorageLock | undefined> {
     checkPath(path);
     const target = await this.#resolveForWrite(path);
     await fs.mkdir(nodePath.dirname(target), { recursive: true });
