@@ -14,7 +14,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { JOURNAL_PATH } from "../../lib/repo/commit_journal.ts";
 import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts";
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
@@ -105,29 +105,39 @@ async function watchMirror(
   return watcher;
 }
 
-before(async () => {
-  temp = await makeTempDir("ferry-e2e-crash");
-  env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
-  mirror = nodePath.join(temp.dir, "mirror");
-  await fs.writeFile(nodePath.join(temp.dir, "hello.tar.gz"), "pretend tarball");
-  await ferry(["mirror", "init", mirror]);
-  await ferry(["mirror", "genkey"]);
-  await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
-  await ferry(publishArgs("v0.0.1"));
-}, TIMEOUT);
+/**
+ * The mirror every test works on, made once (lazily, inside the first test: Bun's hooks ignore
+ * timeouts, and four CLI runs from source take longer than its 5 s default).
+ */
+let made: Promise<void> | undefined;
+function setup(): Promise<void> {
+  made ??= (async () => {
+    temp = await makeTempDir("ferry-e2e-crash");
+    env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
+    mirror = nodePath.join(temp.dir, "mirror");
+    await fs.writeFile(nodePath.join(temp.dir, "hello.tar.gz"), "pretend tarball");
+    await ferry(["mirror", "init", mirror]);
+    await ferry(["mirror", "genkey"]);
+    await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
+    await ferry(publishArgs("v0.0.1"));
+  })();
+  return made;
+}
 after(async () => {
   for (const child of started) {
     child.kill("SIGKILL");
     killGroup(child);
   }
+  await made?.catch(() => {});
   await temp?.remove();
-}, TIMEOUT);
+});
 
 describe("a writer killed with SIGKILL (CLI)", () => {
   it(
     "killed the instant snapshot.json is renamed in, before timestamp.json: verify names the commit, renew completes it",
     TIMEOUT,
     async () => {
+      await setup();
       let landed = false;
       const published = ["v0.0.1"];
       // A kill can land late (after the whole commit): then try again, up to 8 times.
@@ -181,6 +191,7 @@ describe("a writer killed with SIGKILL (CLI)", () => {
 
 describe("the mirror lock is TiUP's flock(2) on <mirror>/lock (CLI)", () => {
   it("writes to a mirror with TiUP's empty 0600 lock file", TIMEOUT, async () => {
+    await setup();
     const lock = nodePath.join(mirror, "lock");
     await fs.rm(lock, { force: true });
     await fs.writeFile(lock, "", { mode: 0o600 });
@@ -191,6 +202,7 @@ describe("the mirror lock is TiUP's flock(2) on <mirror>/lock (CLI)", () => {
   });
 
   it("is refused while another process (flock(1), as tiup) holds the lock", TIMEOUT, async () => {
+    await setup();
     const lock = nodePath.join(mirror, "lock");
     const holder = track(
       spawn("flock", [lock, "sleep", "120"], { stdio: "ignore", detached: true }),
@@ -207,6 +219,7 @@ describe("the mirror lock is TiUP's flock(2) on <mirror>/lock (CLI)", () => {
   });
 
   it("holds flock(2) on the lock while it writes, keeping flock(1) out", TIMEOUT, async () => {
+    await setup();
     const lock = nodePath.join(mirror, "lock");
     let seen = false;
     for (let attempt = 0; attempt < 8 && !seen; attempt++) {
