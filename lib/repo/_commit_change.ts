@@ -323,8 +323,8 @@ const INSTALLER_COMPONENTS = new Set(["tiup", "ferry"]);
  * at `tiup-<os>-<arch>.tar.gz`, where install.sh and local_install.sh look for it; ferry does the
  * same for its own `ferry` component. Only a tarball that is now the latest stable version on its
  * platform is copied, so publishing an older patch never downgrades the installer. The copies are
- * made from the tarball just written, after the timestamp: they are unsigned conveniences, and the signed manifests that
- * vouch for the same bytes are in place first.
+ * made from the tarball just written, after the timestamp: they are unsigned conveniences, and
+ * the signed manifests that vouch for the same bytes are in place first.
  */
 function installerCopies(change: RepositoryChange): Array<{ from: string; to: string }> {
   const copies: Array<{ from: string; to: string }> = [];
