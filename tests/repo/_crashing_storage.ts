@@ -1,10 +1,11 @@
 /**
  * A storage that "kills the writer" after its Nth storage operation, for the crash-point tests:
  * operations 1..N happen, then every further call (reads included) throws SimulatedCrash, as if
- * the process had died right after the Nth write, delete or lock note. Its `tryLock` plays the
- * kernel's part: the lock table is shared by every CrashingStorage over the same mirror, and a
- * dead writer's lock is dropped (release still works after the crash, writing nothing), exactly
- * what flock(2) does when a process is killed.
+ * the process had died right after the Nth write, delete or lock note. Its `tryLock` is the
+ * inner storage's flock (LocalStorage) or, over memory, a lock table shared by every
+ * CrashingStorage over the same mirror; either way a dead writer's lock is dropped (release still
+ * works after the crash, writing nothing), exactly what the kernel does with the flock(2) of a
+ * killed process.
  *
  * @module
  */
@@ -14,6 +15,7 @@ import type {
   ReadOptions,
   Storage,
   StorageLock,
+  StorageReader,
   StoredObject,
   WriteData,
   WriteOptions,
@@ -37,8 +39,9 @@ export class CrashingStorage implements Storage {
   crashed = false;
 
   constructor(
-    readonly inner: MemoryStorage,
-    readonly options: { crashAfter?: number; locks: LockTable },
+    readonly inner: Storage,
+    /** `locks`: the kernel's table, for an inner storage without file locks (memory). */
+    readonly options: { crashAfter?: number; locks?: LockTable },
   ) {
     this.location = inner.location;
   }
@@ -83,33 +86,48 @@ export class CrashingStorage implements Storage {
     await this.inner.delete(path);
   }
 
-  // deno-lint-ignore require-await
   async tryLock(path: string): Promise<StorageLock | undefined> {
     this.#alive();
-    const locks = this.options.locks;
-    if (locks.has(path)) return undefined;
-    locks.add(path);
-    let held = true;
+    const held = this.inner.tryLock
+      ? await this.inner.tryLock(path)
+      : takeFromTable(this.options.locks ?? new Set(), path, this.inner);
+    if (!held) return undefined;
     return {
       note: async (text) => {
         this.#step(`note ${path}`);
-        await this.inner.write(path, text);
+        await held.note(text);
       },
-      // deno-lint-ignore require-await
-      release: async () => {
-        if (held) locks.delete(path);
-        held = false;
-      },
+      // The kernel drops a dead process's flock: release works even after the crash.
+      release: () => held.release(),
     };
   }
 }
 
-/** A copy of a memory storage (each crash point starts from the same mirror). */
-export async function copyStorage(from: MemoryStorage): Promise<MemoryStorage> {
-  const to = new MemoryStorage(from.location);
+function takeFromTable(locks: LockTable, path: string, inner: Storage): StorageLock | undefined {
+  if (locks.has(path)) return undefined;
+  locks.add(path);
+  let held = true;
+  return {
+    note: async (text) => {
+      await inner.write(path, text);
+    },
+    // deno-lint-ignore require-await
+    release: async () => {
+      if (held) locks.delete(path);
+      held = false;
+    },
+  };
+}
+
+/** A copy of a mirror (each crash point starts from the same one), in memory or into `to`. */
+export async function copyStorage<T extends Storage = MemoryStorage>(
+  from: StorageReader,
+  to?: T,
+): Promise<T> {
+  const target = to ?? new MemoryStorage(from.location);
   for await (const file of from.list("")) {
     const object = await from.read(file.path);
-    await to.write(file.path, new Uint8Array(await new Response(object.body).arrayBuffer()));
+    await target.write(file.path, new Uint8Array(await new Response(object.body).arrayBuffer()));
   }
-  return to;
+  return target as T;
 }

@@ -7,6 +7,8 @@
  * @module
  */
 import assert from "node:assert/strict";
+import * as fs from "node:fs/promises";
+import * as nodePath from "node:path";
 import { describe, test } from "node:test";
 import { StorageError, UsageError } from "../../lib/errors.ts";
 import { addSignature } from "../../lib/repo/add_signature.ts";
@@ -24,6 +26,7 @@ import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { rotateRoot } from "../../lib/repo/rotate_root.ts";
 import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
 import { generateSigningKey } from "../../lib/repo/generate_key.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type { Storage, StorageReader } from "../../lib/storage/storage.ts";
 import {
@@ -32,7 +35,7 @@ import {
   type LockTable,
   SimulatedCrash,
 } from "./_crashing_storage.ts";
-import { day, helloPackage, makeMirror, T0, testKeys } from "./_writer_fixture.ts";
+import { day, helloPackage, makeMirror, T0, tempDir, testKeys } from "./_writer_fixture.ts";
 
 const TIMEOUT = { timeout: 300_000 };
 const CRASH_AT = day(1);
@@ -269,6 +272,45 @@ describe("every writer survives a kill after any storage operation", () => {
       },
     );
   }
+});
+
+describe("on a local directory (flock(2), real renames)", () => {
+  test(
+    "publish: killed after each storage operation, the next writer repairs it",
+    TIMEOUT,
+    async () => {
+      const { alice } = await testKeys();
+      const base = await baseMirror();
+      const { dir, remove } = await tempDir("ferry-crash");
+      try {
+        let completed = false;
+        for (let crashAfter = 0; crashAfter < 100 && !completed; crashAfter++) {
+          const root = nodePath.join(dir, String(crashAfter));
+          await copyStorage(base, new LocalStorage(root));
+          const dying = new CrashingStorage(new LocalStorage(root), { crashAfter });
+          const point = () =>
+            `killed after operation ${crashAfter} (${dying.log.at(-1) ?? "none"})`;
+          await publishComponent(dying, helloPackage({ version: "v1.1.0" }), {
+            key: alice,
+            now: CRASH_AT,
+          }).then(() => (completed = true), (error) => {
+            if (!(error instanceof SimulatedCrash)) throw error;
+          });
+          // The next writer is another process: its own LocalStorage, the real flock.
+          await renewComponent(new LocalStorage(root), {}, { now: NEXT_AT });
+          const report = await verifyMirror(new LocalStorage(root), { now: NEXT_AT });
+          assert.ok(report.ok, `${point()}: ${report.problems.map((p) => p.message).join("; ")}`);
+          const builds = await publishedBuilds(new LocalStorage(root), NEXT_AT);
+          assert.ok(builds.has("hello v1.0.0 linux/amd64"), point());
+          if (completed) assert.ok(builds.has("hello v1.1.0 linux/amd64"), point());
+          await fs.rm(root, { recursive: true, force: true });
+        }
+        assert.ok(completed);
+      } finally {
+        await remove();
+      }
+    },
+  );
 });
 
 describe("a disk-full error while copying into commits/", () => {
