@@ -237,3 +237,123 @@ function hostForUrl(hostname: string): string {
   if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
+
+/** An exclusive flock(2) on an open file, held until `release()` or until the process dies. */
+export interface FileLock {
+  /** Replaces the file's content in place: the inode stays the one that is locked. */
+  write(text: string): Promise<void>;
+  /** Unlocks and closes the file (idempotent). The file itself stays, as TiUP leaves it. */
+  release(): Promise<void>;
+}
+
+/** Whether {@linkcode tryLockFile} works here (Bun and Deno; not Node). */
+export function fileLocksSupported(): boolean {
+  return Boolean(runtimeGlobals.Bun || runtimeGlobals.Deno);
+}
+
+/** Thrown when this runtime cannot take file locks (Node: no flock without a native addon). */
+export class FileLockUnsupportedError extends Error {
+  override name = "FileLockUnsupportedError";
+}
+
+interface DenoFsFile {
+  tryLock(exclusive?: boolean): Promise<boolean>;
+  truncate(length?: number): Promise<void>;
+  seek(offset: number, whence: number): Promise<number>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+interface DenoFileApi {
+  open(path: string, options: Record<string, unknown>): Promise<DenoFsFile>;
+}
+
+/**
+ * Opens `path` (created with mode 0600 if absent, never truncated) and tries to take an
+ * exclusive flock(2) on it without waiting, the lock TiUP's writer takes on `<mirror>/lock`
+ * (gofrs/flock: flock(LOCK_EX) on that file). Returns undefined when another open file holds it
+ * — another process, or another open of the same file in this one. flock(2), not fcntl(2)
+ * record locks: those would not exclude a TiUP writer, and they are dropped when any descriptor
+ * of the file in the process is closed. Deno's `FsFile.tryLock` is flock(2) on Linux and macOS;
+ * Bun has no lock API, so it calls libc's flock through `bun:ffi`.
+ */
+export async function tryLockFile(path: string): Promise<FileLock | undefined> {
+  const deno = runtimeGlobals.Deno as unknown as DenoFileApi | undefined;
+  if (deno && !runtimeGlobals.Bun) {
+    const file = await deno.open(path, { read: true, write: true, create: true, mode: 0o600 });
+    let locked = false;
+    try {
+      locked = await file.tryLock(true);
+    } finally {
+      if (!locked) file.close();
+    }
+    if (!locked) return undefined;
+    let open = true;
+    return {
+      async write(text) {
+        await file.truncate(0);
+        await file.seek(0, 0);
+        const bytes = new TextEncoder().encode(text);
+        for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+      },
+      // deno-lint-ignore require-await
+      async release() {
+        if (open) file.close(); // closing the last descriptor drops the flock
+        open = false;
+      },
+    };
+  }
+  if (!runtimeGlobals.Bun) {
+    throw new FileLockUnsupportedError("file locks need Bun or Deno");
+  }
+  const libc = await bunLibc();
+  const fs = await import("node:fs");
+  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+  const LOCK_EX = 2, LOCK_NB = 4;
+  if (libc.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
+    const errno = libc.errno();
+    fs.closeSync(fd);
+    if (errno === EWOULDBLOCK) return undefined;
+    throw Object.assign(new Error(`flock("${path}") failed with errno ${errno}`), { errno });
+  }
+  let open = true;
+  return {
+    // deno-lint-ignore require-await
+    async write(text) {
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, text, 0);
+    },
+    // deno-lint-ignore require-await
+    async release() {
+      if (open) fs.closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+const EWOULDBLOCK = process.platform === "darwin" ? 35 : 11;
+
+interface Libc {
+  flock(fd: number, operation: number): number;
+  errno(): number;
+}
+let libcPromise: Promise<Libc> | undefined;
+
+/** libc's flock and errno through bun:ffi, loaded once. */
+function bunLibc(): Promise<Libc> {
+  libcPromise ??= (async () => {
+    // A computed specifier: Deno's type checker never tries to resolve Bun's built-in module.
+    const specifier = ["bun", "ffi"].join(":");
+    const ffi = await import(specifier);
+    const darwin = process.platform === "darwin";
+    const errnoName = darwin ? "__error" : "__errno_location";
+    const lib = ffi.dlopen(darwin ? "libc.dylib" : "libc.so.6", {
+      flock: { args: ["i32", "i32"], returns: "i32" },
+      [errnoName]: { args: [], returns: "ptr" },
+    });
+    return {
+      flock: (fd: number, operation: number) => lib.symbols.flock(fd, operation) as number,
+      errno: () => ffi.read.i32(lib.symbols[errnoName]()) as number,
+    };
+  })();
+  return libcPromise;
+}

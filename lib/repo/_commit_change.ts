@@ -1,9 +1,17 @@
 /**
  * The writer's commit step (folder-private): signs what a planner built, checks it the way a
  * client will, and writes it in TiUP's order: tarballs → component manifests → root → index →
- * snapshot → timestamp, then the commits/ copy. Everything is encoded and checked in memory
- * before the first write, so bad input leaves the mirror untouched; a crash between writes leaves
- * only unreferenced new files, and readers keep seeing the old timestamp's consistent state.
+ * (journal, commits/ copy) → snapshot → timestamp. Everything is encoded and checked in memory
+ * before the first write, so bad input leaves the mirror untouched.
+ *
+ * Crash safety: the versioned files are written first (nothing a client reads refers to them
+ * yet), then the journal `commits/pending.json` with the bytes of the new snapshot.json and
+ * timestamp.json, then the commits/ copy — before anything goes live, so a full disk there fails
+ * the command with the mirror unchanged —, then the switch of the two unversioned files, then
+ * the journal is removed. A crash before the journal leaves only unreferenced files (rolled
+ * back); after it, the next writer completes the commit from the journal
+ * (recover_interrupted_commit.ts, which also explains why snapshot.json goes before
+ * timestamp.json).
  *
  * @module
  */
@@ -15,7 +23,11 @@ import { buildSnapshot } from "./build_snapshot.ts";
 import { buildTimestamp } from "./build_timestamp.ts";
 import { canonicalBytes } from "./canonical_json.ts";
 import { checkRoot } from "./check_root.ts";
-import { writeCommitLog } from "./commit_log.ts";
+import { applyCommitJournal } from "./_apply_journal.ts";
+import { newCommitDir } from "./commit_log.ts";
+import { type CommitJournal, type JournalFile, toBase64, writeJournal } from "./commit_journal.ts";
+import { sha256Hex } from "./hash.ts";
+import { formatRfc3339 } from "./rfc3339.ts";
 import { encodeManifest } from "./encode_manifest.ts";
 import type { FileVersion, IndexManifest, RootManifest } from "./manifest_types.ts";
 import { normalizeManifest } from "./normalize_manifest.ts";
@@ -55,6 +67,8 @@ export interface CommitResult {
   /** The commits/commit-<unixnano> directory, when written. */
   commitDir?: string;
   timestampVersion: number;
+  /** Steps after the switch that failed without failing the commit (installer copies). */
+  warnings: string[];
 }
 
 interface PlannedFile {
@@ -240,35 +254,64 @@ export async function commitChange(
   planned.push(...componentPlans);
   if (rootPlan) planned.push(rootPlan);
   if (indexPlan) planned.push(indexPlan);
-  planned.push({ path: "snapshot.json", bytes: snapshotBytes, ifAbsent: false });
-  planned.push({ path: "timestamp.json", bytes: timestampBytes, ifAbsent: false });
 
-  // Writes, in order. Nothing above touched the mirror.
+  // Writes, in order. Nothing above touched the mirror; nothing below changes what clients read
+  // until the switch.
   const written: string[] = [];
+  const requires: JournalFile[] = [];
   for (const tarball of change.tarballs ?? []) {
     options.onProgress?.({ phase: "write", path: tarball.path });
     await writeTarball(storage, tarball);
     written.push(tarball.path);
+    requires.push({ path: tarball.path, length: tarball.length, sha256: tarball.sha256 });
   }
   for (const file of planned) {
     options.onProgress?.({ phase: "write", path: file.path });
     await storage.write(file.path, file.bytes, { ifAbsent: file.ifAbsent });
     written.push(file.path);
+    requires.push({ path: file.path, length: file.bytes.length, sha256: sha256Hex(file.bytes) });
   }
-  for (const copy of installerCopies(change)) {
-    options.onProgress?.({ phase: "write", path: copy.path });
-    await writeTarball(storage, copy);
-    written.push(copy.path);
-  }
-  let commitDir: string | undefined;
-  if (options.commitLog !== false) {
-    options.onProgress?.({ phase: "commit-log", path: "commits/" });
-    commitDir = await writeCommitLog(storage, written, { now });
-  }
+  const copies = installerCopies(change);
+  const logged = options.commitLog !== false;
+  const commitDir = logged
+    ? await newCommitDir(storage, { now })
+    : `commit-${BigInt(now.getTime()) * 1_000_000n}`;
+  const journal: CommitJournal = {
+    format: "ferry-journal-1",
+    kind: "commit",
+    id: commitDir.slice(commitDir.lastIndexOf("/") + 1),
+    started: formatRfc3339(now),
+    previousTimestamp: sha256Hex(state.timestamp.manifest.fileBytes),
+    previousSnapshot: toBase64(state.snapshot.manifest.fileBytes),
+    requires,
+    ...(logged
+      ? {
+        log: {
+          dir: commitDir,
+          files: [
+            ...written.map((path) => ({ name: path.slice(path.lastIndexOf("/") + 1), from: path })),
+            ...copies.map((copy) => ({ name: copy.to, from: copy.from })),
+          ],
+        },
+      }
+      : {}),
+    switch: [
+      { path: "snapshot.json", data: toBase64(snapshotBytes) },
+      { path: "timestamp.json", data: toBase64(timestampBytes) },
+    ],
+    after: copies,
+  };
+  await writeJournal(storage, journal);
+  if (logged) options.onProgress?.({ phase: "commit-log", path: `${commitDir}/` });
+  options.onProgress?.({ phase: "write", path: "snapshot.json" });
+  options.onProgress?.({ phase: "write", path: "timestamp.json" });
+  const warnings = await applyCommitJournal(storage, journal);
+  written.push("snapshot.json", "timestamp.json", ...copies.map((copy) => copy.to));
   return {
     files: written,
-    ...(commitDir ? { commitDir } : {}),
+    ...(logged ? { commitDir } : {}),
     timestampVersion: timestamp.version,
+    warnings,
   };
 }
 
@@ -280,11 +323,11 @@ const INSTALLER_COMPONENTS = new Set(["tiup", "ferry"]);
  * at `tiup-<os>-<arch>.tar.gz`, where install.sh and local_install.sh look for it; ferry does the
  * same for its own `ferry` component. Only a tarball that is now the latest stable version on its
  * platform is copied, so publishing an older patch never downgrades the installer. The copies are
- * written after the timestamp: they are unsigned conveniences, and the signed manifests that
- * vouch for the same bytes are in place first.
+ * made from the tarball just written, after the timestamp: they are unsigned conveniences, and
+ * the signed manifests that vouch for the same bytes are in place first.
  */
-function installerCopies(change: RepositoryChange): TarballUpload[] {
-  const copies: TarballUpload[] = [];
+function installerCopies(change: RepositoryChange): Array<{ from: string; to: string }> {
+  const copies: Array<{ from: string; to: string }> = [];
   const byPath = new Map((change.tarballs ?? []).map((t) => [t.path, t]));
   for (const { manifest } of change.components ?? []) {
     if (!INSTALLER_COMPONENTS.has(manifest.id)) continue;
@@ -294,7 +337,7 @@ function installerCopies(change: RepositoryChange): TarballUpload[] {
       const latest = latestStable(versions);
       const item = latest === undefined ? undefined : versions[latest];
       const tarball = item ? byPath.get(urlToPath(item.url)) : undefined;
-      if (tarball) copies.push({ ...tarball, path: `${manifest.id}-${os}-${arch}.tar.gz` });
+      if (tarball) copies.push({ from: tarball.path, to: `${manifest.id}-${os}-${arch}.tar.gz` });
     }
   }
   return copies;

@@ -12,6 +12,8 @@ import type {
 } from "./manifest_types.ts";
 import { SPEC_VERSION } from "./manifest_types.ts";
 import { acquireMirrorLock, LOCK_PATH } from "./mirror_lock.ts";
+import { createWithJournal, readJournal } from "./commit_journal.ts";
+import { recoverInterruptedCommit } from "./recover_interrupted_commit.ts";
 import { privateKeyFileText } from "./private_key_file.ts";
 import { buildTimestamp } from "./build_timestamp.ts";
 import {
@@ -63,14 +65,17 @@ export interface InitResult {
  * owners, no components, `default_components: []`), `root.json` (v1, signed by every root key),
  * `snapshot.json` (version 0, `/root.json` and `/index.json` with exact lengths) and
  * `timestamp.json` (v1, sha256 and sha512 of the snapshot). Expiries run from `now` in UTC.
- * Throws UsageError when the storage already holds files; nothing is written then.
+ * Throws UsageError when the storage already holds files; nothing is written then. The files are
+ * written under a "create" journal, timestamp.json last: an init killed part-way is undone by the
+ * next writer (a second `init` then starts over).
  */
 export async function initRepository(
   storage: Storage,
   options: InitRepositoryOptions = {},
 ): Promise<InitResult> {
   const now = options.now ?? new Date();
-  await requireEmpty(storage, []);
+  // Early, before generating keys; an interrupted earlier init is undone under the lock below.
+  if (!(await readJournal(storage))) await requireEmpty(storage, [LOCK_PATH]);
   const counts: Record<TopLevelRole, number> = { index: 1, root: 3, snapshot: 1, timestamp: 1 };
   const keys = {} as Record<TopLevelRole, SigningKey[]>;
   await Promise.all(TOP_LEVEL_ROLES.map(async (role) => {
@@ -141,14 +146,16 @@ export async function initRepository(
 
   const lock = await acquireMirrorLock(storage, { now });
   try {
+    await recoverInterruptedCommit(storage, { now });
     await requireEmpty(storage, [LOCK_PATH]);
     const output = options.keyOutput ?? { storage, prefix: MIRROR_KEYS_PREFIX };
-    const keyFiles: string[] = [];
+    const keyFiles: Array<[string, string]> = [];
     for (const role of TOP_LEVEL_ROLES) {
       for (const key of keys[role]) {
-        const path = `${output.prefix}${key.id.slice(0, 16)}-${role}.json`;
-        await output.storage.write(path, privateKeyFileText(key), { mode: 0o600 });
-        keyFiles.push(path);
+        keyFiles.push([
+          `${output.prefix}${key.id.slice(0, 16)}-${role}.json`,
+          privateKeyFileText(key),
+        ]);
       }
     }
     const files: Array<[string, Uint8Array]> = [
@@ -158,8 +165,22 @@ export async function initRepository(
       ["snapshot.json", snapshotBytes],
       ["timestamp.json", timestampBytes],
     ];
-    for (const [path, bytes] of files) await storage.write(path, bytes, { ifAbsent: true });
-    return { root, keys, keyFiles, files: files.map(([path]) => path) };
+    const creates = [
+      ...(output.storage === storage ? keyFiles.map(([path]) => path) : []),
+      ...files.map(([path]) => path),
+    ];
+    await createWithJournal(storage, { id: "init", now, creates }, async () => {
+      for (const [path, text] of keyFiles) {
+        await output.storage.write(path, text, { mode: 0o600 });
+      }
+      for (const [path, bytes] of files) await storage.write(path, bytes, { ifAbsent: true });
+    });
+    return {
+      root,
+      keys,
+      keyFiles: keyFiles.map(([path]) => path),
+      files: files.map(([path]) => path),
+    };
   } finally {
     await lock.release();
   }

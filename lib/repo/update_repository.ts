@@ -5,6 +5,7 @@ import type { KeyLocation } from "./repo_keys.ts";
 import { MIRROR_KEYS_PREFIX } from "./repo_defaults.ts";
 import type { ChangeExpiry, RepositoryChange } from "./repository_change.ts";
 import { loadRepositoryState, type RepositoryState } from "./repository_state.ts";
+import { recoverInterruptedCommit } from "./recover_interrupted_commit.ts";
 
 export type { CommitProgress } from "./_commit_change.ts";
 
@@ -37,7 +38,8 @@ export interface UpdateResult extends CommitResult {
 }
 
 /**
- * Runs one writer transaction on a mirror: takes the lock, loads and verifies the current state
+ * Runs one writer transaction on a mirror: takes the lock, completes or rolls back a transaction
+ * a killed writer left (recover_interrupted_commit.ts), loads and verifies the current state
  * with the mirror's own root (a mirror that does not verify is refused before anything is
  * written), lets `plan` build the change, then signs and writes it in order (tarballs →
  * component manifests → root → index → snapshot → timestamp → commits/). The lock is released
@@ -54,6 +56,7 @@ export async function updateRepository(
   const now = options.now ?? new Date();
   const lock = await acquireMirrorLock(storage, { ...options.lock, now });
   try {
+    const recovered = await recoverInterruptedCommit(storage, { now });
     const before = await loadRepositoryState(storage, { now });
     const change = await plan(before);
     const result = await commitChange(storage, change, {
@@ -64,7 +67,10 @@ export async function updateRepository(
       ...(options.commitLog !== undefined ? { commitLog: options.commitLog } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    const warnings: string[] = [];
+    const warnings: string[] = [
+      ...(recovered ? [recovered.message, ...recovered.warnings] : []),
+      ...result.warnings,
+    ];
     const rootExpired = change.root
       ? undefined
       : before.expired.find((e) => e.file.endsWith(`/${before.root.path}`));

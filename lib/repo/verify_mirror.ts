@@ -22,6 +22,7 @@ import {
 import type { ManifestType, VersionItem } from "./manifest_types.ts";
 import { TrustedMetadataSet } from "./trusted_set.ts";
 import { urlToPath } from "./versioned_name.ts";
+import { JOURNAL_PATH, readJournal } from "./commit_journal.ts";
 import { forEachLimited } from "../for_each_limited.ts";
 
 /** What kind of problem a file has, for scripts reading `--json`. */
@@ -35,6 +36,7 @@ export type ProblemKind =
   | "missing"
   | "too-large"
   | "verification"
+  | "interrupted"
   | "error";
 
 /** One problem (or warning) found in one file. */
@@ -128,6 +130,27 @@ export async function verifyMirror(
       // Reported by the trusted set.
     }
   };
+
+  // A writer killed mid-transaction: the next writer finishes it, so say which command that is.
+  try {
+    const journal = await readJournal(mirror);
+    if (journal) {
+      const what = journal.kind === "create"
+        ? `the creation of this mirror (${journal.id}, started ${journal.started}) was interrupted`
+        : `the commit ${journal.id} (started ${journal.started}) was interrupted`;
+      problems.push({
+        file: JOURNAL_PATH,
+        kind: "interrupted",
+        message: `A writer was killed (or is running right now): ${what}; any writer command ` +
+          `completes or rolls it back, ` +
+          `e.g. "ferry mirror renew --mirror ${mirror.location}"` +
+          (journal.kind === "create" ? ` (or run "ferry mirror init" again)` : ""),
+      });
+    }
+  } catch (error) {
+    // A garbled journal is a problem; a server that will not say (HTTP errors) is not.
+    if (error instanceof VerificationError) problem(JOURNAL_PATH, error);
+  }
 
   // Root: the anchor, then the chain.
   let anchorFile = options.rootFile ?? "root.json";

@@ -10,16 +10,19 @@ import {
   StorageError,
   TooLargeError,
 } from "../errors.ts";
-import { fileBody } from "../runtime.ts";
+import { fileBody, fileLocksSupported, tryLockFile } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
 import type {
   FileStat,
   ReadOptions,
   Storage,
+  StorageLock,
   StoredObject,
+  SweepOptions,
   WriteData,
   WriteOptions,
 } from "./storage.ts";
+import { sweepTempFiles } from "./sweep_temp_files.ts";
 
 /** Temporary files carry this prefix; they are never listed and never served. */
 export const TEMP_PREFIX = ".ferry-tmp-";
@@ -38,8 +41,17 @@ export class LocalStorage implements Storage {
   readonly location: string;
   #realRoot: string | undefined;
 
+  /**
+   * flock(2) on the file at `path` (created empty with mode 0600 if absent, like TiUP's
+   * `<mirror>/lock`, and never removed: removing a lock file that others may have open lets two
+   * holders lock two different files). Works across processes, against TiUP's writer, and on NFS
+   * where the kernel maps flock to NFS locks. Absent where the runtime cannot flock (Node).
+   */
+  readonly tryLock?: (path: string) => Promise<StorageLock | undefined>;
+
   constructor(root: string) {
     this.location = nodePath.resolve(root);
+    if (fileLocksSupported()) this.tryLock = (path) => this.#tryLock(path);
   }
 
   // deno-lint-ignore require-await
@@ -130,6 +142,31 @@ export class LocalStorage implements Storage {
     const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));
   }
+  async #tryLock(path: string): Promise<StorageLock | undefined> {
+    checkPath(path);
+    const target = await this.#resolveForWrite(path);
+    await fs.mkdir(nodePath.dirname(target), { recursive: true });
+    let lock;
+    try {
+      lock = await tryLockFile(target);
+    } catch (error) {
+      throw new StorageError(`Cannot lock "${path}" in "${this.location}"`, { cause: error });
+    }
+    if (!lock) return undefined;
+    return { note: (text) => lock.write(text), release: () => lock.release() };
+  }
+
+  /** Removes the {@linkcode TEMP_PREFIX} files interrupted writes left (see sweepTempFiles). */
+  async sweepTempFiles(options: SweepOptions): Promise<string[]> {
+    let root;
+    try {
+      root = this.#root();
+    } catch {
+      return [];
+    }
+    return await sweepTempFiles(root, { prefix: TEMP_PREFIX, before: options.before });
+  }
+
   /**
    * Flushes the whole filesystem under the root with syncfs(2) (`sync -f`): one call instead of
    * an fsync per file after `deferSync` writes. Falls back to sync(2) where `-f` is unknown.

@@ -81,6 +81,20 @@ export interface WriteOptions {
   deferSync?: boolean;
 }
 
+/** An exclusive lock on a path of a storage (flock(2) on local disk); see `Storage.tryLock`. */
+export interface StorageLock {
+  /** Replaces the lock file's content in place (who holds it, for other writers' messages). */
+  note(text: string): Promise<void>;
+  /** Drops the lock (idempotent). The lock file stays. */
+  release(): Promise<void>;
+}
+
+/** Options for {@linkcode Storage.sweepTempFiles}. */
+export interface SweepOptions {
+  /** Remove only temporary files last modified before this time (a live writer's are newer). */
+  before: Date;
+}
+
 /** The write role. Writes are atomic: a reader sees the old object or the new one, never a mix. */
 export interface Storage extends StorageReader {
   write(path: string, data: WriteData, options?: WriteOptions): Promise<FileStat>;
@@ -88,4 +102,17 @@ export interface Storage extends StorageReader {
   delete(path: string): Promise<void>;
   /** Makes every write so far durable (after `deferSync` writes). A no-op where writes are. */
   flush?(): Promise<void>;
+  /**
+   * Tries to take an exclusive lock on `path` without waiting: undefined when another holder
+   * has it. The operating system drops it when the holder dies, so a crash never leaves a stale
+   * lock. Backends without such a lock (memory, object stores) omit it; callers then fall back
+   * to a conditional-create lock file.
+   */
+  tryLock?(path: string): Promise<StorageLock | undefined>;
+  /**
+   * Removes the temporary files that interrupted writes left behind (never listed, never
+   * served), if modified before `before`; returns their paths. Backends whose writes leave none
+   * omit it.
+   */
+  sweepTempFiles?(options: SweepOptions): Promise<string[]>;
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import * as fs from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -21,6 +22,8 @@ const TIMEOUT = { timeout: 180_000 };
 let temp: { dir: string; remove(): Promise<void> };
 let base: string;
 let env: Record<string, string>;
+/** flock(1) processes holding a mirror's lock (killed with their process group at the end). */
+const lockHolders: ChildProcess[] = [];
 
 async function ferry(args: string[], expectCode = 0) {
   const result = await runFerry(args, { cwd: temp.dir, env, timeoutMs: 120_000 });
@@ -83,6 +86,13 @@ before(async () => {
   }
 });
 after(async () => {
+  for (const holder of lockHolders) {
+    try {
+      process.kill(-holder.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   await temp?.remove();
 });
 
@@ -367,16 +377,27 @@ describe("mirror writer commands (CLI)", () => {
       },
       {
         what: "a lock held by another writer",
-        break: (m) =>
-          fs.writeFile(
-            nodePath.join(m, "lock"),
+        // The lock is flock(2) on <mirror>/lock: another process holds it, noting who it is.
+        break: async (m) => {
+          const file = nodePath.join(m, "lock");
+          const holder = spawn("flock", [file, "sleep", "600"], {
+            stdio: "ignore",
+            detached: true,
+          });
+          lockHolders.push(holder);
+          while (spawnSync("flock", ["-n", file, "true"]).status === 0) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+          await fs.writeFile(
+            file,
             JSON.stringify({
               pid: 1,
               host: "elsewhere",
               since: "2026-01-01T00:00:00Z",
               token: "t",
             }),
-          ),
+          );
+        },
         args: (m) => publishV3(m),
         code: 1,
         message: /another writer \(pid 1 on "elsewhere"/,

@@ -248,3 +248,51 @@ test("LocalStorage: a writer killed with SIGKILL mid-write leaves no visible obj
     await fs.rm(base, { recursive: true, force: true });
   }
 });
+
+test("LocalStorage.tryLock() is flock(2): it excludes a second open and flock(1) until released", async () => {
+  const root = await tempDir();
+  try {
+    const storage = new LocalStorage(root);
+    const file = nodePath.join(root, "lock");
+    const held = await storage.tryLock!("lock");
+    assert.ok(held);
+    assert.equal(await storage.tryLock!("lock"), undefined);
+    const { spawnSync } = await import("node:child_process");
+    assert.equal(spawnSync("flock", ["-n", file, "true"]).status, 1);
+    await held.note("who holds it");
+    assert.equal(await fs.readFile(file, "utf8"), "who holds it");
+    await held.release();
+    assert.equal(spawnSync("flock", ["-n", file, "true"]).status, 0);
+    assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+    const again = await storage.tryLock!("lock");
+    assert.ok(again);
+    await again.release();
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+test("LocalStorage.sweepTempFiles() removes only temp files older than the cut-off", async () => {
+  const root = await tempDir();
+  try {
+    const storage = new LocalStorage(root);
+    await storage.write("a/b.json", "{}");
+    await leaveTempFile(root, "a/b.json", new Uint8Array([1]));
+    await leaveTempFile(root, "c.json", new Uint8Array([2]));
+    const old = new Date(Date.now() - 7200_000);
+    const temps = async () =>
+      (await fs.readdir(root, { recursive: true })).filter((n) => n.includes(TEMP_PREFIX)).sort();
+    const [first] = await temps();
+    await fs.utimes(nodePath.join(root, first!), old, old);
+    const removed = await storage.sweepTempFiles({ before: new Date(Date.now() - 3600_000) });
+    assert.deepEqual(removed, [first]);
+    assert.equal((await temps()).length, 1);
+    assert.equal(await fs.readFile(nodePath.join(root, "a", "b.json"), "utf8"), "{}");
+    assert.deepEqual(
+      await new LocalStorage(nodePath.join(root, "nope")).sweepTempFiles({ before: new Date() }),
+      [],
+    );
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});

@@ -1,7 +1,7 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { UsageError } from "../../errors.ts";
-import { LocalStorage, TEMP_PREFIX } from "../../storage/local_storage.ts";
+import { LocalStorage } from "../../storage/local_storage.ts";
 import type { StorageReader } from "../../storage/storage.ts";
 import { cloneMirror, type CloneOptions, type CloneReport } from "./clone_mirror.ts";
 
@@ -81,21 +81,12 @@ export async function cloneIntoDirectory(
 const STALE_TEMPORARY_MS = 10 * 60 * 1000;
 
 /**
- * Removes `.ferry-tmp-*` files (the partial writes of a killed run) from the directory's top
- * level once they are old enough that no live writer can still own them. They are never served
- * or listed, but would waste space and travel along in a `tar czf` of the mirror.
+ * Removes `.ferry-tmp-*` files (the partial writes of a killed run) once they are old enough that
+ * no live writer can still own them. They are never served or listed, but would waste space and
+ * travel along in a `tar czf` of the mirror.
  */
 async function removeStaleTemporaries(dir: string): Promise<void> {
-  const names = await fs.readdir(dir).catch(() => [] as string[]);
-  const now = Date.now();
-  for (const name of names) {
-    if (!name.startsWith(TEMP_PREFIX)) continue;
-    const path = nodePath.join(dir, name);
-    const info = await fs.lstat(path).catch(() => undefined);
-    if (info?.isFile() && now - info.mtimeMs > STALE_TEMPORARY_MS) {
-      await fs.rm(path, { force: true });
-    }
-  }
+  await new LocalStorage(dir).sweepTempFiles({ before: new Date(Date.now() - STALE_TEMPORARY_MS) });
 }
 
 async function sameDirectory(a: string, b: string): Promise<boolean> {

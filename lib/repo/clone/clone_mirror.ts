@@ -22,6 +22,9 @@ import { MirrorUpdater } from "../mirror_updater.ts";
 import { loadRepositoryState, type RepositoryState } from "../repository_state.ts";
 import { addDays, formatRfc3339 } from "../rfc3339.ts";
 import { updateRepository } from "../update_repository.ts";
+import { createWithJournal } from "../commit_journal.ts";
+import { acquireMirrorLock } from "../mirror_lock.ts";
+import { recoverInterruptedCommit } from "../recover_interrupted_commit.ts";
 import { componentUrl } from "../versioned_name.ts";
 import { INSTALL_SCRIPT, renderInstallScript } from "../install_scripts/render_install_script.ts";
 import {
@@ -444,29 +447,39 @@ async function openTarget(
   target: Storage,
   now: Date,
 ): Promise<{ state: RepositoryState; created: boolean }> {
+  // Under the lock, so that a creation killed part-way (see below) is undone first.
+  const lock = await acquireMirrorLock(target, { now });
   try {
-    await target.stat("root.json");
-    return { state: await loadRepositoryState(target, { now }), created: false };
-  } catch (error) {
-    if (!(error instanceof NotFoundError)) throw error;
+    await recoverInterruptedCommit(target, { now });
+    try {
+      await target.stat("root.json");
+      return { state: await loadRepositoryState(target, { now }), created: false };
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+    // Built in memory, then copied keys first and timestamp last under a "create" journal: a
+    // crash part-way is undone by the next run, which starts over (init needs an empty storage;
+    // the target may hold the journal and files of an interrupted run).
+    const scratch = new MemoryStorage();
+    const days = CLONE_EXPIRY_DAYS;
+    const init = await initRepository(scratch, {
+      now,
+      versionedRoot: true,
+      expiryDays: { root: days, index: days, snapshot: days, timestamp: days },
+    });
+    const creates = [...init.keyFiles, ...init.files];
+    await createWithJournal(target, { id: "clone", now, creates }, async () => {
+      for (const path of init.keyFiles) {
+        await target.write(path, bodyStream(await scratch.read(path)), { mode: 0o600 });
+      }
+      for (const path of init.files) {
+        await target.write(path, bodyStream(await scratch.read(path)));
+      }
+    });
+    return { state: await loadRepositoryState(target, { now }), created: true };
+  } finally {
+    await lock.release();
   }
-  // Built in memory, then copied keys first and timestamp last: a crash part-way leaves no
-  // timestamp.json, and the next run starts over (init needs an empty storage; the target may
-  // hold the journal and files of an interrupted run).
-  const scratch = new MemoryStorage();
-  const days = CLONE_EXPIRY_DAYS;
-  const init = await initRepository(scratch, {
-    now,
-    versionedRoot: true,
-    expiryDays: { root: days, index: days, snapshot: days, timestamp: days },
-  });
-  for (const path of init.keyFiles) {
-    await target.write(path, bodyStream(await scratch.read(path)), { mode: 0o600 });
-  }
-  for (const path of init.files) {
-    await target.write(path, bodyStream(await scratch.read(path)));
-  }
-  return { state: await loadRepositoryState(target, { now }), created: true };
 }
 
 /** The clone's owner and its key: found in `keys/`, or created (to be granted by the index). */
