@@ -27,10 +27,15 @@ import { serveBlob } from "./serve_blob.ts";
 import { serveListing } from "./serve_listing.ts";
 import { serveManifest } from "./serve_manifest.ts";
 import { SingleFlight } from "./single_flight.ts";
-import { sweepStaleTemporaries } from "./sweep_stale_temporaries.ts";
 import type { ResolveHost } from "./_target_guard.ts";
 import { UpstreamClient } from "./upstream_client.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
+
+/**
+ * A temporary file untouched this long belongs to no live download: a download writes as bytes
+ * arrive and is cut off after the upstream timeout (30 s by default) without any.
+ */
+const STALE_TEMPORARY_MS = 10 * 60_000;
 
 /** What the proxy does I/O with. */
 export interface RegistryProxyDeps {
@@ -38,11 +43,6 @@ export interface RegistryProxyDeps {
   fetch: typeof fetch;
   /** The cache: blobs, manifests and tag answers. */
   storage: Storage;
-  /**
-   * The cache's directory when `storage` is on local disk: the temporary files of downloads a
-   * killed proxy left there are removed when the proxy starts.
-   */
-  cacheDirectory?: string;
   /** A fetch for one registry (custom CA); defaults to `fetch`. */
   fetchFor?: (registry: RegistryEntry) => typeof fetch;
   /** Resolves upstream-supplied hosts for the private-network check (default: DNS). */
@@ -137,13 +137,19 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     })());
   };
 
-  if (deps.cacheDirectory !== undefined) {
+  // The temporary files of downloads a killed proxy left behind: the storage never lists them,
+  // so nothing else would delete them or count their bytes. A file touched within the grace
+  // period may belong to a live download of another process on the same cache.
+  if (deps.storage.sweepTempFiles) {
     track(
-      sweepStaleTemporaries(deps.cacheDirectory).then(({ removed, bytes }) => {
-        if (removed > 0) {
-          log(`Removed ${removed} stale temporary files (${bytes} bytes) from the cache`);
-        }
-      }, (error) => log(`Cannot sweep stale temporary files: ${(error as Error).message}`)),
+      deps.storage.sweepTempFiles({ before: new Date(Date.now() - STALE_TEMPORARY_MS) }).then(
+        (removed) => {
+          if (removed.length > 0) {
+            log(`Removed ${removed.length} stale temporary files from the cache`);
+          }
+        },
+        (error) => log(`Cannot sweep stale temporary files: ${(error as Error).message}`),
+      ),
     );
   }
 

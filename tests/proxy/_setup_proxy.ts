@@ -14,7 +14,6 @@ export function setup(
     registry?: FakeRegistry;
     configure?: (config: ProxyConfig) => void;
     storage?: Storage;
-    cacheDirectory?: string;
   } = {},
 ) {
   const registry = options.registry ?? new FakeRegistry();
@@ -30,7 +29,6 @@ export function setup(
     fetch: registry.fetch,
     resolveHost: () => Promise.resolve(["93.184.216.34"]), // the fake hosts count as public
     storage,
-    ...(options.cacheDirectory === undefined ? {} : { cacheDirectory: options.cacheDirectory }),
     now: () => clock.now,
     onLog: (line) => logs.push(line),
   });
