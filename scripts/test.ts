@@ -23,6 +23,8 @@ const BIN = nodePath.join(ROOT, "node_modules", ".bin");
 const DENO = nodePath.join(BIN, "deno");
 const BUN = nodePath.join(BIN, "bun");
 /** No single step may run longer than this (CI must finish well inside its budget). */
+/** Bun's limit for a test or hook that sets none (Bun's own default is 5 s). */
+const BUN_DEFAULT_TIMEOUT_MS = 120_000;
 const STEP_TIMEOUT_MS = Number(process.env.FERRY_TEST_STEP_TIMEOUT_MS ?? 25 * 60_000);
 
 interface StepResult {
@@ -169,7 +171,14 @@ async function main(): Promise<number> {
     await step(
       "bun test",
       BUN,
-      ["test", ...targets.map((t) => (t.startsWith(".") ? t : `./${t}`))],
+      // Bun applies its default 5 s limit to before()/after() hooks and ignores the timeout
+      // option node:test hooks take, so the e2e suites' set-up (keys, servers) would be cut off
+      // on a busy machine. --timeout raises that default; tests with their own limit keep it.
+      [
+        "test",
+        `--timeout=${BUN_DEFAULT_TIMEOUT_MS}`,
+        ...targets.map((t) => (t.startsWith(".") ? t : `./${t}`)),
+      ],
       {
         counts: bunCounts,
         env: { FERRY_BIN: undefined },
