@@ -19,6 +19,7 @@ import { JOURNAL_PATH } from "../../lib/repo/commit_journal.ts";
 import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts";
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { makeTarball } from "../repo/clone/_source_mirror.ts";
 import { makeTempDir, runFerry, startFerry } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 240_000 };
@@ -115,7 +116,10 @@ function setup(): Promise<void> {
     temp = await makeTempDir("ferry-e2e-crash");
     env = { FERRY_HOME: nodePath.join(temp.dir, "home"), FERRY_MIRROR: "", TIUP_MIRRORS: "" };
     mirror = nodePath.join(temp.dir, "mirror");
-    await fs.writeFile(nodePath.join(temp.dir, "hello.tar.gz"), "pretend tarball");
+    await fs.writeFile(
+      nodePath.join(temp.dir, "hello.tar.gz"),
+      await makeTarball("hello", "hello"),
+    );
     await ferry(["mirror", "init", mirror]);
     await ferry(["mirror", "genkey"]);
     await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);

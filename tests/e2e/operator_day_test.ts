@@ -235,7 +235,11 @@ describe("a TiUP operator's day (CLI)", () => {
       mirror,
       "--listen",
       `127.0.0.1:${port}`,
-    ], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    ], {
+      // Never reinstall node_modules (npm ci empties it first) under the running suite.
+      env: { ...process.env, ...env, CI_SKIP_INSTALL: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     const exited = new Promise((resolve) => child.on("close", resolve));
     try {

@@ -9,7 +9,8 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, describe, it } from "node:test";
-import { startHostileServer } from "../storage/_hostile_server.ts";
+import type { ServerResponse } from "node:http";
+import { type HostileRoute, startHostileServer } from "../storage/_hostile_server.ts";
 import {
   freePort,
   makeTempDir,
@@ -157,20 +158,35 @@ describe("ferry mirror serve and the client, hardened", () => {
     async () => {
       await ready();
       const home = await newHome("drip");
-      const root = await fs.readFile(nodePath.join(mirror, "root.json"));
-      const timestamp = await fs.readFile(nodePath.join(mirror, "timestamp.json"));
-      const hostile = await startHostileServer({
-        "/root.json": (_request, response) => response.end(root),
-        "/timestamp.json": (_request, response) => {
-          response.writeHead(200, { "content-type": "application/json" });
-          let sent = 0;
-          hostile.every(1000, () => {
-            if (sent < timestamp.length) response.write(timestamp.subarray(sent, ++sent));
-          });
-        },
-      });
+      const served = ["root.json", "timestamp.json", "snapshot.json"];
+      const files = new Map<string, Uint8Array>();
+      for (const name of served) {
+        files.set(`/${name}`, await fs.readFile(nodePath.join(mirror, name)));
+      }
+      for (const name of await fs.readdir(mirror)) {
+        if (/^\d+\.(root|index)\.json$/.test(name)) {
+          files.set(`/${name}`, await fs.readFile(nodePath.join(mirror, name)));
+        }
+      }
+      // Honest while `mirror set` checks the root against the mirror; a drip afterwards.
+      let drip = false;
+      const honest = (path: string) => (_request: unknown, response: ServerResponse) =>
+        response.end(files.get(path));
+      const routes: Record<string, HostileRoute> = {};
+      for (const path of files.keys()) routes[path] = honest(path);
+      routes["/timestamp.json"] = (request, response) => {
+        if (!drip) return honest("/timestamp.json")(request, response);
+        const timestamp = files.get("/timestamp.json")!;
+        response.writeHead(200, { "content-type": "application/json" });
+        let sent = 0;
+        hostile.every(1000, () => {
+          if (sent < timestamp.length) response.write(timestamp.subarray(sent, ++sent));
+        });
+      };
+      const hostile = await startHostileServer(routes);
       try {
         await ok(["mirror", "set", hostile.url, "--silent"], home);
+        drip = true;
         const result = await ferry(["install", "hello"], home, { timeoutMs: 120_000 });
         assert.equal(result.timedOut, false);
         assert.equal(result.code, 4, result.stderr);
