@@ -11,6 +11,8 @@ import type { Storage } from "../../storage/storage.ts";
 import type { VersionItem } from "../manifest_types.ts";
 import { formatRfc3339 } from "../rfc3339.ts";
 import { tarballName } from "../versioned_name.ts";
+import { BINARY_HEADER_BYTES, binaryPlatform } from "./binary_platform.ts";
+import type { VerifiedJournal } from "./verified_journal.ts";
 
 /** Options for {@linkcode packageSelf}. */
 export interface PackageSelfOptions {
@@ -21,6 +23,8 @@ export interface PackageSelfOptions {
   now: Date;
   /** The item the target already lists for this version and platform, if any. */
   previous?: VersionItem | undefined;
+  /** The target's journal: a stored tarball it vouches for is not hashed again. */
+  journal?: VerifiedJournal;
 }
 
 /** The packaged binary: where its tarball is in the target and its VersionItem. */
@@ -30,6 +34,8 @@ export interface SelfPackage {
   item: VersionItem;
   /** False when the target already had exactly this tarball (nothing was written). */
   written: boolean;
+  /** False when the pack cache showed the target already holds this build (nothing packed). */
+  packed: boolean;
 }
 
 /** Every entry of the tarball gets this mtime, so the same binary always packs to the same bytes. */
@@ -40,8 +46,9 @@ const FIXED_MTIME = new Date("2000-01-01T00:00:00Z");
  * entry, `ferry`, mode 0755, fixed mtime and no owner names, so identical binaries give
  * identical tarballs and a refresh finds nothing changed. When `previous` already describes the
  * tarball, `previous` is kept (its `released` time included); when the target file also holds
- * it, nothing is written, and a small cache keyed by the binary's size and mtime skips even the
- * packing. Throws UsageError when `binary` is not a readable file.
+ * it, nothing is written, and a small cache per platform, keyed by the binary's path, size and
+ * mtime, skips even the packing (seconds of gzip for a 100 MB binary). Throws UsageError when
+ * `binary` is not a readable file or is an executable for another platform.
  */
 export async function packageSelf(
   target: Storage,
@@ -54,16 +61,23 @@ export async function packageSelf(
       `Cannot package ferry from "${binary}": it is not a file (pass --ferry-binary FILE)`,
     );
   }
+  const platform = `${options.os}/${options.arch}`;
+  const built = binaryPlatform(await readHead(binary));
+  if (built !== undefined && built !== platform) {
+    throw new UsageError(
+      `Cannot package "${binary}" as ferry for ${platform}: it is an executable for ${built}`,
+    );
+  }
   const path = tarballName("ferry", options.version, options.os, options.arch);
+  const cachePath = `${CACHE_PREFIX}${options.os}-${options.arch}.json`;
   const previous = options.previous;
-  // Packing a 100 MB binary takes seconds; a refresh with the same binary must not pay that.
-  const cached = await readCache(target);
+  const cached = await readCache(target, cachePath);
   if (
     cached && previous && cached.binary === binary && cached.size === info.size &&
     cached.mtime === info.mtime.getTime() && cached.sha256 === previous.hashes.sha256 &&
-    await storedSha256(target, path) === previous.hashes.sha256
+    await storedSha256(target, path, options.journal) === previous.hashes.sha256
   ) {
-    return { path, item: previous, written: false };
+    return { path, item: previous, written: false, packed: false };
   }
   const work = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-self-"));
   try {
@@ -75,15 +89,16 @@ export async function packageSelf(
       await packTarball(["ferry"], { cwd: work, mtime: FIXED_MTIME }),
       packed,
     );
-    const stored = await storedSha256(target, path);
+    const stored = await storedSha256(target, path, options.journal);
     if (stored !== digest.sha256) {
-      await target.write(
+      const stat = await target.write(
         path,
         Readable.toWeb(createReadStream(packed)) as ReadableStream<Uint8Array>,
       );
+      options.journal?.record(stat, digest.sha256);
     }
     await target.write(
-      CACHE_PATH,
+      cachePath,
       JSON.stringify({ binary, size: info.size, mtime: info.mtime.getTime(), ...digest }),
     );
     const unchanged = previous !== undefined && previous.hashes.sha256 === digest.sha256 &&
@@ -91,6 +106,7 @@ export async function packageSelf(
     return {
       path,
       written: stored !== digest.sha256,
+      packed: true,
       item: unchanged ? previous : {
         dependencies: null,
         entry: "ferry",
@@ -106,8 +122,8 @@ export async function packageSelf(
   }
 }
 
-/** Remembers which binary packed to which tarball, beside the clone journal. */
-const CACHE_PATH = ".ferry-staging/self.json";
+/** Remembers which binary packed to which tarball, one file per platform, beside the journal. */
+const CACHE_PREFIX = ".ferry-staging/self-";
 
 interface CacheEntry {
   binary: string;
@@ -116,12 +132,23 @@ interface CacheEntry {
   sha256: string;
 }
 
-async function readCache(target: Storage): Promise<CacheEntry | undefined> {
+async function readCache(target: Storage, path: string): Promise<CacheEntry | undefined> {
   try {
-    const value = JSON.parse(await readText(target, CACHE_PATH, { maxBytes: 4096 }));
+    const value = JSON.parse(await readText(target, path, { maxBytes: 4096 }));
     return typeof value?.sha256 === "string" ? value as CacheEntry : undefined;
   } catch {
     return undefined;
+  }
+}
+
+async function readHead(file: string): Promise<Uint8Array> {
+  const handle = await fs.open(file, "r");
+  try {
+    const head = new Uint8Array(BINARY_HEADER_BYTES);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -146,8 +173,15 @@ async function writeAndHash(
   return { sha256: sha256.digest("hex"), sha512: sha512.digest("hex"), length };
 }
 
-async function storedSha256(target: Storage, path: string): Promise<string | undefined> {
+/** The SHA-256 of the stored tarball: the journal's word while its stat data holds, else hashed. */
+async function storedSha256(
+  target: Storage,
+  path: string,
+  journal: VerifiedJournal | undefined,
+): Promise<string | undefined> {
   try {
+    const known = journal?.lookup(await target.stat(path));
+    if (known !== undefined) return known;
     const hash = createHash("sha256");
     for await (const chunk of bodyStream(await target.read(path))) hash.update(chunk);
     return hash.digest("hex");
