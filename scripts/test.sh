@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 declare -A PACKAGES=(
   [curl]=curl [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo
   [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk
+  [qemu-aarch64-static]=qemu-user-static
 )
 # CI_SKIP_INSTALL=1: install nothing (a machine already set up, shared with running processes).
 skip_install="${CI_SKIP_INSTALL:-0}"
@@ -22,6 +23,8 @@ missing=()
 for tool in "${!PACKAGES[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${PACKAGES[$tool]}")
 done
+# The arm64 C library qemu-aarch64-static runs dist/linux-arm64/ferry with (a library, no tool).
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$skip_install" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${missing[*]}"
