@@ -149,6 +149,9 @@ export class LocalStorage implements Storage {
         await handle.sync().finally(() => handle.close());
       });
       await fs.rename(temp, target);
+      // rename(2) of a hard link onto another link of the same file does nothing and leaves
+      // the temporary name: `to` already was `from`.
+      await fs.rm(temp, { force: true });
       await fsyncDirectory(dir);
     } catch (error) {
       await fs.rm(temp, { force: true });
