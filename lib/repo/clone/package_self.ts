@@ -173,18 +173,25 @@ async function writeAndHash(
   return { sha256: sha256.digest("hex"), sha512: sha512.digest("hex"), length };
 }
 
-/** The SHA-256 of the stored tarball: the journal's word while its stat data holds, else hashed. */
+/**
+ * The SHA-256 of the stored tarball: the journal's word while its stat data holds, else hashed
+ * (and then recorded in the journal).
+ */
 async function storedSha256(
   target: Storage,
   path: string,
   journal: VerifiedJournal | undefined,
 ): Promise<string | undefined> {
   try {
-    const known = journal?.lookup(await target.stat(path));
+    const stat = await target.stat(path);
+    const known = journal?.lookup(stat);
     if (known !== undefined) return known;
     const hash = createHash("sha256");
     for await (const chunk of bodyStream(await target.read(path))) hash.update(chunk);
-    return hash.digest("hex");
+    const sha256 = hash.digest("hex");
+    // Recorded, so that linking ferry-<os>-<arch>.tar.gz to it needs no second hashing.
+    journal?.record(stat, sha256);
+    return sha256;
   } catch (error) {
     if (error instanceof NotFoundError) return undefined;
     throw error;

@@ -258,12 +258,21 @@ describe("cloneMirror()", () => {
           await fs.rm(out, { recursive: true, force: true });
         }
 
+        // Even with the journal lost, a refresh packs nothing and keeps one file per platform.
+        await fs.rm(nodePath.join(dir, ".ferry-staging", "verified.json"));
         const again = await cloneMirror(source.storage, storage, options);
         assert.deepEqual(again.packed, [], "the target already holds these builds");
         assert.equal(again.changed, false, "the same binary packs to the same tarball");
+        assert.deepEqual(
+          (await fs.readdir(dir)).filter((n) => n.startsWith(".ferry-tmp-")),
+          [],
+          "no temporaries left",
+        );
         for (const [name, mtime] of before) {
           const versioned = nodePath.join(dir, `ferry-v0.1.0-${name}.tar.gz`);
           assert.equal((await fs.stat(versioned)).mtimeMs, mtime, `${name} not rewritten`);
+          const latest = nodePath.join(dir, `ferry-${name}.tar.gz`);
+          assert.equal((await fs.stat(latest)).ino, (await fs.stat(versioned)).ino, name);
         }
       } finally {
         for (const file of Object.values(binaries)) await fs.rm(file, { force: true });
