@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { BINARY_HEADER_BYTES, binaryPlatform } from "../../lib/repo/clone/binary_platform.ts";
 import { makeTempDir, REPO_ROOT, runFerry } from "./_cli.ts";
 import { selfBinaryArgs } from "./_clone_fixtures.ts";
@@ -24,15 +24,22 @@ const canEmulate = existsSync(ARM64_BINARY) && existsSync(QEMU) &&
   existsSync(nodePath.join(ARM64_SYSROOT, "lib", "ld-linux-aarch64.so.1"));
 
 describe("ferry mirror clone carries ferry per platform", () => {
-  let work: { dir: string; remove(): Promise<void> };
-  let source: string;
-  before(async () => {
-    work = await makeTempDir("ferry-e2e-platforms");
-    source = nodePath.join(work.dir, "source");
-    const init = await runFerry(["mirror", "init", source], { timeoutMs: 60_000 });
-    assert.equal(init.code, 0, init.stderr);
-  }, E2E_TIMEOUT);
-  after(async () => await work?.remove(), E2E_TIMEOUT);
+  let work: { dir: string; remove(): Promise<void> } | undefined;
+  let source = "";
+  let started: Promise<string> | undefined;
+  /**
+   * A temp dir with an empty source mirror, made by the first test that needs it (not in a
+   * before() hook: Bun gives hooks 5 s whatever the options say). Returns the temp dir.
+   */
+  const ready = () =>
+    started ??= (async () => {
+      work = await makeTempDir("ferry-e2e-platforms");
+      source = nodePath.join(work.dir, "source");
+      const init = await runFerry(["mirror", "init", source], { timeoutMs: 60_000 });
+      assert.equal(init.code, 0, init.stderr);
+      return work.dir;
+    })();
+  after(async () => await work?.remove());
 
   const clone = (pkg: string, os: string, arch: string, release: string, ...more: string[]) =>
     runFerry(
@@ -42,13 +49,14 @@ describe("ferry mirror clone carries ferry per platform", () => {
     );
 
   test("names each selected platform it has no ferry binary for", E2E_TIMEOUT, async () => {
-    const release = nodePath.join(work.dir, "release");
+    const dir = await ready();
+    const release = nodePath.join(dir, "release");
     await fs.mkdir(nodePath.join(release, "linux-arm64"), { recursive: true });
     await fs.writeFile(nodePath.join(release, "linux-arm64", "ferry"), "#!/bin/sh\necho arm\n", {
       mode: 0o755,
     });
-    const pkg = nodePath.join(work.dir, "pkg-missing");
-    const self = await selfBinaryArgs(work.dir);
+    const pkg = nodePath.join(dir, "pkg-missing");
+    const self = await selfBinaryArgs(dir);
     const result = await clone(pkg, "linux,darwin", "amd64,arm64", release, ...self);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /carries no ferry for darwin\/amd64, darwin\/arm64/);
@@ -65,11 +73,12 @@ describe("ferry mirror clone carries ferry per platform", () => {
   });
 
   test("refuses a --ferry-binaries directory that does not exist", E2E_TIMEOUT, async () => {
-    const missing = nodePath.join(work.dir, "no-such-release");
+    const dir = await ready();
+    const missing = nodePath.join(dir, "no-such-release");
     const result = await runFerry([
       "mirror",
       "clone",
-      nodePath.join(work.dir, "pkg-refused"),
+      nodePath.join(dir, "pkg-refused"),
       "--source",
       source,
       "--ferry-binaries",
@@ -77,14 +86,15 @@ describe("ferry mirror clone carries ferry per platform", () => {
     ], { timeoutMs: 60_000 });
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /Cannot read the ferry binaries directory/);
-    assert.equal(existsSync(nodePath.join(work.dir, "pkg-refused")), false);
+    assert.equal(existsSync(nodePath.join(dir, "pkg-refused")), false);
   });
 
   test(
     "the linux/arm64 ferry a clone carries installs on an arm64 host and verifies the clone (qemu)",
     { ...E2E_TIMEOUT, skip: !canEmulate && "needs dist/linux-arm64/ferry and qemu-user-static" },
     async () => {
-      const pkg = nodePath.join(work.dir, "pkg-arm64");
+      const dir = await ready();
+      const pkg = nodePath.join(dir, "pkg-arm64");
       const cloned = await clone(pkg, "linux", "arm64", RELEASE_DIR, "--json");
       assert.equal(cloned.code, 0, cloned.stderr);
       const report = JSON.parse(cloned.stdout);
@@ -92,14 +102,14 @@ describe("ferry mirror clone carries ferry per platform", () => {
       assert.deepEqual(report.ferryMissing, []);
 
       // An "arm64 host": uname says so; the binaries run through qemu.
-      const fakeBin = nodePath.join(work.dir, "fake-bin");
+      const fakeBin = nodePath.join(dir, "fake-bin");
       await fs.mkdir(fakeBin, { recursive: true });
       await fs.writeFile(
         nodePath.join(fakeBin, "uname"),
         '#!/bin/sh\ncase "$1" in -m) echo aarch64 ;; *) echo Linux ;; esac\n',
         { mode: 0o755 },
       );
-      const home = nodePath.join(work.dir, "arm-home");
+      const home = nodePath.join(dir, "arm-home");
       await fs.mkdir(home, { recursive: true });
       const env = {
         PATH: `${fakeBin}:/usr/bin:/bin`,
