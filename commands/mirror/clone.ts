@@ -184,6 +184,7 @@ Examples:
             self: {
               version: `v${FERRY_VERSION}`,
               binaries: self.binaries,
+              packCaches: self.packCaches,
               ...(self.directory ? { searched: self.directory } : {}),
             },
           }

@@ -98,8 +98,18 @@ describe("ferry mirror clone carries ferry per platform", () => {
       const cloned = await clone(pkg, "linux", "arm64", RELEASE_DIR, "--json");
       assert.equal(cloned.code, 0, cloned.stderr);
       const report = JSON.parse(cloned.stdout);
-      assert.deepEqual(report.ferryPacked, ["linux/arm64"]);
       assert.deepEqual(report.ferryMissing, []);
+      // Packed at most once per build: a second new clone copies dist/linux-arm64/ferry.tar.gz.
+      const second = await clone(
+        nodePath.join(dir, "pkg-arm64-2"),
+        "linux",
+        "arm64",
+        RELEASE_DIR,
+        "--json",
+      );
+      assert.equal(second.code, 0, second.stderr);
+      assert.deepEqual(JSON.parse(second.stdout).ferryPacked, [], "the pack cache was used");
+      assert.ok(existsSync(`${ARM64_BINARY}.tar.gz`));
 
       // An "arm64 host": uname says so; the binaries run through qemu.
       const fakeBin = nodePath.join(dir, "fake-bin");

@@ -56,6 +56,8 @@ export interface SelfBinaryOptions {
   binaries: Record<string, string>;
   /** Where binaries for more platforms were looked for, named in the note about missing ones. */
   searched?: string;
+  /** Where each platform's packed tarball is kept between clones (see packageSelf). */
+  packCaches?: Record<string, string>;
 }
 
 /** Options for {@linkcode cloneMirror}. */
@@ -357,6 +359,9 @@ export async function cloneMirror(
         now,
         previous: previous.get("ferry")?.platforms[platform]?.[version],
         journal,
+        ...(options.self?.packCaches?.[platform]
+          ? { packCache: options.self.packCaches[platform] }
+          : {}),
       });
       if (packaged.packed) packed.push(platform);
       items[platform] = { [version]: packaged.item };

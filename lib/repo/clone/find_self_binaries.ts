@@ -23,6 +23,11 @@ export interface SelfBinaries {
   hostSource?: SelfBinarySource;
   /** The release directory searched for `<os>-<arch>/ferry`, when there was one. */
   directory?: string;
+  /**
+   * Where to keep each platform's packed tarball between clones: `<os>-<arch>/ferry.tar.gz` in
+   * the release directory, for every platform that has a folder there.
+   */
+  packCaches: Record<string, string>;
 }
 
 /**
@@ -31,7 +36,8 @@ export interface SelfBinaries {
  * executable); the others come from a release directory laid out as
  * `scripts/build_binary.sh --all` writes it (`linux-arm64/ferry`, `darwin-amd64/ferry`, …):
  * `directory` (`--ferry-binaries`), else `$FERRY_SELF_BINARIES`, else the directory beside the
- * host's executable (`dist/` when running `dist/ferry`). Nothing is compiled here. A directory
+ * host's executable (`dist/` when running `dist/ferry`). Nothing is compiled here; packed
+ * tarballs are kept beside the binaries there (`linux-arm64/ferry.tar.gz`). A directory
  * given explicitly that does not exist is a UsageError; the default one may be absent.
  */
 export async function findSelfBinaries(
@@ -46,6 +52,7 @@ export async function findSelfBinaries(
     ? nodePath.dirname(host.path)
     : undefined;
   const binaries: Record<string, string> = {};
+  const packCaches: Record<string, string> = {};
   if (directory) {
     const names = await fs.readdir(directory).catch((error) => {
       if (!given) return [] as string[];
@@ -58,12 +65,15 @@ export async function findSelfBinaries(
       if (!match) continue;
       const file = nodePath.join(directory, name, "ferry");
       const info = await fs.stat(file).catch(() => undefined);
-      if (info?.isFile()) binaries[`${match[1]}/${match[2]}`] = file;
+      if (!info?.isFile()) continue;
+      binaries[`${match[1]}/${match[2]}`] = file;
+      packCaches[`${match[1]}/${match[2]}`] = `${file}.tar.gz`;
     }
   }
   if (host) binaries[options.host] = host.path;
   return {
     binaries,
+    packCaches,
     ...(host ? { hostSource: host.source } : {}),
     ...(directory ? { directory } : {}),
   };

@@ -12,6 +12,7 @@ import type { VersionItem } from "../manifest_types.ts";
 import { formatRfc3339 } from "../rfc3339.ts";
 import { tarballName } from "../versioned_name.ts";
 import { BINARY_HEADER_BYTES, binaryPlatform } from "./binary_platform.ts";
+import { readPackCache, writeAndHash, writePackCache } from "./self_pack_cache.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
 
 /** Options for {@linkcode packageSelf}. */
@@ -25,6 +26,11 @@ export interface PackageSelfOptions {
   previous?: VersionItem | undefined;
   /** The target's journal: a stored tarball it vouches for is not hashed again. */
   journal?: VerifiedJournal;
+  /**
+   * Where this binary's packed tarball is kept between clones (`dist/linux-arm64/ferry.tar.gz`,
+   * see {@linkcode readPackCache}), so a new target gets a copy instead of a fresh gzip.
+   */
+  packCache?: string;
 }
 
 /** The packaged binary: where its tarball is in the target and its VersionItem. */
@@ -34,7 +40,10 @@ export interface SelfPackage {
   item: VersionItem;
   /** False when the target already had exactly this tarball (nothing was written). */
   written: boolean;
-  /** False when the pack cache showed the target already holds this build (nothing packed). */
+  /**
+   * False when nothing was gzipped: the target already held this build, or the pack cache beside
+   * the binary had it.
+   */
   packed: boolean;
 }
 
@@ -81,14 +90,21 @@ export async function packageSelf(
   }
   const work = await fs.mkdtemp(nodePath.join(tmpdir(), "ferry-self-"));
   try {
-    const copy = nodePath.join(work, "ferry");
-    await fs.copyFile(binary, copy);
-    await fs.chmod(copy, 0o755);
     const packed = nodePath.join(work, "ferry.tar.gz");
-    const digest = await writeAndHash(
-      await packTarball(["ferry"], { cwd: work, mtime: FIXED_MTIME }),
-      packed,
-    );
+    const cached = options.packCache
+      ? await readPackCache(options.packCache, info, packed)
+      : undefined;
+    let digest = cached;
+    if (!digest) {
+      const copy = nodePath.join(work, "ferry");
+      await fs.copyFile(binary, copy);
+      await fs.chmod(copy, 0o755);
+      digest = await writeAndHash(
+        await packTarball(["ferry"], { cwd: work, mtime: FIXED_MTIME }),
+        packed,
+      );
+      if (options.packCache) await writePackCache(options.packCache, info, packed, digest);
+    }
     const stored = await storedSha256(target, path, options.journal);
     if (stored !== digest.sha256) {
       const stat = await target.write(
@@ -106,7 +122,7 @@ export async function packageSelf(
     return {
       path,
       written: stored !== digest.sha256,
-      packed: true,
+      packed: cached === undefined,
       item: unchanged ? previous : {
         dependencies: null,
         entry: "ferry",
@@ -150,27 +166,6 @@ async function readHead(file: string): Promise<Uint8Array> {
   } finally {
     await handle.close();
   }
-}
-
-async function writeAndHash(
-  stream: ReadableStream<Uint8Array>,
-  file: string,
-): Promise<{ sha256: string; sha512: string; length: number }> {
-  const sha256 = createHash("sha256");
-  const sha512 = createHash("sha512");
-  let length = 0;
-  const handle = await fs.open(file, "w", 0o644);
-  try {
-    for await (const chunk of stream) {
-      sha256.update(chunk);
-      sha512.update(chunk);
-      length += chunk.length;
-      await handle.write(chunk);
-    }
-  } finally {
-    await handle.close();
-  }
-  return { sha256: sha256.digest("hex"), sha512: sha512.digest("hex"), length };
 }
 
 /**

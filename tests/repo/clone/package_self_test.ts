@@ -55,6 +55,37 @@ test("packageSelf() gives the same bytes for the same binary and keeps the previ
   assert.equal(repacked.item.hashes.sha256, first.item.hashes.sha256);
 });
 
+test("packageSelf() packs a binary once for many targets through the cache beside it", async () => {
+  const { dir, binary, target } = await setup();
+  const packCache = nodePath.join(dir, "ferry.tar.gz");
+  const first = await packageSelf(target, binary, { ...OPTIONS, packCache });
+  assert.equal(first.packed, true);
+  const other = new LocalStorage(nodePath.join(dir, "other-mirror"));
+  const second = await packageSelf(other, binary, { ...OPTIONS, packCache });
+  assert.equal(second.packed, false, "a new target gets the cached tarball, no gzip");
+  assert.deepEqual(second.item, first.item);
+  assert.deepEqual(
+    await fs.readFile(nodePath.join(other.location, second.path)),
+    await fs.readFile(nodePath.join(target.location, first.path)),
+  );
+
+  // A damaged cache is not trusted: the binary is packed again, right.
+  const bytes = await fs.readFile(packCache);
+  bytes[100] = bytes[100]! ^ 0xff;
+  await fs.writeFile(packCache, bytes);
+  const third = new LocalStorage(nodePath.join(dir, "third-mirror"));
+  const repacked = await packageSelf(third, binary, { ...OPTIONS, packCache });
+  assert.equal(repacked.packed, true);
+  assert.equal(repacked.item.hashes.sha256, first.item.hashes.sha256);
+
+  // Another build of the binary (new mtime) does not use the old entry either.
+  await fs.writeFile(binary, "#!/bin/sh\necho I am a newer ferry\n", { mode: 0o700 });
+  const fourth = new LocalStorage(nodePath.join(dir, "fourth-mirror"));
+  const rebuilt = await packageSelf(fourth, binary, { ...OPTIONS, packCache });
+  assert.equal(rebuilt.packed, true);
+  assert.notEqual(rebuilt.item.hashes.sha256, first.item.hashes.sha256);
+});
+
 test("packageSelf() refuses an executable built for another platform", async () => {
   const { binary, target } = await setup();
   // The first 20 bytes of a little-endian ELF executable for EM_AARCH64.
@@ -110,6 +141,11 @@ test("findSelfBinaries() takes the host binary, then <os>-<arch>/ferry from the 
       "linux/amd64": binary,
       "linux/arm64": nodePath.join(dir, "linux-arm64", "ferry"),
     },
+    packCaches: {
+      "darwin/amd64": nodePath.join(dir, "darwin-amd64", "ferry.tar.gz"),
+      "linux/amd64": nodePath.join(dir, "linux-amd64", "ferry.tar.gz"),
+      "linux/arm64": nodePath.join(dir, "linux-arm64", "ferry.tar.gz"),
+    },
     hostSource: "flag",
     directory: dir,
   });
@@ -130,6 +166,6 @@ test("findSelfBinaries() refuses a release directory that does not exist", async
   );
   assert.deepEqual(
     await findSelfBinaries({}, { host: "linux/amd64", executable: "/usr/bin/deno" }),
-    { binaries: {} },
+    { binaries: {}, packCaches: {} },
   );
 });
