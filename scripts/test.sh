@@ -16,6 +16,7 @@ declare -A PACKAGES=(
   [curl]=curl [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo
   [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk [setsid]=util-linux
   [flock]=util-linux [ctr]=containerd [inotifywait]=inotify-tools
+  [qemu-aarch64-static]=qemu-user-static
 )
 # CI_SKIP_INSTALL=1: install nothing (a machine already set up, shared with running processes).
 skip_install="${CI_SKIP_INSTALL:-0}"
@@ -23,6 +24,10 @@ missing=()
 for tool in "${!PACKAGES[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${PACKAGES[$tool]}")
 done
+# The arm64 C library qemu-aarch64-static runs dist/linux-arm64/ferry with (a library, no tool).
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+# The linux/arm64 ferry that the qemu e2e test runs is dynamically linked: it needs arm64's libc.
+[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$skip_install" != 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "test.sh: installing ${missing[*]}"

@@ -16,7 +16,7 @@ import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts
 import { UsageError } from "../../lib/errors.ts";
 import { cloneIntoDirectory } from "../../lib/repo/clone/clone_into_directory.ts";
 import { DEFAULT_JOBS } from "../../lib/repo/clone/download_files.ts";
-import { findSelfBinary } from "../../lib/repo/clone/find_self_binary.ts";
+import { findSelfBinaries } from "../../lib/repo/clone/find_self_binaries.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
@@ -72,6 +72,12 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "string",
     valueName: "FILE",
     description: "ferry executable to publish into the mirror (default: this one, if compiled)",
+  },
+  "ferry-binaries": {
+    type: "string",
+    valueName: "DIR",
+    description:
+      "Release directory with <os>-<arch>/ferry for the other platforms (default: beside this one)",
   },
   "skip-ferry-binary": {
     type: "boolean",
@@ -144,20 +150,22 @@ Examples:
     }
 
     const skipSelf = booleanFlag(flags, "skip-ferry-binary");
-    const self = skipSelf ? undefined : findSelfBinary(env, stringFlag(flags, "ferry-binary"));
     const host = hostPlatform();
+    const self = skipSelf ? undefined : await findSelfBinaries(env, {
+      host: `${host.os}/${host.arch}`,
+      binary: stringFlag(flags, "ferry-binary"),
+      directory: stringFlag(flags, "ferry-binaries"),
+    });
     if (skipSelf) {
       out.info("Not publishing ferry itself into the mirror (--skip-ferry-binary)");
-    } else if (!self) {
+    } else if (Object.keys(self!.binaries).length === 0) {
       out.warn(
         "Not publishing ferry itself into the mirror: this is not a compiled ferry binary " +
-          "(pass --ferry-binary FILE or set FERRY_SELF_BINARY); local_install.sh will need " +
+          "(pass --ferry-binary FILE or --ferry-binaries DIR); local_install.sh will need " +
           "ferry or tiup packages from the source",
       );
     } else {
-      out.info(
-        `Publishing this ferry (${host.os}/${host.arch} only: other platforms need their own binary)`,
-      );
+      out.info(`ferry binaries for: ${Object.keys(self!.binaries).sort().join(", ")}`);
     }
 
     // The clone is built beside the target (or in it, when it is already a mirror): refuse a
@@ -187,13 +195,13 @@ Examples:
         signal,
         ...trust,
         onProgress: (event) => progress.update(event),
-        ...(self
+        ...(self && Object.keys(self.binaries).length > 0
           ? {
             self: {
-              path: self.path,
               version: `v${FERRY_VERSION}`,
-              os: host.os,
-              arch: host.arch,
+              binaries: self.binaries,
+              packCaches: self.packCaches,
+              ...(self.directory ? { searched: self.directory } : {}),
             },
           }
           : {}),
@@ -209,6 +217,9 @@ Examples:
     }
     for (const failure of report.failed) out.error(`${failure.path}: ${failure.error.message}`);
     for (const path of report.missing) out.warn(`The source has no "${path}": skipped`);
+    if (report.ferryMissing.length > 0) {
+      out.warn(`The clone carries no ferry for ${report.ferryMissing.join(", ")} (see above)`);
+    }
 
     if (json) {
       out.json({
@@ -224,6 +235,8 @@ Examples:
         bytes: report.bytes,
         seconds: Math.round(seconds * 1000) / 1000,
         timestampVersion: report.timestampVersion,
+        ferryPacked: report.packed,
+        ferryMissing: report.ferryMissing,
         components: report.components,
       });
     } else {

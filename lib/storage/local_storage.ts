@@ -138,6 +138,43 @@ export class LocalStorage implements Storage {
     return await this.stat(path);
   }
 
+  /**
+   * A second name for the same file: hard-linked to a temporary name beside `to`, then renamed
+   * over it, so readers of `to` see the old file or the new one. The two names share their bytes
+   * (`from` is never rewritten in place: writes replace by rename), so 50 MB cost no copy.
+   * Across filesystems (a mount inside the root) the file is copied instead.
+   */
+  async copy(from: string, to: string): Promise<FileStat> {
+    const source = this.#resolveExisting(from);
+    checkPath(to);
+    const target = await this.#resolveForWrite(to);
+    const dir = nodePath.dirname(target);
+    const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
+    try {
+      await fs.mkdir(dir, { recursive: true });
+      await fs.link(source, temp).catch(async (error) => {
+        if (!isCode(error, "EXDEV") && !isCode(error, "EPERM") && !isCode(error, "ENOTSUP")) {
+          throw error;
+        }
+        await fs.copyFile(source, temp, fsConstants.COPYFILE_EXCL);
+        const handle = await fs.open(temp, "r+");
+        await handle.sync().finally(() => handle.close());
+      });
+      await fs.rename(temp, target);
+      // rename(2) of a hard link onto another link of the same file does nothing and leaves
+      // the temporary name: `to` already was `from`.
+      await fs.rm(temp, { force: true });
+      await fsyncDirectory(dir);
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      if (!isSystemError(error)) throw error;
+      throw new StorageError(`Cannot copy "${from}" to "${to}" in "${this.location}"`, {
+        cause: error,
+      });
+    }
+    return await this.stat(to);
+  }
+
   async delete(path: string): Promise<void> {
     const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));

@@ -115,4 +115,11 @@ export interface Storage extends StorageReader {
    * omit it.
    */
   sweepTempFiles?(options: SweepOptions): Promise<string[]>;
+  /**
+   * Makes `to` hold the bytes of `from`, replacing `to` atomically, without the bytes passing
+   * through the caller: a hard link on local disk, a server-side copy on object stores. Only
+   * backends that can do better than read-then-write offer it; a missing `from` throws
+   * NotFoundError.
+   */
+  copy?(from: string, to: string): Promise<FileStat>;
 }

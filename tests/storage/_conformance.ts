@@ -471,4 +471,21 @@ export function defineStorageConformanceTests(
     await assert.rejects(reader.stat("cache/blob"), NotFoundError);
     await assert.rejects(writer.delete("cache/blob"), NotFoundError);
   });
+
+  it("copy(), where offered, gives the new name the same bytes and replaces it whole", async (b) => {
+    const { reader, writer } = b;
+    if (!writer) throw new TypeError("A writable backend must provide its write role");
+    if (!writer.copy) return;
+    await writer.write("ferry-v1.0.0-linux-amd64.tar.gz", patternBytes(5000));
+    await writer.write("ferry-linux-amd64.tar.gz", "an older latest copy");
+    const stat = await writer.copy("ferry-v1.0.0-linux-amd64.tar.gz", "ferry-linux-amd64.tar.gz");
+    assert.equal(stat.path, "ferry-linux-amd64.tar.gz");
+    assert.equal(stat.size, 5000);
+    assert.deepEqual(await readAll(reader, "ferry-linux-amd64.tar.gz"), patternBytes(5000));
+    // Replacing the source afterwards (writes replace by rename) leaves the copy as it was.
+    await writer.write("ferry-v1.0.0-linux-amd64.tar.gz", "rewritten");
+    assert.deepEqual(await readAll(reader, "ferry-linux-amd64.tar.gz"), patternBytes(5000));
+    await assert.rejects(writer.copy("missing.tar.gz", "x.tar.gz"), NotFoundError);
+    await assert.rejects(writer.copy("ferry-linux-amd64.tar.gz", "../outside"), PathError);
+  });
 }

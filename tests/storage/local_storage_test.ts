@@ -296,3 +296,26 @@ test("LocalStorage.sweepTempFiles() removes only temp files older than the cut-o
     await fs.rm(root, { recursive: true, force: true });
   }
 });
+
+test("LocalStorage: copy() onto a name that is already the same file leaves no temporary behind", async () => {
+  const root = await tempDir();
+  try {
+    const storage = new LocalStorage(root);
+    await storage.write("ferry-v1.0.0-linux-amd64.tar.gz", "tarball");
+    await storage.copy("ferry-v1.0.0-linux-amd64.tar.gz", "ferry-linux-amd64.tar.gz");
+    // Both names are one inode now: rename(2) of one hard link onto another does nothing.
+    await storage.copy("ferry-v1.0.0-linux-amd64.tar.gz", "ferry-linux-amd64.tar.gz");
+    assert.deepEqual((await fs.readdir(root)).sort(), [
+      "ferry-linux-amd64.tar.gz",
+      "ferry-v1.0.0-linux-amd64.tar.gz",
+    ]);
+    const [a, b] = await Promise.all(
+      ["ferry-linux-amd64.tar.gz", "ferry-v1.0.0-linux-amd64.tar.gz"].map((name) =>
+        fs.stat(nodePath.join(root, name))
+      ),
+    );
+    assert.equal(a!.ino, b!.ino, "a hard link, not a copy");
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});

@@ -32,6 +32,7 @@ import {
   renderLocalInstallScript,
 } from "../install_scripts/render_local_install_script.ts";
 import { buildCloneComponent } from "./build_clone_component.ts";
+import { copyWithinTarget } from "./copy_within_target.ts";
 import { downloadFiles, type FileFailure, type FileTask } from "./download_files.ts";
 import { isSafeTarballUrl } from "./is_safe_tarball_url.ts";
 import { latestStable } from "../latest_stable.ts";
@@ -50,13 +51,16 @@ const CLONE_OWNER_NAME = "PingCAP";
 export const DEFAULT_CLONE_OS = ["linux", "darwin"];
 export const DEFAULT_CLONE_ARCH = ["amd64", "arm64"];
 
-/** The ferry binary to publish into the clone as the `ferry` component. */
+/** The ferry binaries to publish into the clone as the `ferry` component. */
 export interface SelfBinaryOptions {
-  path: string;
   /** TiUP-style version ("v0.1.0"). */
   version: string;
-  os: string;
-  arch: string;
+  /** The executable for each platform one is available for: "linux/arm64" → path. */
+  binaries: Record<string, string>;
+  /** Where binaries for more platforms were looked for, named in the note about missing ones. */
+  searched?: string;
+  /** Where each platform's packed tarball is kept between clones (see packageSelf). */
+  packCaches?: Record<string, string>;
 }
 
 /** Options for {@linkcode cloneMirror}. */
@@ -78,7 +82,10 @@ export interface CloneOptions {
   /** Parallel transfers (default 8). */
   jobs?: number;
   now?: Date;
-  /** Publish this ferry binary as the `ferry` component and as `ferry-<os>-<arch>.tar.gz`. */
+  /**
+   * Publish these ferry binaries, one per selected platform, as the `ferry` component and as
+   * `ferry-<os>-<arch>.tar.gz`.
+   */
   self?: SelfBinaryOptions;
   /**
    * The source's root.json to trust (`--source-root`, a profile's bin/root.json). Default: the
@@ -126,6 +133,13 @@ export interface CloneReport {
   changed: boolean;
   timestampVersion: number;
   notes: string[];
+  /** Platforms whose ferry binary was packed this run (not found already in the target). */
+  packed: string[];
+  /**
+   * Selected platforms the clone carries no ferry for: no binary was given and the source has
+   * none, so local_install.sh cannot install ferry there. Only when `self` was given.
+   */
+  ferryMissing: string[];
 }
 
 interface Pick {
@@ -216,8 +230,11 @@ export async function cloneMirror(
   // What to carry.
   const sourcePicks: Pick[] = [];
   const keptPicks: Pick[] = [];
-  const selfPlatform = options.self ? `${options.self.os}/${options.self.arch}` : undefined;
-  let selfVersion = options.self?.version;
+  // ferry itself, for each selected platform it has a binary for.
+  const selfBinaries = new Map(
+    Object.entries(options.self?.binaries ?? {}).filter(([p]) => platforms.includes(p)),
+  );
+  const fromSource = new Set<string>();
   for (const id of new Set([...wanted, ...ours])) {
     const up = upstream.get(id);
     const prev = previous.get(id);
@@ -235,7 +252,10 @@ export async function cloneMirror(
       for (const platform of platforms) {
         const latest = latestStable(up.platforms[platform] ?? {});
         if (latest === undefined) continue;
-        if (platform === selfPlatform && latest === selfVersion) selfVersion = undefined;
+        fromSource.add(platform);
+        if (latest === options.self?.version && selfBinaries.delete(platform)) {
+          notes.push(`The source already has ferry ${latest} for ${platform}: using that one`);
+        }
         chosen.platforms.set(platform, (chosen.platforms.get(platform) ?? new Set()).add(latest));
       }
     }
@@ -269,9 +289,16 @@ export async function cloneMirror(
       }
     }
   }
-  if (options.self && selfVersion === undefined) {
+  const ferryMissing = options.self
+    ? platforms.filter((p) => p !== "any/any" && !selfBinaries.has(p) && !fromSource.has(p))
+    : [];
+  for (const platform of ferryMissing) {
+    const where = options.self?.searched
+      ? ` (looked for "${options.self.searched}/${platform.replace("/", "-")}/ferry")`
+      : "";
     notes.push(
-      `The source already has ferry ${options.self.version} for ${selfPlatform}: using that one`,
+      `No ferry binary for ${platform}${where}: local_install.sh cannot install ferry there; ` +
+        `build one with scripts/build_binary.sh --all`,
     );
   }
 
@@ -324,22 +351,34 @@ export async function cloneMirror(
 
   // ferry itself.
   const extra = new Map<string, Record<string, Record<string, VersionItem>>>();
-  if (options.self && selfVersion !== undefined) {
-    const packaged = await packageSelf(target, options.self.path, {
-      version: selfVersion,
-      os: options.self.os,
-      arch: options.self.arch,
-      now,
-      previous: previous.get("ferry")?.platforms[selfPlatform!]?.[selfVersion],
+  const packed: string[] = [];
+  if (options.self && selfBinaries.size > 0) {
+    const version = options.self.version;
+    const items: Record<string, Record<string, VersionItem>> = {};
+    // Packing is gzip of ~100 MB per platform: two at a time keeps both cores busy.
+    await forEachLimited([...selfBinaries].sort(), 2, async ([platform, binary]) => {
+      const [os = "", arch = ""] = platform.split("/");
+      const packaged = await packageSelf(target, binary, {
+        version,
+        os,
+        arch,
+        now,
+        previous: previous.get("ferry")?.platforms[platform]?.[version],
+        journal,
+        ...(options.self?.packCaches?.[platform]
+          ? { packCache: options.self.packCaches[platform] }
+          : {}),
+      });
+      if (packaged.packed) packed.push(platform);
+      items[platform] = { [version]: packaged.item };
     });
-    journal.record(await target.stat(packaged.path), packaged.item.hashes.sha256 as string);
-    extra.set("ferry", { [selfPlatform!]: { [selfVersion]: packaged.item } });
+    extra.set("ferry", items);
   }
 
   // The new manifests, compared with what the target has.
   const built = buildComponents(upstream, previous, carried, kept, extra, expires);
-  const clientTasks = clientCopies(built.get("ferry")?.signed, platforms, selfPlatform);
-  const copies = await downloadFiles(target, target, clientTasks, {
+  const clientTasks = clientCopies(built.get("ferry")?.signed, platforms);
+  const copies = await copyWithinTarget(target, clientTasks, {
     ...transferOptions,
     onProgress: () => {},
   });
@@ -413,6 +452,8 @@ export async function cloneMirror(
     changed,
     timestampVersion,
     notes,
+    packed: packed.sort(),
+    ferryMissing,
   };
 
   function buildComponents(
@@ -617,14 +658,10 @@ function groupPicks(picks: Pick[]): Map<string, Map<string, Set<string>>> {
 }
 
 /** `ferry-<os>-<arch>.tar.gz`: a copy of the latest ferry the clone carries for that platform. */
-function clientCopies(
-  ferry: ComponentManifest | undefined,
-  platforms: string[],
-  selfPlatform: string | undefined,
-): FileTask[] {
+function clientCopies(ferry: ComponentManifest | undefined, platforms: string[]): FileTask[] {
   if (!ferry) return [];
   const tasks: FileTask[] = [];
-  for (const platform of new Set([...platforms, ...(selfPlatform ? [selfPlatform] : [])])) {
+  for (const platform of platforms) {
     if (platform === "any/any") continue;
     const versions = ferry.platforms[platform] ?? {};
     const latest = latestStable(versions) ??

@@ -11,7 +11,7 @@ export const JOURNAL_PATH = ".ferry-staging/verified.json";
  */
 export interface VerifiedJournal {
   /** The recorded SHA-256 of this file when its size and mtime still match; else undefined. */
-  lookup(stat: FileStat): string | undefined;
+  lookup(stat: FileStat | undefined): string | undefined;
   /** Records that the file as described by `stat` has this SHA-256. */
   record(stat: FileStat, sha256: string): void;
   /** Writes the journal atomically when something changed since the last save. */
@@ -51,6 +51,7 @@ export async function openVerifiedJournal(
   let saving: Promise<void> = Promise.resolve();
   return {
     lookup(stat) {
+      if (!stat) return undefined;
       const entry = entries.get(stat.path);
       if (!entry) return undefined;
       return entry.size === stat.size && entry.mtime === stat.modified.getTime()

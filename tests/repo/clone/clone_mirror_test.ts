@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
@@ -257,30 +258,96 @@ describe("cloneMirror()", () => {
   );
 
   test(
-    "cloneMirror() publishes the given ferry binary as a component and as the installer tarball",
+    "cloneMirror() packs each ferry binary once and hard-links the latest copy to it",
+    TIMEOUT,
+    async () => {
+      const { dir, storage } = await newTarget();
+      const binaries: Record<string, string> = {};
+      for (const platform of ["linux/amd64", "linux/arm64"]) {
+        const file = nodePath.join(
+          dir,
+          "..",
+          `ferry-fake-${platform.replace("/", "-")}-${Date.now()}`,
+        );
+        await fs.writeFile(file, `#!/bin/sh\necho fake ferry ${platform}\n`, { mode: 0o755 });
+        binaries[platform] = file;
+      }
+      try {
+        const options = {
+          components: { pd: ["latest"] },
+          os: ["linux"],
+          arch: ["amd64", "arm64"],
+          now: NOW,
+          self: { version: "v0.1.0", binaries },
+        };
+        const first = await cloneMirror(source.storage, storage, options);
+        assert.deepEqual(first.packed, ["linux/amd64", "linux/arm64"]);
+        assert.deepEqual(first.ferryMissing, []);
+        const script = await fs.readFile(nodePath.join(dir, "local_install.sh"), "utf8");
+        const before = new Map<string, number>();
+        for (const name of ["linux-amd64", "linux-arm64"]) {
+          const latest = nodePath.join(dir, `ferry-${name}.tar.gz`);
+          const versioned = nodePath.join(dir, `ferry-v0.1.0-${name}.tar.gz`);
+          assert.deepEqual(await fs.readFile(latest), await fs.readFile(versioned));
+          assert.equal((await fs.stat(latest)).ino, (await fs.stat(versioned)).ino, "one file");
+          before.set(name, (await fs.stat(versioned)).mtimeMs);
+          assert.match(script, new RegExp(`ferry-${name}\\.tar\\.gz\\) echo [0-9a-f]{64}`));
+        }
+        const out = nodePath.join(dir, "..", `unpacked-${Date.now()}`);
+        await fs.mkdir(out);
+        try {
+          execFileSync("tar", ["xzf", nodePath.join(dir, "ferry-linux-arm64.tar.gz"), "-C", out]);
+          assert.match(await fs.readFile(nodePath.join(out, "ferry"), "utf8"), /linux\/arm64/);
+        } finally {
+          await fs.rm(out, { recursive: true, force: true });
+        }
+
+        // Even with the journal lost, a refresh packs nothing and keeps one file per platform.
+        await fs.rm(nodePath.join(dir, ".ferry-staging", "verified.json"));
+        const again = await cloneMirror(source.storage, storage, options);
+        assert.deepEqual(again.packed, [], "the target already holds these builds");
+        assert.equal(again.changed, false, "the same binary packs to the same tarball");
+        assert.deepEqual(
+          (await fs.readdir(dir)).filter((n) => n.startsWith(".ferry-tmp-")),
+          [],
+          "no temporaries left",
+        );
+        for (const [name, mtime] of before) {
+          const versioned = nodePath.join(dir, `ferry-v0.1.0-${name}.tar.gz`);
+          assert.equal((await fs.stat(versioned)).mtimeMs, mtime, `${name} not rewritten`);
+          const latest = nodePath.join(dir, `ferry-${name}.tar.gz`);
+          assert.equal((await fs.stat(latest)).ino, (await fs.stat(versioned)).ino, name);
+        }
+      } finally {
+        for (const file of Object.values(binaries)) await fs.rm(file, { force: true });
+      }
+    },
+  );
+
+  test(
+    "cloneMirror() reports each selected platform it has no ferry binary for",
     TIMEOUT,
     async () => {
       const { dir, storage } = await newTarget();
       const binary = nodePath.join(dir, "..", `ferry-fake-${Date.now()}`);
       await fs.writeFile(binary, "#!/bin/sh\necho fake ferry\n", { mode: 0o755 });
       try {
-        const options = {
-          components: { pd: ["latest"] },
-          os: ["linux"],
+        const report = await cloneMirror(source.storage, storage, {
+          os: ["linux", "darwin"],
           arch: ["amd64"],
           now: NOW,
-          self: { path: binary, version: "v0.1.0", os: "linux", arch: "amd64" },
-        };
-        await cloneMirror(source.storage, storage, options);
-        const copy = await fs.readFile(nodePath.join(dir, "ferry-linux-amd64.tar.gz"));
-        assert.deepEqual(
-          copy,
-          await fs.readFile(nodePath.join(dir, "ferry-v0.1.0-linux-amd64.tar.gz")),
+          self: { version: "v0.1.0", binaries: { "linux/amd64": binary }, searched: "/opt/ferry" },
+        });
+        assert.deepEqual(report.ferryMissing, ["darwin/amd64"]);
+        assert.ok(
+          report.notes.some((n) =>
+            n.includes("No ferry binary for darwin/amd64") &&
+            n.includes('"/opt/ferry/darwin-amd64/ferry"')
+          ),
+          report.notes.join("\n"),
         );
-        const script = await fs.readFile(nodePath.join(dir, "local_install.sh"), "utf8");
-        assert.match(script, /ferry-linux-amd64\.tar\.gz\) echo [0-9a-f]{64}/);
-        const again = await cloneMirror(source.storage, storage, options);
-        assert.equal(again.changed, false, "the same binary packs to the same tarball");
+        await assert.rejects(fs.stat(nodePath.join(dir, "ferry-darwin-amd64.tar.gz")));
+        await fs.stat(nodePath.join(dir, "ferry-linux-amd64.tar.gz"));
       } finally {
         await fs.rm(binary, { force: true });
       }
