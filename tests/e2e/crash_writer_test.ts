@@ -20,7 +20,7 @@ import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { makeTarball } from "../repo/clone/_source_mirror.ts";
-import { makeTempDir, runFerry, startFerry } from "./_cli.ts";
+import { makeTempDir, runFerryExpecting, startFerry } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 240_000 };
 let temp: { dir: string; remove(): Promise<void> };
@@ -28,16 +28,8 @@ let mirror: string;
 let env: Record<string, string>;
 const started: ChildProcess[] = [];
 
-async function ferry(args: string[], expectCode = 0) {
-  const result = await runFerry(args, { cwd: temp.dir, env, timeoutMs: 120_000 });
-  assert.equal(
-    result.code,
-    expectCode,
-    `ferry ${
-      args.join(" ")
-    } exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-  return result;
+function ferry(args: string[], expectCode = 0) {
+  return runFerryExpecting(args, expectCode, { cwd: temp.dir, env, timeoutMs: 120_000 });
 }
 
 function publishArgs(version: string): string[] {

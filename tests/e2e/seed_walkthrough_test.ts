@@ -19,7 +19,7 @@ import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { makeSourceMirror, type SourceMirror } from "../repo/clone/_source_mirror.ts";
-import { type FerryResult, makeTempDir, runFerry, type RunningFerry } from "./_cli.ts";
+import { type FerryResult, makeTempDir, runFerryExpecting, type RunningFerry } from "./_cli.ts";
 import { selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
 
 const TIMEOUT = { timeout: 600_000 };
@@ -58,6 +58,12 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
+/** Runs an installer script with `sh ARGS` and asserts that it succeeded. */
+function runInstaller(args: string[], cwd: string, env: NodeJS.ProcessEnv): void {
+  const install = spawnSync("sh", args, { cwd, env, encoding: "utf8", timeout: 120_000 });
+  assert.equal(install.status, 0, install.stdout + install.stderr);
+}
+
 describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
   let source: SourceMirror;
   let sourceServer: RunningFerry;
@@ -73,19 +79,11 @@ describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
     expectCode = 0,
     extraEnv: Record<string, string | undefined> = {},
   ): Promise<FerryResult> {
-    const result = await runFerry(args, {
+    return await runFerryExpecting(args, expectCode, {
       cwd: work.dir,
       env: { ...env, ...extraEnv },
       timeoutMs: 300_000,
     });
-    assert.equal(
-      result.code,
-      expectCode,
-      `ferry ${
-        args.join(" ")
-      } exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-    );
-    return result;
   }
 
   /** `ferry mirror clone TARGET ...ARGS` from the profile's mirror (the served source). */
@@ -231,13 +229,7 @@ describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
         http_proxy: "http://127.0.0.1:9",
         https_proxy: "http://127.0.0.1:9",
       });
-      const install = spawnSync("sh", ["local_install.sh"], {
-        cwd: mirror,
-        env: installEnv,
-        encoding: "utf8",
-        timeout: 120_000,
-      });
-      assert.equal(install.status, 0, install.stdout + install.stderr);
+      runInstaller(["local_install.sh"], mirror, installEnv);
       const installed = nodePath.join(home, ".ferry", "bin", "ferry");
       // export TIUP_MIRRORS=/path/to/mirror, then use it.
       const runEnv = { ...installEnv, TIUP_MIRRORS: mirror };
@@ -262,13 +254,7 @@ describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
         PATH: "/usr/bin:/bin",
         TIUP_MIRRORS: url,
       });
-      const install = spawnSync("sh", ["-c", 'curl -fsS "$TIUP_MIRRORS/install.sh" | sh'], {
-        cwd: home,
-        env: installEnv,
-        encoding: "utf8",
-        timeout: 120_000,
-      });
-      assert.equal(install.status, 0, install.stdout + install.stderr);
+      runInstaller(["-c", 'curl -fsS "$TIUP_MIRRORS/install.sh" | sh'], home, installEnv);
       const installed = nodePath.join(home, ".ferry", "bin", "ferry");
       const run = execFileSync(installed, ["tidb"], { env: installEnv, encoding: "utf8" });
       assert.equal(run.trim().split("\n").pop(), `tidb v1.2.0 ${HOST.os}/${HOST.arch}`);
