@@ -5,8 +5,6 @@ import { openClientMirror } from "./_client_context.ts";
 
 /** `ferry install comp[:version]...`: verified download and safe unpack of components. */
 export const installCommand: Command = {
-  name: "install",
-  summary: "Install components from the mirror",
   usage: "<COMPONENT[:VERSION]>...",
   description: `Installs each component into $FERRY_HOME/components/<name>/<version>. Without a
 version: the latest stable one (highest semver, not nightly, not yanked); "nightly" picks the

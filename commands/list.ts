@@ -12,8 +12,6 @@ import { openClientMirror } from "./_client_context.ts";
 
 /** `ferry list [component]`: what the mirror has, and what is installed. */
 export const listCommand: Command = {
-  name: "list",
-  summary: "List the mirror's components, or one component's versions",
   usage: "[COMPONENT] [--installed] [--all] [--json]",
   description: `Without a component: the mirror's components with owner, installed versions and
 description (hidden ones only with --all; yanked ones never).

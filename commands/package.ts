@@ -16,8 +16,6 @@ const OUTPUT_DIR = "package";
 const USAGE = "<TARGET...> --name NAME --release VERSION [--os OS] [--arch ARCH] [-C DIR]";
 
 export const packageCommand: Command = {
-  name: "package",
-  summary: "Pack files into a component tarball for `ferry mirror publish` (tiup package)",
   usage: USAGE,
   description:
     `Runs the equivalent of  tar -czf package/NAME-VERSION-OS-ARCH.tar.gz [-C DIR] TARGET...

@@ -19,8 +19,6 @@ import { serverFlags } from "./_server_flags.ts";
 import { waitForStop } from "./_wait_for_stop.ts";
 
 export const proxyCommand: Command = {
-  name: "proxy",
-  summary: "Run a container-registry pull proxy with a verified local cache",
   usage: "[--listen HOST:PORT] [--config FILE] [--cache-dir DIR] [--tls-cert FILE --tls-key FILE]",
   description: `Lets docker, containerd, podman and skopeo pull public images through this one host
 when the origin registries are slow or unreachable. Three ways to address an image:

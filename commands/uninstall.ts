@@ -7,8 +7,6 @@ import { NotFoundError, UsageError } from "../lib/errors.ts";
 
 /** `ferry uninstall comp:version... | comp --all | --all`. */
 export const uninstallCommand: Command = {
-  name: "uninstall",
-  summary: "Remove installed components",
   usage: "<COMPONENT:VERSION>... | <COMPONENT>... --all | --all",
   description:
     `Removes installed versions from $FERRY_HOME/components (the mirror is not contacted).

@@ -88,8 +88,6 @@ const FLAGS: Record<string, FlagSpec> = {
 
 /** `ferry mirror clone <target-dir> [global-version...]` */
 export const mirrorCloneCommand: Command = {
-  name: "mirror clone",
-  summary: "Clone a mirror (or part of it) into a directory, verified, for offline use",
   usage: "<target-dir> [global-version...] [--source URL|DIR] [--<component> v1,v2] [flags]",
   description:
     `Copies components from a mirror into a new signed mirror in <target-dir>, with its own

@@ -9,8 +9,6 @@ import { loadSigningKey } from "../../lib/repo/load_key.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const mirrorGenkeyCommand: Command = {
-  name: "mirror genkey",
-  summary: "Generate a key pair for signing components ($FERRY_HOME/keys/NAME.json)",
   usage: "[-n NAME] [-p|--public] [--save]",
   description: `Generates a 2048-bit RSA key in TiUP's format and saves the private key as
 $FERRY_HOME/keys/NAME.json (mode 0600). An existing key is never overwritten: genkey skips with a

@@ -12,8 +12,6 @@ import {
 } from "./_writer_context.ts";
 
 export const mirrorGrantCommand: Command = {
-  name: "mirror grant",
-  summary: "Make a key the owner of new components in the mirror",
   usage: "<OWNER-ID> [-n NAME] [-k KEYFILE] [--mirror DIR] [--key-dir DIR]",
   description: `Adds an owner to the mirror's index, as \`tiup mirror grant\` does: components the
 owner publishes are signed with its key. -k takes a private or a public key file (genkey --save

@@ -6,8 +6,6 @@ import { initRepository } from "../../lib/repo/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const mirrorInitCommand: Command = {
-  name: "mirror init",
-  summary: "Create an empty mirror (root, index, snapshot, timestamp and their keys)",
   usage: "<PATH> [-k|--key-dir DIR]",
   description: `Creates an empty TiUP-compatible repository in PATH, which must be an empty
 directory (it is created if missing), exactly as \`tiup mirror init\` does: 3 root keys, one index,

@@ -15,8 +15,6 @@ import { resolveMirrorDir } from "./_writer_context.ts";
 
 /** `ferry mirror merge <dir|url>... [--key-dir DIR]` */
 export const mirrorMergeCommand: Command = {
-  name: "mirror merge",
-  summary: "Merge the components and versions of other mirrors into this one, verified",
   usage: "<DIR|URL>... [--mirror DIR] [--key-dir DIR] [--owner ID] [--json]",
   description: `Adds every version the other mirrors have and this one lacks. Each source is first
 verified from its own root.json (TiUP trusts it blindly), every tarball is checked against the

@@ -11,8 +11,6 @@ import {
 } from "./_writer_context.ts";
 
 export const mirrorModifyCommand: Command = {
-  name: "mirror modify",
-  summary: "Change a published component: description, hidden, standalone, yanked",
   usage:
     "<COMPONENT>[:VERSION] [-k KEY] [--desc TEXT] [--standalone|--no-standalone] [--hide|--no-hide] [--yank|--no-yank] [--mirror DIR]",
   description: `Re-signs the component's manifest as a new version (extending its expiry, never

@@ -13,8 +13,6 @@ import {
 import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
 export const mirrorPublishCommand: Command = {
-  name: "mirror publish",
-  summary: "Publish a component tarball into the mirror",
   usage:
     "<COMPONENT> <VERSION> <TARBALL> <ENTRY> [-k KEY] [--os OS] [--arch ARCH] [--desc TEXT] [--standalone] [--hide] [--mirror DIR]",
   description:

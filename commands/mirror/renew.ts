@@ -12,8 +12,6 @@ import {
 } from "./_writer_context.ts";
 
 export const mirrorRenewCommand: Command = {
-  name: "mirror renew",
-  summary: "Extend the expiry of a component and of the mirror's snapshot and timestamp",
   usage:
     "[COMPONENT] [-k KEY] [--days N] [--index-days N] [--snapshot-days N] [--timestamp-days N] [--mirror DIR]",
   description: `Re-signs manifests with a later expiry; nothing is ever shortened. Unlike TiUP, it

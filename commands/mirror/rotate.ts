@@ -22,8 +22,6 @@ import {
 } from "./_writer_context.ts";
 
 export const mirrorRotateCommand: Command = {
-  name: "mirror rotate",
-  summary: "Replace root.json's keys or extend its expiry: prepare, sign offline, apply",
   usage:
     "[MIRROR] --prepare [--expires-days N] [--add-key FILE]... [--remove-key ID]... [--threshold N] [-o FILE] | [MIRROR] --apply FILE",
   description: `Publishes root version N+1 without any server or editor (TiUP's rotate needs both):

@@ -14,8 +14,6 @@ import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 
 export const mirrorServeCommand: Command = {
-  name: "mirror serve",
-  summary: "Serve a mirror directory over HTTP(S) to TiUP and ferry clients",
   usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
   description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
 keep versioned files forever. The mirror's private keys/ directory is never served.

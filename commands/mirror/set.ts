@@ -13,8 +13,6 @@ import { printRootTrust } from "../_client_context.ts";
 
 /** `ferry mirror set <addr>`: choose the mirror and the root.json to trust for it. */
 export const mirrorSetCommand: Command = {
-  name: "mirror set",
-  summary: "Set the mirror this profile uses and trust its root.json",
   usage: "<DIR|URL> [-r|--root FILE|URL] [--silent]  |  --reset",
   description: `Writes mirror = "<addr>" to $FERRY_HOME/ferry.toml, copies the trusted root to
 $FERRY_HOME/bin/root.json and clears the manifest cache. A directory becomes an absolute path.

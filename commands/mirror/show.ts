@@ -4,8 +4,6 @@ import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts
 
 /** `ferry mirror show`: the mirror address client commands use. */
 export const mirrorShowCommand: Command = {
-  name: "mirror show",
-  summary: "Print the mirror address this profile uses",
   usage: "",
   description: `Prints the effective mirror: $FERRY_MIRROR, else $TIUP_MIRRORS, else mirror = "…" in
 $FERRY_HOME/tiup.toml (a profile shared with tiup) or ferry.toml, else the default (TiUP's

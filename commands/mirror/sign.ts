@@ -12,8 +12,6 @@ import { KEY_FLAG, loadOwnerKey } from "./_writer_context.ts";
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 export const mirrorSignCommand: Command = {
-  name: "mirror sign",
-  summary: "Add your signature to a manifest file (or one served at an http URL)",
   usage: "<FILE|URL> [-k KEY] [--timeout SECONDS]",
   description: `Signs the manifest's "signed" object with your key and appends {keyid, sig} to its
 signatures, as \`tiup mirror sign\` does; the file is rewritten as canonical JSON. A key that has

@@ -9,8 +9,6 @@ import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 
 export const mirrorVerifyCommand: Command = {
-  name: "mirror verify",
-  summary: "Check a whole mirror as a client would: signatures, expiry, every tarball's hashes",
   usage: "<DIR|URL> [--root FILE] [--now RFC3339] [--jobs N] [--json]",
   description: `Walks the root chain (from --root, else the mirror's own root.json), then timestamp,
 snapshot, index and every component manifest, then reads every tarball of every non-yanked

@@ -31,12 +31,22 @@ export interface CommandContext {
   debug: boolean;
 }
 
-/** A ferry command: one per file under commands/. */
-export interface Command {
+/**
+ * One row of the command table (commands/all_commands.ts): what the command list, group help and
+ * "did you mean" need, and how to load the rest. Loading on demand keeps `ferry --version`,
+ * `ferry --help` and `ferry mirror --help` from importing every command's dependencies.
+ */
+export interface CommandEntry {
   /** The words that select it: "serve", "mirror serve". */
   name: string;
   /** One line for the command list. */
   summary: string;
+  /** Imports the command's module (a static `import("./x.ts")`, so the bundler keeps it). */
+  load(): Promise<Command>;
+}
+
+/** A ferry command's flags, help and implementation: one per file under commands/. */
+export interface Command {
   /** What follows the name in the usage line: "[DIR] [flags]". */
   usage: string;
   /** Longer help text (examples welcome), printed under the usage line. */

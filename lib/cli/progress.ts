@@ -98,7 +98,7 @@ function createProgressLines(
   const print = () => {
     if (!latest) return;
     printedAt = now();
-    output.progressSink.write(`${progressLine(label, latest, (printedAt - started) / 1000)}\n`);
+    output.info(progressLine(label, latest, (printedAt - started) / 1000));
   };
   return {
     update(event) {

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
 import { closestMatch } from "./closest_match.ts";
-import type { Command, CommandContext, FlagSpec, FlagValues } from "./command.ts";
+import type { Command, CommandContext, CommandEntry, FlagSpec, FlagValues } from "./command.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { createOutput, type Output } from "./output.ts";
 import { parseBooleanValue, parseFlags, UnknownFlagError } from "./parse_flags.ts";
@@ -14,7 +14,8 @@ export type FallbackRunner = (
 
 /** Options for {@linkcode runCli}. */
 export interface RunCliOptions {
-  commands: Command[];
+  /** The command table; a command's module is loaded only when that command is asked for. */
+  commands: CommandEntry[];
   version: string;
   output?: Output;
   env?: Record<string, string | undefined>;
@@ -66,7 +67,12 @@ export async function runCli(argv: string[], options: RunCliOptions): Promise<nu
       }
       return await runUnmatched(globals.rest, options, { out, env, signal, debug: globals.debug });
     }
-    const { command, rest } = match;
+    const { entry, rest } = match;
+    const command: NamedCommand = {
+      ...await entry.load(),
+      name: entry.name,
+      summary: entry.summary,
+    };
     if (globals.help || rest.includes("--help") || rest.includes("-h")) {
       out.print(commandHelp(command));
       return ExitCode.ok;
@@ -125,13 +131,16 @@ function globalFlag(
   return { name: which, value: inline === undefined ? true : parseBooleanValue(flag, inline) };
 }
 
-function findCommand(words: string[], commands: Command[]) {
-  let best: { command: Command; rest: string[] } | undefined;
-  for (const command of commands) {
-    const name = command.name.split(" ");
+/** A loaded command with its table row's name and summary, for help and messages. */
+export type NamedCommand = Command & Pick<CommandEntry, "name" | "summary">;
+
+function findCommand(words: string[], commands: CommandEntry[]) {
+  let best: { entry: CommandEntry; rest: string[] } | undefined;
+  for (const entry of commands) {
+    const name = entry.name.split(" ");
     if (name.every((word, i) => words[i] === word)) {
-      if (!best || name.length > best.command.name.split(" ").length) {
-        best = { command, rest: words.slice(name.length) };
+      if (!best || name.length > best.entry.name.split(" ").length) {
+        best = { entry, rest: words.slice(name.length) };
       }
     }
   }
@@ -179,7 +188,10 @@ function unknownMessage(what: string, input: string, candidates: string[], help:
   return `Unknown ${what}: ${hint}(see "${help}")`;
 }
 
-function parseCommandArgs(command: Command, args: string[]): { args: string[]; flags: FlagValues } {
+function parseCommandArgs(
+  command: NamedCommand,
+  args: string[],
+): { args: string[]; flags: FlagValues } {
   let parsed;
   try {
     parsed = parseFlags(args, command.flags, { dynamic: command.dynamicFlags === true });
@@ -203,7 +215,7 @@ function parseCommandArgs(command: Command, args: string[]): { args: string[]; f
   return { args: positionals, flags: parsed.values };
 }
 
-function usageFromParseError(command: Command, error: unknown): unknown {
+function usageFromParseError(command: NamedCommand, error: unknown): unknown {
   if (error instanceof UnknownFlagError) {
     const names = Object.keys(command.flags).map((n) => `--${n}`).concat("--help");
     return new UsageError(
@@ -252,7 +264,7 @@ function flagLines(flags: Record<string, FlagSpec>): string[] {
 }
 
 /** The text `ferry <command> --help` prints. */
-export function commandHelp(command: Command): string {
+export function commandHelp(command: NamedCommand): string {
   const lines = [command.summary, "", `Usage: ferry ${command.name} ${command.usage}`.trimEnd()];
   if (command.description) lines.push("", command.description.trimEnd());
   const flags = flagLines(command.flags);
@@ -261,7 +273,7 @@ export function commandHelp(command: Command): string {
   return lines.join("\n");
 }
 
-function groupHelp(group: string, verbs: Command[]): string {
+function groupHelp(group: string, verbs: CommandEntry[]): string {
   const width = Math.max(...verbs.map((c) => c.name.length)) + 2;
   return [
     `Usage: ferry ${group} <command> [flags]`,
@@ -275,7 +287,7 @@ function groupHelp(group: string, verbs: Command[]): string {
   ].join("\n");
 }
 
-function topHelp(commands: Command[], unknown: string | undefined): string {
+function topHelp(commands: CommandEntry[], unknown: string | undefined): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
   const lines = [
     "ferry: private TiUP-compatible mirrors, a mirror server and a container-registry proxy",

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { createBufferedOutput, createOutput } from "../../lib/cli/output.ts";
 import { createProgress, progressLine } from "../../lib/cli/progress.ts";
+import { runtimeName } from "../../lib/runtime.ts";
 
 function sinks(isTTY = false) {
   const stdout: string[] = [];
@@ -102,4 +105,39 @@ test("createProgress() draws a bar with the label on a terminal", () => {
   progress.update({ filesDone: 1, filesTotal: 2, bytesDone: 10, bytesTotal: 20 });
   progress.stop();
   assert.match(s.stderr.join(""), /Cloning/);
+});
+
+test("createOutput() delivers every line in order to a pipe read late, despite process.exit", async () => {
+  // The default Output writes straight to fds 1 and 2 (for start-up time); a pipe that fills
+  // while nobody reads must still get every line, in order, before the process exits.
+  const script = fileURLToPath(new URL("./_print_lines.ts", import.meta.url));
+  const argv = runtimeName() === "deno" ? ["run", "-A", script] : [script];
+  const count = 20_000; // ~4 MB: far more than a pipe holds
+  const child = spawn(process.execPath, [...argv, String(count)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  try {
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    child.stdout.pause();
+    child.stderr.pause();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
+    child.stdout.resume();
+    child.stderr.resume();
+    assert.equal(await exited, 0, Buffer.concat(stderr).toString());
+    const lines = Buffer.concat(stdout).toString().split("\n");
+    assert.equal(lines.length, count + 2);
+    lines.slice(0, count).forEach((line, i) => assert.ok(line.startsWith(`${i} x`), line));
+    assert.deepEqual(lines.slice(count), ["end", ""]);
+    const notes = Buffer.concat(stderr).toString();
+    assert.equal(
+      notes,
+      Array.from({ length: count / 100 }, (_, i) => `note ${i * 100}\n`).join(""),
+    );
+  } finally {
+    child.kill();
+  }
 });

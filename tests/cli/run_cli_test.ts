@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Command, CommandContext } from "../../lib/cli/command.ts";
+import type { Command, CommandContext, CommandEntry } from "../../lib/cli/command.ts";
 import { createBufferedOutput } from "../../lib/cli/output.ts";
 import { type FallbackRunner, runCli } from "../../lib/cli/run_cli.ts";
 import {
@@ -15,16 +15,33 @@ import {
   VerificationError,
 } from "../../lib/errors.ts";
 
-/** A small command table shaped like ferry's, recording what each run received. */
+/** A table row for `command`, recording in `loaded` each time its module is asked for. */
+function entry(
+  row: Command & Pick<CommandEntry, "name" | "summary">,
+  loaded: string[] = [],
+): CommandEntry {
+  const { name, summary, ...command } = row;
+  return {
+    name,
+    summary,
+    load: () => {
+      loaded.push(name);
+      return Promise.resolve(command);
+    },
+  };
+}
+
+/** A small command table shaped like ferry's, recording what each run received and loaded. */
 function fixture(
   behaviour: (context: CommandContext) => Promise<number | void> = () => Promise.resolve(),
 ) {
   const calls: CommandContext[] = [];
+  const loaded: string[] = [];
   const record = (context: CommandContext) => {
     calls.push(context);
     return behaviour(context);
   };
-  const commands: Command[] = [
+  const rows: Array<Command & Pick<CommandEntry, "name" | "summary">> = [
     {
       name: "mirror serve",
       summary: "Serve a mirror",
@@ -71,7 +88,7 @@ function fixture(
       run: record,
     },
   ];
-  return { commands, calls };
+  return { commands: rows.map((row) => entry(row, loaded)), calls, loaded };
 }
 
 async function run(
@@ -81,7 +98,7 @@ async function run(
     fallback?: FallbackRunner;
   } = {},
 ) {
-  const { commands, calls } = fixture(options.behaviour);
+  const { commands, calls, loaded } = fixture(options.behaviour);
   const output = createBufferedOutput();
   const code = await runCli(argv, {
     commands,
@@ -90,7 +107,7 @@ async function run(
     env: { FERRY_HOME: "/nonexistent" },
     ...(options.fallback ? { fallback: options.fallback } : {}),
   });
-  return { code, stdout: output.stdout.join(""), stderr: output.stderr.join(""), calls };
+  return { code, stdout: output.stdout.join(""), stderr: output.stderr.join(""), calls, loaded };
 }
 
 function failing(error: unknown) {
@@ -402,7 +419,7 @@ test("runCli() --version with an argument is a usage error with a clean message"
 });
 
 test("runCli() help shows each default once, numbers unquoted", async () => {
-  const commands: Command[] = [{
+  const commands = [entry({
     name: "verify",
     summary: "Verify",
     usage: "",
@@ -412,11 +429,39 @@ test("runCli() help shows each default once, numbers unquoted", async () => {
       mode: { type: "string", default: "on", description: "Mode" },
     },
     run: () => Promise.resolve(),
-  }];
+  })];
   const output = createBufferedOutput();
   await runCli(["verify", "--help"], { commands, version: "1", output });
   const help = output.stdout.join("");
   assert.match(help, /Parallel checks \(default 4\)\n/);
   assert.match(help, /Timeout \(default 10 s\)\n/);
   assert.match(help, /Mode \(default "on"\)\n/);
+});
+
+test("runCli() loads no command's module for --version, --help, group help or a typo", async () => {
+  for (
+    const argv of [
+      ["--version"],
+      ["--help"],
+      [],
+      ["mirror"],
+      ["mirror", "--help"],
+      ["mirror", "serv"],
+      ["instal"],
+      ["--bogus"],
+    ]
+  ) {
+    const r = await run(argv);
+    assert.deepEqual(r.loaded, [], `ferry ${argv.join(" ")} loaded ${r.loaded.join(", ")}`);
+  }
+});
+
+test("runCli() loads only the command that runs, or whose --help is asked for", async () => {
+  const serve = await run(["mirror", "serve", "--listen", ":1"]);
+  assert.equal(serve.code, 0);
+  assert.deepEqual(serve.loaded, ["mirror serve"]);
+  const help = await run(["install", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: ferry install COMPONENT\[:VERSION\]\.\.\./);
+  assert.deepEqual(help.loaded, ["install"]);
 });
