@@ -29,8 +29,9 @@ mkdir -p "$(dirname "$out")"
 # that is parsed on every start (`ferry --version` took ~95 ms instead of ~20 ms, issue 11).
 # --bytecode (needs --format=esm here, for main.ts's top-level await) saves parsing the chunks a
 # command does load.
-timeout 600 bun build --compile --minify-syntax --splitting --bytecode --format=esm main.ts \
-  --outfile "$out"
+# The same flags for every platform's build (the cross-compiled ones below too).
+BUILD_FLAGS=(--compile --minify-syntax --splitting --bytecode --format=esm)
+timeout 600 bun build "${BUILD_FLAGS[@]}" main.ts --outfile "$out"
 version="$(timeout 30 "$out" --version)"
 case "$version" in
   "ferry "*) echo "built $out: $version ($(du -h "$out" | cut -f1))" ;;
@@ -62,7 +63,7 @@ for platform in linux-amd64 linux-arm64 darwin-amd64 darwin-arm64; do
   if [ "$platform" = "$host" ]; then
     ln -f "$out" "$target" # the host build is that platform's build: no second compile
   else
-    timeout 600 bun build --compile --minify-syntax --target="bun-$os-$bun_arch" main.ts \
+    timeout 600 bun build "${BUILD_FLAGS[@]}" --target="bun-$os-$bun_arch" main.ts \
       --outfile "$target" >/dev/null
   fi
   found="$(header_platform "$target")"
