@@ -25,7 +25,7 @@ import { renewComponent } from "../../lib/repo/renew_component.ts";
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { rotateRoot } from "../../lib/repo/rotate_root.ts";
 import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
+import { takeTestKeys } from "../_keys.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type { Storage, StorageReader } from "../../lib/storage/storage.ts";
@@ -89,7 +89,7 @@ async function writers(): Promise<Writer[]> {
   const cloned = new MemoryStorage("mem://clone");
   const firstSource = await baseMirror();
   await cloneMirror(firstSource, cloned, { full: true, now: T0 });
-  const newRootKey = (await generateSigningKey()).key;
+  const newRootKey = takeTestKeys(1)[0]!;
   const rotation = async () => {
     const storage = await baseMirror();
     const state = await loadRepositoryState(storage);
