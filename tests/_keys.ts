@@ -5,66 +5,59 @@
  * hit runner time limits on a busy machine. These keys are public knowledge: never trust them
  * outside a test.
  *
- * Every call hands out keys no earlier call in this process got, round the pool: a test file that
- * holds at most {@linkcode TEST_KEY_POOL_SIZE} keys at once never sees one twice. Tests that need
- * more than that generate their own.
+ * Every call hands out keys no earlier call in this process got (Bun runs every test file in one
+ * process: a whole unit run takes about 210). Past the end of the pool, fresh keys are generated,
+ * slowly but never repeated, so no test can be handed a key another part of it holds.
  *
  * Regenerate the pool with `deno run -A tests/_keys.ts [COUNT]`.
  *
  * @module
  */
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { generateSigningKey } from "../lib/repo/generate_key.ts";
-import type { SigningKey } from "../lib/repo/key_info.ts";
+import { keyId, publicKeyInfoOf, type SigningKey } from "../lib/repo/key_info.ts";
 import { parseKeyFile } from "../lib/repo/load_key.ts";
 
 const POOL_FILE = fileURLToPath(new URL("./fixtures/test_only_keys.json", import.meta.url));
-
-/** A pooled key and its private key file exactly as TiUP (and generateSigningKey) write it. */
-export interface TestKey {
-  key: SigningKey;
-  privateFileText: string;
-}
 
 interface PoolFile {
   warning: string;
   keys: string[];
 }
 
-let pool: TestKey[] | undefined;
+/** The pool's key files, read on first use (each is parsed only when handed out). */
+let pool: string[] | undefined;
 let next = 0;
 
-function loadPool(): TestKey[] {
-  if (pool) return pool;
-  const file = JSON.parse(readFileSync(POOL_FILE, "utf8")) as PoolFile;
-  pool = file.keys.map((text, i) => {
-    const loaded = parseKeyFile(text, `${POOL_FILE}#${i}`);
-    if (loaded.kind !== "private") throw new TypeError(`Test key ${i} has no private key`);
-    return { key: loaded.key, privateFileText: text };
-  });
-  return pool;
+function pooledKey(i: number): SigningKey | undefined {
+  pool ??= (JSON.parse(readFileSync(POOL_FILE, "utf8")) as PoolFile).keys;
+  const text = pool[i];
+  if (text === undefined) return undefined;
+  const loaded = parseKeyFile(text, `${POOL_FILE}#${i}`);
+  if (loaded.kind !== "private") throw new TypeError(`Test key ${i} has no private key`);
+  return loaded.key;
 }
 
-/** How many distinct keys the pool holds. */
-export const TEST_KEY_POOL_SIZE: number = loadPool().length;
+function freshKey(): SigningKey {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const publicInfo = publicKeyInfoOf(privateKey);
+  return { id: keyId(publicInfo), publicInfo, privateKey };
+}
 
-/** `count` distinct test keys with their key file text, none handed out by the previous calls. */
-export function takeTestKeyFiles(count: number): TestKey[] {
-  const keys = loadPool();
-  if (count > keys.length) {
-    throw new RangeError(`Cannot hand out ${count} test keys: the pool holds ${keys.length}`);
-  }
-  return Array.from({ length: count }, () => keys[next++ % keys.length]!);
+/** One test signing key no previous call handed out (a `generateKey` for lib options). */
+export function takeTestKey(): Promise<SigningKey> {
+  return Promise.resolve(takeTestKeys(1)[0]!);
 }
 
 /** `count` distinct test signing keys, none handed out by the previous calls. */
 export function takeTestKeys(count: number): SigningKey[] {
-  return takeTestKeyFiles(count).map((k) => k.key);
+  return Array.from({ length: count }, () => pooledKey(next++) ?? freshKey());
 }
 
 if (import.meta.main) {
-  const count = Number(process.argv[2] ?? 48);
+  const count = Number(process.argv[2] ?? 256);
   const generated = await Promise.all(
     Array.from({ length: count }, () => generateSigningKey()),
   );

@@ -12,7 +12,6 @@ import * as nodePath from "node:path";
 import { describe, test } from "node:test";
 import { StorageError, UsageError } from "../../lib/errors.ts";
 import { addSignature } from "../../lib/repo/add_signature.ts";
-import { cloneMirror } from "../../lib/repo/clone/clone_mirror.ts";
 import { JOURNAL_PATH } from "../../lib/repo/commit_journal.ts";
 import { grantOwner } from "../../lib/repo/grant_owner.ts";
 import { initRepository } from "../../lib/repo/init_repository.ts";
@@ -35,6 +34,7 @@ import {
   type LockTable,
   SimulatedCrash,
 } from "./_crashing_storage.ts";
+import { cloneMirror } from "./clone/_clone_with_test_keys.ts";
 import { day, helloPackage, makeMirror, T0, tempDir, testKeys } from "./_writer_fixture.ts";
 
 const TIMEOUT = { timeout: 300_000 };
