@@ -9,12 +9,17 @@
  * Each step's output streams through; the runners' own summaries are parsed for counts, and the
  * last line is always `tests: N passed, M failed`. Exits non-zero when any test or step failed.
  *
+ * Every test step runs with a private, empty TMPDIR. Afterwards that directory must be empty and
+ * no process started with it may still run: a test that leaves a temp dir or a server behind
+ * (also when it fails) fails its step, and the leftovers are named, stopped and removed.
+ *
  * Usage: deno run -A scripts/test.ts [TEST_PATH...]     (default TEST_PATH: tests/)
  *
  * @module
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -120,16 +125,102 @@ function bunCounts(output: string): { passed: number; failed: number } | undefin
   return { passed: Number(passed?.[1] ?? 0), failed: Number(failed?.[1] ?? 0) };
 }
 
+/** Processes (not this one) whose environment holds `TMPDIR=<dir>`: started by a test step. */
+function processesWithTmpdir(dir: string): Array<{ pid: number; command: string }> {
+  const found: Array<{ pid: number; command: string }> = [];
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return found; // no /proc (macOS): the directory check still runs
+  }
+  const marker = `TMPDIR=${dir}`;
+  for (const pid of pids) {
+    if (Number(pid) === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (!environ.includes(marker)) continue;
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
+      found.push({ pid: Number(pid), command });
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+/**
+ * What a test step left behind in its private TMPDIR: surviving processes (stopped here) and
+ * files (listed, then removed with the directory). Empty when the step cleaned up after itself.
+ */
+async function leftovers(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  // A process stopped by the runner a moment ago may still be exiting: look twice.
+  let survivors = processesWithTmpdir(dir);
+  if (survivors.length > 0) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    survivors = processesWithTmpdir(dir);
+  }
+  for (const { pid, command } of survivors) {
+    found.push(`process ${pid}: ${command}`);
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir);
+  } catch {
+    // removed by a test: nothing left in it, then
+  }
+  for (const name of files.sort()) found.push(`file ${nodePath.join(dir, name)}`);
+  rmSync(dir, { recursive: true, force: true });
+  return found;
+}
+
 async function step(name: string, command: string, args: string[], options: {
   env?: Record<string, string | undefined>;
   counts?: (output: string) => { passed: number; failed: number } | undefined;
 } = {}): Promise<StepResult> {
   out(`\n=== ${name}: ${nodePath.basename(command)} ${args.join(" ")}`);
-  const { code, output, seconds } = await run(command, args, options.env);
   if (!options.counts) {
+    const { code, seconds } = await run(command, args, options.env);
     return { name, exitCode: code, passed: 0, failed: 0, counted: false, note: "", seconds };
   }
-  const counts = options.counts(output);
+  // A private TMPDIR, so that what this step leaves behind can be told from other runs'.
+  const tmp = mkdtempSync(nodePath.join(tmpdir(), "ferry-test-run-"));
+  const { code, output, seconds } = await run(command, args, {
+    ...options.env,
+    TMPDIR: tmp,
+    TMP: tmp,
+    TEMP: tmp,
+  });
+  const left = await leftovers(tmp);
+  if (left.length > 0) {
+    out(`\n[test.ts] ${name} left ${left.length} thing(s) behind (stopped and removed now):`);
+    for (const line of left) out(`  ${line}`);
+  }
+  const result = counted(name, code, output, seconds, options.counts);
+  if (left.length === 0) return result;
+  return {
+    ...result,
+    exitCode: result.exitCode === 0 ? 1 : result.exitCode,
+    note: [result.note, `left ${left.length} file(s) or process(es) behind`]
+      .filter((n) => n !== "").join("; "),
+  };
+}
+
+/** A test step's result from the runner's exit code and its summary in `output`. */
+function counted(
+  name: string,
+  code: number | null,
+  output: string,
+  seconds: number,
+  parse: (output: string) => { passed: number; failed: number } | undefined,
+): StepResult {
+  const counts = parse(output);
   if (!counts) {
     return {
       name,

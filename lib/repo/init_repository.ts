@@ -41,6 +41,8 @@ export interface InitRepositoryOptions {
    * Missing roles get fresh 2048-bit keys: 3 root keys, one for each other role.
    */
   keys?: Partial<Record<TopLevelRole, SigningKey[]>>;
+  /** Makes each missing key (default: a fresh RSA-2048 key; tests hand out prepared ones). */
+  generateKey?: () => Promise<SigningKey>;
   /** Thresholds (default root 3 — or the number of root keys given if fewer —, others 1). */
   thresholds?: Partial<Record<TopLevelRole, number>>;
   /** Lifetimes in days (default root and index 365, snapshot and timestamp 30). */
@@ -77,11 +79,12 @@ export async function initRepository(
   // Early, before generating keys; an interrupted earlier init is undone under the lock below.
   if (!(await readJournal(storage))) await requireEmpty(storage, [LOCK_PATH]);
   const counts: Record<TopLevelRole, number> = { index: 1, root: 3, snapshot: 1, timestamp: 1 };
+  const generateKey = options.generateKey ?? (async () => (await generateSigningKey()).key);
   const keys = {} as Record<TopLevelRole, SigningKey[]>;
   await Promise.all(TOP_LEVEL_ROLES.map(async (role) => {
     keys[role] = options.keys?.[role] ??
       await Promise.all(
-        Array.from({ length: counts[role] }, async () => (await generateSigningKey()).key),
+        Array.from({ length: counts[role] }, generateKey),
       );
   }));
   const expiry = (role: TopLevelRole) =>

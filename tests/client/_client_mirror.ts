@@ -8,12 +8,8 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { type RawEntry, rawTarGz } from "../archive/_raw_tar.ts";
-import {
-  assignKeys,
-  generateKeys,
-  MirrorSimulator,
-  type SimulatorKeys,
-} from "../repo/_simulator.ts";
+import { assignKeys, MirrorSimulator, type SimulatorKeys } from "../repo/_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
 
 /** The clock every client test runs at; the simulator's manifests are fresh at this time. */
 export const NOW = new Date("2030-01-01T00:00:00Z");
@@ -21,9 +17,9 @@ export const now = (): Date => NOW;
 /** The platform tests install for (not the host's, so results do not depend on the machine). */
 export const LINUX_AMD64 = { os: "linux", arch: "amd64" };
 
-/** Keys for one test file (RSA-2048 generation is slow: call once in before()). */
-export async function clientKeys(): Promise<SimulatorKeys> {
-  return assignKeys(await generateKeys(6));
+/** Keys for one test file, from the pool of test-only keys (tests/_keys.ts). */
+export function clientKeys(): Promise<SimulatorKeys> {
+  return Promise.resolve(assignKeys(takeTestKeys(6)));
 }
 
 /** A fresh profile directory. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -19,7 +20,15 @@ describe("hostPlatform()", () => {
     assert.throws(() => hostPlatform("win32", "x64"), UsageError);
     assert.throws(() => hostPlatform("linux", "ia32"), /pass --os linux\|darwin and --arch/);
   });
-  it("defaults to this process's platform", () => {
-    assert.deepEqual(hostPlatform(), hostPlatform(process.platform, process.arch));
+  it("defaults to the machine it runs on, as uname(1) names it in Go's spelling", () => {
+    // Independent of node's process.platform/arch: the kernel's own names for this machine.
+    const uname = (flag: string) => execFileSync("uname", [flag], { encoding: "utf8" }).trim();
+    const os = ({ Linux: "linux", Darwin: "darwin" } as Record<string, string>)[uname("-s")];
+    const arch = ({ x86_64: "amd64", amd64: "amd64", aarch64: "arm64", arm64: "arm64" } as Record<
+      string,
+      string
+    >)[uname("-m")];
+    assert.ok(os && arch, `this test runs on linux or darwin, amd64 or arm64`);
+    assert.deepEqual(hostPlatform(), { os, arch });
   });
 });

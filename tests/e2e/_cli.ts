@@ -75,13 +75,33 @@ function environment(extra: Record<string, string | undefined> = {}): NodeJS.Pro
   return env;
 }
 
+/**
+ * Every ferry process still running. A test that fails (or a runner that gives up on it) may
+ * never reach its stop(); these are killed when the test process exits, so that no server
+ * outlives the run.
+ */
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) {
+    try {
+      if (child.pid !== undefined) process.kill(child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+});
+
 function spawnFerry(args: string[], options: FerryProcessOptions, stdin: "pipe" | "ignore") {
   const [command, ...prefix] = ferryCommand();
-  return spawn(command!, [...prefix, ...args], {
+  const child = spawn(command!, [...prefix, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: environment(options.env),
     stdio: [stdin, "pipe", "pipe"],
   });
+  running.add(child);
+  child.on("close", () => running.delete(child));
+  child.on("error", () => running.delete(child));
+  return child;
 }
 
 /** Runs `ferry ...args` to completion and returns its exit code and output. */

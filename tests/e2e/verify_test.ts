@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { assignKeys, generateKeys, MirrorSimulator } from "../repo/_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
+import { assignKeys, MirrorSimulator } from "../repo/_simulator.ts";
 import { runFerry } from "./_cli.ts";
 
 describe("ferry mirror verify", () => {
@@ -12,7 +13,7 @@ describe("ferry mirror verify", () => {
   let sim: MirrorSimulator;
   before(async () => {
     dir = await mkdtemp(nodePath.join(tmpdir(), "ferry-verify-e2e-"));
-    sim = await MirrorSimulator.create(assignKeys(await generateKeys(6)), { now: new Date() });
+    sim = await MirrorSimulator.create(assignKeys(takeTestKeys(6)), { now: new Date() });
     await sim.publish("tidb", "v1.0.0");
     await sim.copyTo(new LocalStorage(dir));
   });

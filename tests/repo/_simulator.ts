@@ -4,13 +4,12 @@
  * them as an attacker or a careless publisher would and calls the matching `write…()` to sign
  * and store them in `storage`, a MemoryStorage laid out exactly like a mirror directory.
  *
- * Keys are 2048-bit like TiUP's. Generating them is slow, so a test file calls
- * {@linkcode generateKeys} once and shares them.
+ * Keys are 2048-bit like TiUP's, taken from the pool of test-only keys (tests/_keys.ts):
+ * generating them is slow.
  *
  * @module
  */
 import { canonicalJson } from "../../lib/repo/canonical_json.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
 import { hashBytes } from "../../lib/repo/hash.ts";
 import type { PublicKeyInfo, SigningKey } from "../../lib/repo/key_info.ts";
 import type {
@@ -28,14 +27,6 @@ import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 
 const encoder = new TextEncoder();
-
-/** Generates `count` RSA-2048 keys in parallel. */
-export async function generateKeys(count: number, bits = 2048): Promise<SigningKey[]> {
-  const keys = await Promise.all(
-    Array.from({ length: count }, () => generateSigningKey(bits)),
-  );
-  return keys.map((k) => k.key);
-}
 
 /** Which keys sign what. */
 export interface SimulatorKeys {

@@ -1,13 +1,12 @@
 /**
- * Shared setup for the repository writer's tests: keys generated once per test file (a 2048-bit
- * RSA key takes up to a second under Deno), a fixed clock, a freshly initialized mirror with an
+ * Shared setup for the repository writer's tests: keys from the pool of test-only keys
+ * (tests/_keys.ts; a 2048-bit RSA key takes up to a second to generate under Deno), a fixed clock, a freshly initialized mirror with an
  * owner, tarball sources, a digest of every stored file (to prove a failed command changed
  * nothing) and an independent client-side check with the verifier's MirrorUpdater.
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
 import { grantOwner } from "../../lib/repo/grant_owner.ts";
 import { hashBytes } from "../../lib/repo/hash.ts";
 import { initRepository } from "../../lib/repo/init_repository.ts";
@@ -15,6 +14,7 @@ import type { SigningKey } from "../../lib/repo/key_info.ts";
 import { MirrorUpdater, type RefreshResult } from "../../lib/repo/mirror_updater.ts";
 import type { PublishPackage } from "../../lib/repo/plan_publish.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
+import { takeTestKeys } from "../_keys.ts";
 import { collectBytes, readBytes } from "../../lib/storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../../lib/storage/storage.ts";
 
@@ -37,14 +37,12 @@ export interface TestKeys {
 
 let pool: Promise<TestKeys> | undefined;
 
-/** Four keys, generated on first use and shared by the whole test file. */
+/** Four test-only keys, taken on first use and shared by the whole test file. */
 export function testKeys(): Promise<TestKeys> {
-  pool ??= Promise.all([1, 2, 3, 4].map(() => generateSigningKey())).then(([a, b, c, d]) => ({
-    root: a!.key,
-    role: b!.key,
-    alice: c!.key,
-    bob: d!.key,
-  }));
+  if (!pool) {
+    const [root, role, alice, bob] = takeTestKeys(4);
+    pool = Promise.resolve({ root: root!, role: role!, alice: alice!, bob: bob! });
+  }
   return pool;
 }
 

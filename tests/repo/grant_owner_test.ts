@@ -100,6 +100,16 @@ describe("grantOwner()", () => {
       now: day(1),
       keys: { storage: keyStore, prefix: "" },
     });
-    await clientRefresh(storage, day(1));
+    // The owner is in the new index, and that index verifies for a client: it was signed with
+    // the index key found in the other folder.
+    const { result } = await clientRefresh(storage, day(1));
+    assert.equal(result.index.signed.version, 2);
+    assert.deepEqual(result.index.signed.owners.jdoe, {
+      keys: { [keys.bob.id]: keys.bob.publicInfo },
+      name: "jdoe",
+      threshold: 1,
+    });
+    // And no key file was written back into the mirror.
+    assert.deepEqual(await Array.fromAsync(storage.list("keys/")), []);
   });
 });

@@ -25,13 +25,8 @@ import type {
   StorageReader,
   StoredObject,
 } from "../../lib/storage/storage.ts";
-import {
-  assignKeys,
-  generateKeys,
-  keyMap,
-  MirrorSimulator,
-  type SimulatorKeys,
-} from "./_simulator.ts";
+import { assignKeys, keyMap, MirrorSimulator, type SimulatorKeys } from "./_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 const now = () => NOW;
@@ -62,7 +57,7 @@ describe("MirrorUpdater", () => {
   let spare: SigningKey[];
   let dir: string;
   before(async () => {
-    const pool = await generateKeys(9);
+    const pool = takeTestKeys(9);
     keys = assignKeys(pool);
     spare = pool.slice(6);
     dir = await mkdtemp(nodePath.join(tmpdir(), "ferry-updater-"));

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { UsageError } from "../../lib/errors.ts";
 import { addSignature } from "../../lib/repo/add_signature.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
 import type { SigningKey } from "../../lib/repo/key_info.ts";
 import { prepareRootRotation } from "../../lib/repo/prepare_root_rotation.ts";
 import { publishComponent } from "../../lib/repo/publish_component.ts";
@@ -12,6 +11,7 @@ import { rotateRoot } from "../../lib/repo/rotate_root.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readBytes } from "../../lib/storage/read_bytes.ts";
 import type { Storage, WriteData, WriteOptions } from "../../lib/storage/storage.ts";
+import { takeTestKeys } from "../_keys.ts";
 import {
   clientRefresh,
   day,
@@ -23,7 +23,7 @@ import {
 
 let extra: Promise<SigningKey> | undefined;
 function newRootKey(): Promise<SigningKey> {
-  extra ??= generateSigningKey().then((g) => g.key);
+  extra ??= Promise.resolve(takeTestKeys(1)[0]!);
   return extra;
 }
 

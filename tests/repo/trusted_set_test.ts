@@ -17,13 +17,8 @@ import type { VersionItem } from "../../lib/repo/manifest_types.ts";
 import { TrustedMetadataSet } from "../../lib/repo/trusted_set.ts";
 import { verifyManifest } from "../../lib/repo/verify_manifest.ts";
 import { fixture, FIXTURE_NOW, fixtureJson, FIXTURES } from "./_fixtures.ts";
-import {
-  assignKeys,
-  generateKeys,
-  MirrorSimulator,
-  signFile,
-  type SimulatorKeys,
-} from "./_simulator.ts";
+import { assignKeys, MirrorSimulator, signFile, type SimulatorKeys } from "./_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
 
 const now = () => FIXTURE_NOW;
 const A = "polluted-profile-a";
@@ -155,9 +150,9 @@ describe("TrustedMetadataSet with the TiUP fixtures", () => {
 describe("TrustedMetadataSet against a simulated mirror", () => {
   const NOW = new Date("2030-01-01T00:00:00Z");
   let keys: SimulatorKeys;
-  let spare: Awaited<ReturnType<typeof generateKeys>>;
-  before(async () => {
-    const pool = await generateKeys(9);
+  let spare: ReturnType<typeof takeTestKeys>;
+  before(() => {
+    const pool = takeTestKeys(9);
     keys = assignKeys(pool);
     spare = pool.slice(6);
   });

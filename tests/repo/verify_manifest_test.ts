@@ -5,7 +5,8 @@ import { decodeManifest } from "../../lib/repo/decode_manifest.ts";
 import type { SigningKey } from "../../lib/repo/key_info.ts";
 import type { TimestampManifest } from "../../lib/repo/manifest_types.ts";
 import { verifyManifest } from "../../lib/repo/verify_manifest.ts";
-import { generateKeys, keyMap, signFile } from "./_simulator.ts";
+import { keyMap, signFile } from "./_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
 
 const NOW = new Date("2030-06-01T00:00:00Z");
 
@@ -21,8 +22,8 @@ function timestamp(expires: string): TimestampManifest {
 
 describe("verifyManifest()", () => {
   let keys: SigningKey[] = [];
-  before(async () => {
-    keys = await generateKeys(3);
+  before(() => {
+    keys = takeTestKeys(3);
   });
 
   function decoded(expires: string, signers: SigningKey[]) {

@@ -4,14 +4,15 @@ import type { ProgressEvent } from "../../lib/cli/progress.ts";
 import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { fixture, FIXTURE_NOW } from "./_fixtures.ts";
-import { assignKeys, generateKeys, MirrorSimulator, type SimulatorKeys } from "./_simulator.ts";
+import { assignKeys, MirrorSimulator, type SimulatorKeys } from "./_simulator.ts";
+import { takeTestKeys } from "../_keys.ts";
 
 const NOW = new Date("2030-01-01T00:00:00Z");
 
 describe("verifyMirror()", () => {
   let keys: SimulatorKeys;
-  before(async () => {
-    keys = assignKeys(await generateKeys(6));
+  before(() => {
+    keys = assignKeys(takeTestKeys(6));
   });
 
   async function mirror() {
@@ -97,7 +98,7 @@ describe("verifyMirror()", () => {
 
   it("uses the given root, so a re-keyed mirror fails against the old one (TiUP #2018)", async () => {
     const sim = await mirror();
-    const other = await MirrorSimulator.create(assignKeys(await generateKeys(6)), { now: NOW });
+    const other = await MirrorSimulator.create(assignKeys(takeTestKeys(6)), { now: NOW });
     const report = await verifyMirror(sim.storage, {
       now: NOW,
       root: await other.file("root.json"),

@@ -12,7 +12,6 @@ import * as nodePath from "node:path";
 import { describe, test } from "node:test";
 import { StorageError, UsageError } from "../../lib/errors.ts";
 import { addSignature } from "../../lib/repo/add_signature.ts";
-import { cloneMirror } from "../../lib/repo/clone/clone_mirror.ts";
 import { JOURNAL_PATH } from "../../lib/repo/commit_journal.ts";
 import { grantOwner } from "../../lib/repo/grant_owner.ts";
 import { initRepository } from "../../lib/repo/init_repository.ts";
@@ -25,7 +24,7 @@ import { renewComponent } from "../../lib/repo/renew_component.ts";
 import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
 import { rotateRoot } from "../../lib/repo/rotate_root.ts";
 import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
+import { takeTestKeys } from "../_keys.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type { Storage, StorageReader } from "../../lib/storage/storage.ts";
@@ -35,6 +34,7 @@ import {
   type LockTable,
   SimulatedCrash,
 } from "./_crashing_storage.ts";
+import { cloneMirror } from "./clone/_clone_with_test_keys.ts";
 import { day, helloPackage, makeMirror, T0, tempDir, testKeys } from "./_writer_fixture.ts";
 
 const TIMEOUT = { timeout: 300_000 };
@@ -89,7 +89,7 @@ async function writers(): Promise<Writer[]> {
   const cloned = new MemoryStorage("mem://clone");
   const firstSource = await baseMirror();
   await cloneMirror(firstSource, cloned, { full: true, now: T0 });
-  const newRootKey = (await generateSigningKey()).key;
+  const newRootKey = takeTestKeys(1)[0]!;
   const rotation = async () => {
     const storage = await baseMirror();
     const state = await loadRepositoryState(storage);

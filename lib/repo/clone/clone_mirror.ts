@@ -101,6 +101,8 @@ export interface CloneOptions {
   publicUrl?: string;
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** Makes the keys of a new clone (default: fresh RSA-2048 keys; tests hand out prepared ones). */
+  generateKey?: () => Promise<SigningKey>;
 }
 
 /** One component of the clone. */
@@ -207,10 +209,11 @@ export async function cloneMirror(
   }
 
   // The target: an existing repository (verified with its own root), or a new one.
-  const opened = await openTarget(target, now);
+  const generateKey = options.generateKey ?? (async () => (await generateSigningKey()).key);
+  const opened = await openTarget(target, now, generateKey);
   let state = opened.state;
   const keys = await loadSigningKeys(target, MIRROR_KEYS_PREFIX);
-  const owner = await ownerKey(target, state, keys);
+  const owner = await ownerKey(target, state, keys, generateKey);
 
   const wanted = Object.keys(srcIndex.components).filter((id) => {
     const item = srcIndex.components[id]!;
@@ -487,6 +490,7 @@ export async function cloneMirror(
 async function openTarget(
   target: Storage,
   now: Date,
+  generateKey: () => Promise<SigningKey>,
 ): Promise<{ state: RepositoryState; created: boolean }> {
   // Under the lock, so that a creation killed part-way (see below) is undone first.
   const lock = await acquireMirrorLock(target, { now });
@@ -506,6 +510,7 @@ async function openTarget(
     const init = await initRepository(scratch, {
       now,
       versionedRoot: true,
+      generateKey,
       expiryDays: { root: days, index: days, snapshot: days, timestamp: days },
     });
     const creates = [...init.keyFiles, ...init.files];
@@ -528,6 +533,7 @@ async function ownerKey(
   target: Storage,
   state: RepositoryState,
   keys: Map<string, SigningKey>,
+  generateKey: () => Promise<SigningKey>,
 ): Promise<{ key: SigningKey; isNew: boolean }> {
   const owner = state.index.manifest.signed.owners[CLONE_OWNER_ID];
   if (owner) {
@@ -541,7 +547,7 @@ async function ownerKey(
     }
     return { key, isNew: false };
   }
-  const { key } = await generateSigningKey();
+  const key = await generateKey();
   await target.write(
     `${MIRROR_KEYS_PREFIX}${key.id.slice(0, 16)}-${CLONE_OWNER_ID}.json`,
     privateKeyFileText(key),

@@ -8,7 +8,6 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { packTarball } from "../../../lib/archive/pack_tarball.ts";
-import { generateSigningKey } from "../../../lib/repo/generate_key.ts";
 import { hashBytes } from "../../../lib/repo/hash.ts";
 import { initRepository } from "../../../lib/repo/init_repository.ts";
 import type { SigningKey } from "../../../lib/repo/key_info.ts";
@@ -16,6 +15,7 @@ import { grantOwner } from "../../../lib/repo/grant_owner.ts";
 import { publishComponent } from "../../../lib/repo/publish_component.ts";
 import { collectBytes } from "../../../lib/storage/read_bytes.ts";
 import { LocalStorage } from "../../../lib/storage/local_storage.ts";
+import { takeTestKeys } from "../../_keys.ts";
 
 /** A fixed clock for tests. */
 export const NOW = new Date("2026-01-01T00:00:00Z");
@@ -34,8 +34,8 @@ export interface SourceMirror {
   remove(): Promise<void>;
 }
 
-/** Keys are slow to make; tests share these. */
-let sharedOwner: Promise<SigningKey> | undefined;
+/** Keys are slow to make; tests share this owner key from the pool (tests/_keys.ts). */
+let sharedOwner: SigningKey | undefined;
 
 /** A tar.gz with one executable file `entry` (a sh script printing `message`, plus padding). */
 export async function makeTarball(
@@ -68,8 +68,18 @@ export async function makeSourceMirror(
   const now = options.now ?? NOW;
   const dir = await mkdtemp(nodePath.join(tmpdir(), "ferry-source-"));
   const storage = new LocalStorage(dir);
-  const owner = options.owner ?? await (sharedOwner ??= generateSigningKey().then((g) => g.key));
-  await initRepository(storage, { now });
+  const owner = options.owner ?? (sharedOwner ??= takeTestKeys(1)[0]!);
+  // Role keys from the pool too: the same layout (keys/ holds their files) as generated ones.
+  const [root1, root2, root3, index, snapshot, timestamp] = takeTestKeys(6);
+  await initRepository(storage, {
+    now,
+    keys: {
+      root: [root1!, root2!, root3!],
+      index: [index!],
+      snapshot: [snapshot!],
+      timestamp: [timestamp!],
+    },
+  });
   await grantOwner(storage, { id: "alice", key: owner.publicInfo }, { now, commitLog: false });
   const mirror: SourceMirror = {
     dir,

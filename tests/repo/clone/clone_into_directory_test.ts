@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { UsageError } from "../../../lib/errors.ts";
-import { cloneIntoDirectory } from "../../../lib/repo/clone/clone_into_directory.ts";
+import { cloneIntoDirectory } from "./_clone_with_test_keys.ts";
 import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
 
 const TIMEOUT = { timeout: 120_000 };

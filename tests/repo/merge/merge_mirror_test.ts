@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { UsageError } from "../../../lib/errors.ts";
-import { generateSigningKey } from "../../../lib/repo/generate_key.ts";
+import { takeTestKeys } from "../../_keys.ts";
 import type { SigningKey } from "../../../lib/repo/key_info.ts";
 import { loadComponentManifest } from "../../../lib/repo/load_component_manifest.ts";
 import { mergeMirror } from "../../../lib/repo/merge/merge_mirror.ts";
@@ -17,10 +17,10 @@ describe("mergeMirror()", () => {
   let baseOwner: SigningKey;
   let source: SourceMirror;
   before(async () => {
-    baseOwner = (await generateSigningKey()).key;
+    baseOwner = takeTestKeys(1)[0]!;
     base = await makeSourceMirror({ owner: baseOwner });
     await base.publish("tidb", "v1.0.0", "linux/amd64");
-    source = await makeSourceMirror({ owner: (await generateSigningKey()).key });
+    source = await makeSourceMirror({ owner: takeTestKeys(1)[0]! });
     await source.publish("tidb", "v1.1.0", "linux/amd64");
     await source.publish("hello", "v0.0.1", "linux/amd64");
     await source.publish("hello", "v0.0.1", "darwin/arm64");
