@@ -9,6 +9,7 @@ import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
+import { watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
@@ -45,14 +46,31 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     await checkServableDirectory(dir);
 
     const log = batchedLines((text) => out.print(text));
+    // Small files are answered from memory; the watch drops them as soon as the mirror changes,
+    // the revalidation interval bounds staleness where no notification comes (NFS).
+    const watcher = watchDirectory(dir, {
+      onError: (error) =>
+        out.warn(
+          `Cannot watch "${dir}" for changes (${describeError(error)}): changed files are ` +
+            `seen within ${REVALIDATE_MS} ms instead`,
+        ),
+    });
     const handler = createMirrorHandler(new LocalStorage(dir), {
+      changes: watcher,
+      revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
-    const server = await serveHttp(handler, {
-      hostname: listen.hostname,
-      port: listen.port,
-      ...(tls ? { tls } : {}),
-    });
+    let server;
+    try {
+      server = await serveHttp(handler, {
+        hostname: listen.hostname,
+        port: listen.port,
+        ...(tls ? { tls } : {}),
+      });
+    } catch (error) {
+      watcher.close();
+      throw error;
+    }
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
     // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
     // how ferry is run there, so the hint can be pasted as it is.
@@ -67,10 +85,18 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
+    watcher.close();
     log.flush();
     return 0;
   },
 };
+
+/** How stale a file kept in memory may get when no change notification arrives. */
+const REVALIDATE_MS = 1000;
+
+function describeError(error: unknown): string {
+  return (error as { code?: string })?.code ?? String((error as Error)?.message ?? error);
+}
 
 async function checkServableDirectory(dir: string): Promise<void> {
   const info = await stat(dir).catch(() => undefined);

@@ -2,10 +2,18 @@ import { Hono } from "hono";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
-import type { FileStat, ReadOptions, StorageReader, StoredObject } from "../storage/storage.ts";
+import type {
+  ByteRange,
+  FileStat,
+  ReadOptions,
+  StorageReader,
+  StoredObject,
+} from "../storage/storage.ts";
+import { AnswerCache, type CachedFile, sameFile } from "./_answer_cache.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
+import type { ChangeNotifier } from "./watch_directory.ts";
 
 /** Options for {@linkcode createMirrorServer}. */
 export interface MirrorServerOptions {
@@ -17,8 +25,21 @@ export interface MirrorServerOptions {
   memoryCacheFileBytes?: number;
   /** Total bytes the memory cache may hold. Default 64 MiB. */
   memoryCacheTotalBytes?: number;
+  /**
+   * Announces that files under the storage may have changed ({@linkcode watchDirectory}): every
+   * answer kept in memory is dropped at once.
+   */
+  changes?: ChangeNotifier;
+  /**
+   * How long an answer kept in memory is trusted without a stat, in ms: the bound on staleness
+   * where change notifications do not arrive (NFS, changes made on another host). Default 1000
+   * with `changes`, 0 (a stat per request) without.
+   */
+  revalidateMs?: number;
   /** Clock for log times (tests). */
   now?: () => Date;
+  /** Monotonic milliseconds for revalidation (tests); default `performance.now()`. */
+  clock?: () => number;
 }
 
 /** Server bindings: the client address comes from the runtime adapter. */
@@ -34,9 +55,9 @@ export type MirrorServerEnv = { Bindings: { remoteAddress?: string } };
  * (Bun's server resolves raw dot segments before any handler sees them), and the mirror's
  * private `keys/` directory, its lock and dotfiles are never served, whatever symlink leads there.
  *
- * Small hot files (manifests) are answered from memory; large ones are streamed (sendfile on Bun)
- * with flat memory. Returns a Hono app; run it with `serveHttp(app.fetch)` or test it with
- * `app.request(path)`.
+ * Small hot files (manifests) are answered from memory, headers included; large ones are
+ * streamed (sendfile on Bun) with flat memory. Returns a Hono app; run it with
+ * `serveHttp(app.fetch)` or test it with `app.request(path)`.
  */
 export function createMirrorServer(storage: StorageReader, options: MirrorServerOptions = {}) {
   // Every route below is "*" and reads the raw path itself (rawPath), so Hono need not parse
@@ -57,10 +78,14 @@ export function createMirrorHandler(
   options: MirrorServerOptions = {},
 ): (request: Request, info?: { remoteAddress?: string }) => Response | Promise<Response> {
   const healthPath = options.healthPath ?? "/_ferry/health";
-  const cache = new SmallFileCache(
-    options.memoryCacheFileBytes ?? 256 * 1024,
-    options.memoryCacheTotalBytes ?? 64 * 1024 * 1024,
-  );
+  const cache = new AnswerCache({
+    maxFileBytes: options.memoryCacheFileBytes ?? 256 * 1024,
+    maxTotalBytes: options.memoryCacheTotalBytes ?? 64 * 1024 * 1024,
+    revalidateMs: options.revalidateMs ?? (options.changes ? 1000 : 0),
+    clock: options.clock ?? (() => performance.now()),
+  });
+  options.changes?.onChange(() => cache.invalidateAll());
+  const statSync = storage.statSync?.bind(storage);
   const now = options.now ?? (() => new Date());
   const onAccess = options.onAccess;
   const log = (
@@ -94,12 +119,12 @@ export function createMirrorHandler(
   return (request, info) => {
     const started = onAccess ? performance.now() : 0;
     const raw = rawPath(request.url);
-    // Hot path, with no await: a plain GET of a small file already in memory whose size and
-    // mtime are unchanged (a synchronous stat, which also re-applies the path confinement).
-    const hot = request.method === "GET" && storage.statSync
-      ? cache.hot(raw, storage.statSync.bind(storage), request.headers)
-      : undefined;
-    if (hot) return log(request, raw, hot, started, info);
+    // Hot path, with no await and, within a revalidation epoch, no system call: a GET or HEAD
+    // of a small file this raw path reached before (already decoded, confined and checked
+    // against the privacy rule then), unchanged since.
+    const method = request.method;
+    const kept = method === "GET" || method === "HEAD" ? cache.lookup(raw, statSync) : undefined;
+    if (kept) return log(request, raw, answerFromMemory(request, kept), started, info);
     return slow(request, raw).then((response) => log(request, raw, response, started, info));
   };
 }
@@ -108,7 +133,7 @@ async function answer(
   request: Request,
   raw: string,
   storage: StorageReader,
-  cache: SmallFileCache,
+  cache: AnswerCache,
   healthPath: string,
 ): Promise<Response> {
   const method = request.method;
@@ -126,13 +151,23 @@ async function answer(
     return text(indexText(request.url, installer), 200);
   }
   if (isPrivate(path.path)) return text("Not found\n", 404);
-  const stat = await storage.stat(path.path);
-  // The rule is about what is read, not what was asked for: `pubkeys -> keys` or `self -> .`
-  // inside the mirror must not be a way to the private files.
-  if (stat.resolvedPath !== undefined && isPrivate(stat.resolvedPath)) {
-    return text("Not found\n", 404);
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    // Read before the stat: an invalidation from here on means what is read may predate it.
+    const generation = cache.generation;
+    const epoch = cache.epoch();
+    const stat = await storage.stat(path.path);
+    // The rule is about what is read, not what was asked for: `pubkeys -> keys` or `self -> .`
+    // inside the mirror must not be a way to the private files.
+    if (stat.resolvedPath !== undefined && isPrivate(stat.resolvedPath)) {
+      return text("Not found\n", 404);
+    }
+    const response = await serveFile(request, raw, storage, stat, { cache, generation, epoch });
+    if (response) return response;
   }
-  return await serveFile(request, raw, storage, stat, cache);
+  return new Response("Changing too fast, try again\n", {
+    status: 503,
+    headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "1" },
+  });
 }
 
 function text(body: string, status: number): Response {
@@ -219,61 +254,111 @@ function etagFor(stat: FileStat): string {
   return `"${stat.size.toString(16)}-${stat.modified.getTime().toString(16)}"`;
 }
 
-async function serveFile(
-  request: Request,
-  raw: string,
-  storage: StorageReader,
-  stat: FileStat,
-  cache: SmallFileCache,
-): Promise<Response> {
-  // Fast path for the common case: a plain GET of a hot small file (a manifest). Its headers
-  // were built once, when it entered the cache; an unchanged size and mtime (what the ETag is
-  // made of) prove the file is unchanged.
-  const hot = cache.peek(stat);
-  const requestHeaders = request.headers;
-  if (hot?.headers && request.method === "GET" && !isConditional(requestHeaders)) {
-    return new Response(hot.bytes as Uint8Array<ArrayBuffer>, {
-      status: 200,
-      headers: hot.headers,
-    });
-  }
-  const etag = etagFor(stat);
-  const headers = new Headers({
+/** The headers of a 200 answer with the whole file. */
+function headersFor(stat: FileStat, etag: string): Headers {
+  return new Headers({
     "content-type": contentTypeFor(stat.path),
     "cache-control": cacheControlFor(stat.path),
     "accept-ranges": "bytes",
     "etag": etag,
     "last-modified": stat.modified.toUTCString(),
+    "content-length": String(stat.size),
   });
-  if (notModified(requestHeaders, etag, stat.modified)) {
-    return new Response(null, { status: 304, headers });
-  }
+}
 
+/** What a request asks of a file: a complete answer without a body, or bytes to send. */
+type Plan =
+  | { kind: "done"; response: Response }
+  | { kind: "body"; status: 200 | 206; range: ByteRange; headers: Headers };
+
+/**
+ * Validators (304), If-Range and Range (206/416) and HEAD, applied to a file's 200 headers
+ * (`full`, never modified: a cached answer shares them).
+ */
+function planAnswer(request: Request, stat: FileStat, etag: string, full: Headers): Plan {
+  const requestHeaders = request.headers;
+  if (notModified(requestHeaders, etag, stat.modified)) {
+    const headers = new Headers(full);
+    headers.delete("content-length");
+    return { kind: "done", response: new Response(null, { status: 304, headers }) };
+  }
   const ifRange = requestHeaders.get("if-range");
   const rangeHeader = ifRange && ifRange !== etag ? null : requestHeaders.get("range");
   const wanted = parseRange(rangeHeader, stat.size);
   if (wanted.kind === "unsatisfiable") {
+    const headers = new Headers(full);
     headers.set("content-range", `bytes */${stat.size}`);
     headers.delete("content-type");
-    return new Response(null, { status: 416, headers });
+    headers.delete("content-length");
+    return { kind: "done", response: new Response(null, { status: 416, headers }) };
   }
-  const range = wanted.kind === "partial" ? wanted.range : { start: 0, end: stat.size - 1 };
-  const status = wanted.kind === "partial" ? 206 : 200;
-  const length = range.end - range.start + 1;
-  if (status === 206) {
+  let headers = full;
+  let status: 200 | 206 = 200;
+  let range = { start: 0, end: stat.size - 1 };
+  if (wanted.kind === "partial") {
+    range = wanted.range;
+    status = 206;
+    headers = new Headers(full);
     headers.set("content-range", `bytes ${range.start}-${range.end}/${stat.size}`);
+    headers.set("content-length", String(range.end - range.start + 1));
   }
-  headers.set("content-length", String(length));
-  if (request.method === "HEAD") return new Response(null, { status, headers });
+  if (request.method === "HEAD") {
+    return { kind: "done", response: new Response(null, { status, headers }) };
+  }
+  return { kind: "body", status, range, headers };
+}
 
-  const cached = await cache.get(storage, stat, etag);
-  if (cached) {
-    if (status === 200) cache.rememberHeaders(raw, stat.path, etag, headers);
-    const bytes = status === 206 ? cached.slice(range.start, range.end + 1) : cached;
-    return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers });
+/** The answer for a file kept in memory: synchronous, no I/O. */
+function answerFromMemory(request: Request, file: CachedFile): Response {
+  if (request.method === "GET" && !isConditional(request.headers)) {
+    return new Response(file.bytes, { status: 200, headers: file.headers });
   }
-  const object = await readAsChecked(storage, stat, status === 206 ? { range } : {});
-  return new Response(object.body, { status, headers });
+  const plan = planAnswer(request, file.stat, file.etag, file.headers);
+  if (plan.kind === "done") return plan.response;
+  const { start, end } = plan.range;
+  const bytes = plan.status === 206 ? file.bytes.slice(start, end + 1) : file.bytes;
+  return new Response(bytes, { status: plan.status, headers: plan.headers });
+}
+
+/**
+ * Answers from the file `stat` describes (the privacy rule already passed), keeping small ones
+ * in memory. Undefined when the file changed while it was read: the caller stats again.
+ */
+async function serveFile(
+  request: Request,
+  raw: string,
+  storage: StorageReader,
+  stat: FileStat,
+  at: { cache: AnswerCache; generation: number; epoch: number },
+): Promise<Response | undefined> {
+  const { cache } = at;
+  const kept = cache.match(raw, stat, at.epoch);
+  if (kept) return answerFromMemory(request, kept);
+  const etag = etagFor(stat);
+  const headers = headersFor(stat, etag);
+  const plan = planAnswer(request, stat, etag, headers);
+  if (plan.kind === "done") return plan.response;
+  if (stat.size > cache.maxFileBytes) {
+    const ranged = plan.status === 206 ? { range: plan.range } : {};
+    const object = await readAsChecked(storage, stat, ranged);
+    return new Response(object.body, { status: plan.status, headers: plan.headers });
+  }
+  const object = await readAsChecked(storage, stat, { maxBytes: cache.maxFileBytes });
+  const bytes = await collectBytes(object.body, { maxBytes: cache.maxFileBytes, what: stat.path });
+  // The read's own stat saw the file the headers describe, and it is still there after the last
+  // byte: otherwise it was replaced while read, and neither served nor kept.
+  if (bytes.length !== stat.size || !sameFile(object.stat, stat)) return undefined;
+  if (!sameFile(await storage.stat(stat.path), stat)) return undefined;
+  const file: CachedFile = {
+    stat,
+    etag,
+    bytes: bytes as Uint8Array<ArrayBuffer>,
+    headers,
+    epoch: at.epoch,
+    evicted: false,
+  };
+  cache.keep(raw, file, at.generation);
+  return answerFromMemory(request, file);
 }
 
 /**
@@ -313,99 +398,4 @@ function notModified(requestHeaders: Headers, etag: string, modified: Date): boo
       Math.floor(modified.getTime() / 1000) <= Math.floor(date.getTime() / 1000);
   }
   return false;
-}
-
-/**
- * Keeps small files (manifests) in memory, keyed by path and validated by size and mtime on
- * every request, so a file replaced on disk is never served stale. Least recently used entries
- * go first when the total passes the budget.
- */
-class SmallFileCache {
-  readonly #entries = new Map<
-    string,
-    {
-      etag: string;
-      mtimeMs: number;
-      bytes: Uint8Array;
-      headers?: Headers;
-      /** Where the file was found when filled (checked public then): a change means re-check. */
-      resolvedPath: string | undefined;
-    }
-  >();
-  readonly #byRaw = new Map<string, string>();
-  #total = 0;
-  constructor(readonly maxFile: number, readonly maxTotal: number) {}
-
-  /**
-   * The entry for `stat.path` if it holds that size and mtime and the path still resolves where
-   * it did (no I/O, no LRU update).
-   */
-  peek(stat: FileStat): { bytes: Uint8Array; headers?: Headers } | undefined {
-    const hit = this.#entries.get(stat.path);
-    return hit && hit.bytes.length === stat.size && hit.mtimeMs === stat.modified.getTime() &&
-        hit.resolvedPath === stat.resolvedPath
-      ? hit
-      : undefined;
-  }
-
-  /**
-   * Keeps the full 200 response headers of a cached file, and the raw request path that reached
-   * it (already checked: decoded, confined, not private), for the hot path.
-   */
-  rememberHeaders(raw: string, path: string, etag: string, headers: Headers): void {
-    const hit = this.#entries.get(path);
-    if (hit && hit.etag === etag && !hit.headers) hit.headers = new Headers(headers);
-    if (this.#byRaw.size > 4096) this.#byRaw.clear();
-    this.#byRaw.set(raw, path);
-  }
-
-  /**
-   * The 200 answer for a raw request path when its file is in memory, unchanged (size and mtime
-   * from `statSync`) and the request has no validators or Range; undefined otherwise. Any stat
-   * failure (gone, now a symlink out of the root) falls back to the full path, which decides.
-   */
-  hot(raw: string, statSync: (path: string) => FileStat, headers: Headers): Response | undefined {
-    const path = this.#byRaw.get(raw);
-    if (path === undefined || isConditional(headers)) return undefined;
-    let stat: FileStat;
-    try {
-      stat = statSync(path);
-    } catch {
-      return undefined;
-    }
-    const hit = this.peek(stat);
-    if (!hit?.headers) return undefined;
-    return new Response(hit.bytes as Uint8Array<ArrayBuffer>, {
-      status: 200,
-      headers: hit.headers,
-    });
-  }
-
-  async get(storage: StorageReader, stat: FileStat, etag: string): Promise<Uint8Array | undefined> {
-    if (stat.size > this.maxFile) return undefined;
-    const hit = this.#entries.get(stat.path);
-    if (hit && hit.etag === etag && hit.resolvedPath === stat.resolvedPath) {
-      this.#entries.delete(stat.path);
-      this.#entries.set(stat.path, hit);
-      return hit.bytes;
-    }
-    const object = await readAsChecked(storage, stat, { maxBytes: this.maxFile });
-    const bytes = await collectBytes(object.body, { maxBytes: this.maxFile, what: stat.path });
-    if (bytes.length !== stat.size) return bytes; // changed under us: serve it, do not keep it
-    if (hit) this.#total -= hit.bytes.length;
-    this.#entries.delete(stat.path);
-    this.#entries.set(stat.path, {
-      etag,
-      mtimeMs: stat.modified.getTime(),
-      bytes,
-      resolvedPath: stat.resolvedPath,
-    });
-    this.#total += bytes.length;
-    for (const [key, entry] of this.#entries) {
-      if (this.#total <= this.maxTotal) break;
-      this.#entries.delete(key);
-      this.#total -= entry.bytes.length;
-    }
-    return bytes;
-  }
 }

@@ -253,7 +253,10 @@ export class LocalStorage implements Storage {
         continue;
       }
       if (!info.isFile()) throw new NotFoundError(path);
-      return { stat: { path, size: info.size, modified: info.mtime }, file: current };
+      return {
+        stat: { path, size: info.size, modified: info.mtime, identity: identityOf(info) },
+        file: current,
+      };
     }
     throw new NotFoundError(path);
   }
@@ -268,7 +271,12 @@ export class LocalStorage implements Storage {
     }
     if (!info.isFile()) throw new NotFoundError(path);
     const resolvedPath = nodePath.relative(this.#root(), file).split(nodePath.sep).join("/");
-    const stat: FileStat = { path, size: info.size, modified: info.mtime };
+    const stat: FileStat = {
+      path,
+      size: info.size,
+      modified: info.mtime,
+      identity: identityOf(info),
+    };
     if (resolvedPath !== path) stat.resolvedPath = resolvedPath;
     return { stat, file };
   }
@@ -390,6 +398,11 @@ async function fsyncDirectory(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** Inode and change time: a rename over the file or a write changes them, utimes cannot. */
+function identityOf(info: { ino: number; ctimeMs: number }): string {
+  return `${info.ino}-${info.ctimeMs}`;
 }
 
 function isInside(root: string, candidate: string): boolean {

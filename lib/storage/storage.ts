@@ -18,6 +18,12 @@ export interface FileStat {
    * about which keys may be exposed apply to this one.
    */
   resolvedPath?: string;
+  /**
+   * Where the backend can tell: changes whenever the object is replaced or modified, even at the
+   * same size and mtime (local disk: inode and ctime, which no utimes can set back). Servers use
+   * it to revalidate what they keep in memory.
+   */
+  identity?: string;
 }
 
 /** An inclusive byte range, as in HTTP: `start` through `end`. */
