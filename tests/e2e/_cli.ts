@@ -130,6 +130,27 @@ export function runFerry(args: string[], options: RunFerryOptions = {}): Promise
   });
 }
 
+/**
+ * Runs `ferry ...args` with the profile `home` ($FERRY_HOME) and none of the test process's
+ * TiUP or mirror variables, so the caller's own profile never leaks into a test.
+ */
+export function runFerryWithProfile(
+  args: string[],
+  home: string,
+  options: RunFerryOptions = {},
+): Promise<FerryResult> {
+  return runFerry(args, {
+    ...options,
+    env: {
+      FERRY_HOME: home,
+      TIUP_HOME: undefined,
+      FERRY_MIRROR: undefined,
+      TIUP_MIRRORS: undefined,
+      ...options.env,
+    },
+  });
+}
+
 /** Throws, with the command and both outputs, unless `result` exited with `expectCode`. */
 export function assertExitCode(result: FerryResult, args: string[], expectCode: number): void {
   if (result.code === expectCode) return;

@@ -19,6 +19,7 @@ import {
   makeTempDir,
   runFerry,
   type RunFerryOptions,
+  runFerryWithProfile,
   type RunningFerry,
   startFerry,
 } from "./_cli.ts";
@@ -50,16 +51,7 @@ describe("ferry client against a served mirror", () => {
 
   /** Runs ferry with a profile and no mirror variables from the test's environment. */
   const ferry = (args: string[], home: string, options: RunFerryOptions = {}) =>
-    runFerry(args, {
-      ...options,
-      env: {
-        FERRY_HOME: home,
-        TIUP_HOME: undefined,
-        FERRY_MIRROR: undefined,
-        TIUP_MIRRORS: undefined,
-        ...options.env,
-      },
-    });
+    runFerryWithProfile(args, home, options);
   const newHome = async (name: string) => {
     const dir = nodePath.join(base.dir, name);
     await fs.mkdir(dir);

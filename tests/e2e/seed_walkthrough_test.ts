@@ -21,16 +21,10 @@ import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { makeSourceMirror, type SourceMirror } from "../repo/clone/_source_mirror.ts";
 import { type FerryResult, makeTempDir, runFerryExpecting, type RunningFerry } from "./_cli.ts";
 import { selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
+import { HELLO_C, HOST as HOST_PACKAGE } from "./_walkthrough.ts";
 
 const TIMEOUT = { timeout: 600_000 };
 const HOST = hostPlatform();
-const HOST_NAME = `${HOST.os}-${HOST.arch}`;
-const HELLO_C = `#include <stdio.h>
-int main() {
-  printf("hello\\n");
-  return (0);
-}
-`;
 
 /** Files of a mirror directory named like tarballs, sorted. */
 async function tarballs(dir: string): Promise<string[]> {
@@ -98,7 +92,7 @@ describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
     const now = new Date();
     source = await makeSourceMirror({ populate: true, now });
     // The host's own build too, so that an installed client can run what it installs here.
-    if (!["linux-amd64", "linux-arm64"].includes(HOST_NAME)) {
+    if (!["linux-amd64", "linux-arm64"].includes(HOST_PACKAGE)) {
       await source.publish("tidb", "v1.2.0", `${HOST.os}/${HOST.arch}`, { now });
     }
     const served = await serveMirror(source.dir);
@@ -305,7 +299,7 @@ describe("the seeds' walkthroughs with tiup replaced by ferry", () => {
         "--release",
         "v0.0.1",
       ]);
-      const tarball = `package/hello-v0.0.1-${HOST_NAME}.tar.gz`;
+      const tarball = `package/hello-v0.0.1-${HOST_PACKAGE}.tar.gz`;
       assert.ok(await exists(nodePath.join(work.dir, tarball)), tarball);
       const publish = await ferry(["mirror", "publish", "hello", "v0.0.1", tarball, "hello"]);
       assert.match(publish.stdout, /Published hello v0\.0\.1/);

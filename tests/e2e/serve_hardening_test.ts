@@ -16,6 +16,7 @@ import {
   makeTempDir,
   runFerry,
   type RunFerryOptions,
+  runFerryWithProfile,
   type RunningFerry,
   startFerry,
 } from "./_cli.ts";
@@ -30,16 +31,7 @@ describe("ferry mirror serve and the client, hardened", () => {
   let url: string;
 
   const ferry = (args: string[], home: string, options: RunFerryOptions = {}) =>
-    runFerry(args, {
-      ...options,
-      env: {
-        FERRY_HOME: home,
-        TIUP_HOME: undefined,
-        FERRY_MIRROR: undefined,
-        TIUP_MIRRORS: undefined,
-        ...options.env,
-      },
-    });
+    runFerryWithProfile(args, home, options);
   const newHome = async (name: string) => {
     const dir = nodePath.join(base.dir, name);
     await fs.mkdir(dir);
