@@ -311,7 +311,12 @@ async function main(): Promise<number> {
     out(`${r.name.padEnd(14)} ${status}${counts}${note}  ${r.seconds.toFixed(1)} s`);
   }
   const passed = results.reduce((n, r) => n + r.passed, 0);
-  const failed = results.reduce((n, r) => n + r.failed, 0);
+  // A step that failed without failing tests (fmt, lint, type-check, a crashed runner) counts as
+  // one failure, so the last line never says "0 failed" for a run that failed.
+  const failed = results.reduce(
+    (n, r) => n + (r.exitCode !== 0 && r.failed === 0 ? 1 : r.failed),
+    0,
+  );
   const stepFailed = results.some((r) => r.exitCode !== 0);
   out(`tests: ${passed} passed, ${failed} failed`);
   return failed > 0 || stepFailed ? 1 : 0;

@@ -17,7 +17,6 @@ import { rawTarGz } from "../archive/_raw_tar.ts";
 import {
   freePort,
   makeTempDir,
-  runFerry,
   type RunFerryOptions,
   runFerryWithProfile,
   type RunningFerry,

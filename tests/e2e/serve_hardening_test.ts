@@ -14,7 +14,6 @@ import { type HostileRoute, startHostileServer } from "../storage/_hostile_serve
 import {
   freePort,
   makeTempDir,
-  runFerry,
   type RunFerryOptions,
   runFerryWithProfile,
   type RunningFerry,
