@@ -3,9 +3,9 @@ import * as nodePath from "node:path";
 import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
-import type { SigningKey } from "../../lib/repo/key_info.ts";
-import { loadSigningKey } from "../../lib/repo/load_key.ts";
+import { generateSigningKey } from "../../lib/format/generate_key.ts";
+import type { SigningKey } from "../../lib/format/key_info.ts";
+import { loadSigningKey } from "../../lib/format/load_key.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const mirrorGenkeyCommand: Command = {

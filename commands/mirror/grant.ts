@@ -1,8 +1,8 @@
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { grantOwner } from "../../lib/repo/grant_owner.ts";
-import { loadKeyFile } from "../../lib/repo/load_key.ts";
+import { grantOwner } from "../../lib/writer/grant_owner.ts";
+import { loadKeyFile } from "../../lib/format/load_key.ts";
 import {
   defaultKeyPath,
   MIRROR_FLAGS,

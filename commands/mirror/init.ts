@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { initRepository } from "../../lib/repo/init_repository.ts";
+import { initRepository } from "../../lib/writer/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const mirrorInitCommand: Command = {

@@ -1,6 +1,6 @@
 import { type Command, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { modifyComponent } from "../../lib/repo/modify_component.ts";
+import { modifyComponent } from "../../lib/writer/modify_component.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,

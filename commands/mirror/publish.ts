@@ -1,7 +1,7 @@
 import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { publishComponent } from "../../lib/repo/publish_component.ts";
-import { tarballFromFile } from "../../lib/repo/tarball_from_file.ts";
+import { publishComponent } from "../../lib/writer/publish_component.ts";
+import { tarballFromFile } from "../../lib/writer/tarball_from_file.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,

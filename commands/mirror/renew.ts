@@ -1,6 +1,6 @@
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { renewComponent } from "../../lib/repo/renew_component.ts";
+import { renewComponent } from "../../lib/writer/renew_component.ts";
 import {
   daysFlag,
   KEY_FLAG,

@@ -8,10 +8,10 @@ import {
   stringFlag,
 } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { loadKeyFile } from "../../lib/repo/load_key.ts";
-import { prepareRootRotation } from "../../lib/repo/prepare_root_rotation.ts";
-import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
-import { rotateRoot } from "../../lib/repo/rotate_root.ts";
+import { loadKeyFile } from "../../lib/format/load_key.ts";
+import { prepareRootRotation } from "../../lib/writer/prepare_root_rotation.ts";
+import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
+import { rotateRoot } from "../../lib/writer/rotate_root.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import {
   daysFlag,

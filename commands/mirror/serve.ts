@@ -4,7 +4,7 @@ import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { ensureDemoMirror } from "../../lib/repo/demo_mirror.ts";
+import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
 import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";

@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { DownloadError, HttpStatusError, UsageError } from "../../lib/errors.ts";
-import { addSignature } from "../../lib/repo/add_signature.ts";
+import { addSignature } from "../../lib/format/add_signature.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";

@@ -3,9 +3,9 @@ import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cl
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
-import { parseRfc3339 } from "../../lib/repo/rfc3339.ts";
-import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
+import { MAX_ROOT_BYTES } from "../../lib/format/decode_manifest.ts";
+import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
+import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 
 export const mirrorVerifyCommand: Command = {

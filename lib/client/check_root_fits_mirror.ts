@@ -6,8 +6,8 @@ import {
   StorageError,
   VerificationError,
 } from "../errors.ts";
-import { MirrorUpdater } from "../repo/mirror_updater.ts";
-import { TrustedMetadataSet } from "../repo/trusted_set.ts";
+import { MirrorUpdater } from "../trust/mirror_updater.ts";
+import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import type { StorageReader } from "../storage/storage.ts";
 
 /** Options for {@linkcode checkRootFitsMirror}. */

@@ -1,7 +1,7 @@
 import * as nodePath from "node:path";
 import { UsageError } from "../errors.ts";
-import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
-import { MirrorUpdater } from "../repo/mirror_updater.ts";
+import { MAX_ROOT_BYTES } from "../format/decode_manifest.ts";
+import { MirrorUpdater } from "../trust/mirror_updater.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";

@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { packTarball } from "../../lib/archive/pack_tarball.ts";
-import { canonicalJson } from "../../lib/repo/canonical_json.ts";
+import { canonicalJson } from "../../lib/format/canonical_json.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { makeTempDir, runFerry } from "./_cli.ts";
 import { dirDigest } from "./_mirror_digest.ts";
