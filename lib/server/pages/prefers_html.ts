@@ -21,8 +21,9 @@ export function prefersHtml(accept: string | null | undefined): boolean {
     if (type === "") continue;
     let quality = 1;
     for (const parameter of parameters) {
-      const match = /^\s*q\s*=\s*([0-9.]+)\s*$/i.exec(parameter);
-      if (match) quality = Number(match[1]);
+      const match = /^\s*q\s*=(.*)$/i.exec(parameter);
+      // An unreadable quality counts as a refusal, never as the default 1.
+      if (match) quality = /^\s*[0-9.]+\s*$/.test(match[1]!) ? Number(match[1]) : 0;
     }
     if (!Number.isFinite(quality)) quality = 0;
     if (type === "text/html" || type === "application/xhtml+xml") html = Math.max(html, quality);
