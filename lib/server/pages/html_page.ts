@@ -42,6 +42,8 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lin
 th { font-weight: 600; background: var(--panel); }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .keyid { word-break: break-all; }
+table.compact { width: auto; min-width: 50%; }
+td.nowrap { white-space: nowrap; }
 .badge { display: inline-block; padding: 0 6px; margin-left: 4px; border-radius: 4px;
   font-size: 12px; border: 1px solid var(--line); color: var(--muted); }
 .badge.bad { background: var(--bad-bg); color: var(--bad-fg); border-color: transparent; }

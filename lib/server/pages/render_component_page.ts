@@ -75,10 +75,10 @@ function versionRow(
   const first = items.find((item): item is VersionItem => item !== undefined);
   const yanked = items.every((item) => item === undefined || item.yanked);
   return markup`<tr data-version="${version}">
-<td class="mono${yanked ? " yanked" : ""}">${version}${
+<td class="mono nowrap${yanked ? " yanked" : ""}">${version}${
     version === component.latest ? markup`<span class="badge">latest</span>` : ""
   }${yanked ? markup`<span class="badge bad">yanked</span>` : ""}</td>
-<td class="mono">${first?.released.slice(0, 10) ?? ""}</td>
+<td class="mono nowrap">${first?.released.slice(0, 10) ?? ""}</td>
 ${items.map((item, i) => platformCell(item, component.platforms[i]!, options))}
 </tr>`;
 }

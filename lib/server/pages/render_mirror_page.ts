@@ -68,7 +68,7 @@ ${componentTable(overview.components)}
 <ul id="root-keys">${
     overview.rootKeys.ids.map((id) => markup`<li class="mono keyid">${id}</li>`)
   }</ul>
-<table id="roles">
+<table id="roles" class="compact">
 <thead><tr><th>Manifest</th><th class="num">Version</th><th>Expires</th><th></th></tr></thead>
 <tbody>${states.map(({ role, state }) => roleRow(role, state))}</tbody>
 </table>

@@ -20,7 +20,7 @@ test("renderComponentPage() shows versions × platforms with download links, new
   assert.match(page, /href="\.\.\/\.\.\/hello-v1\.1\.0-linux-arm64\.tar\.gz" download/);
   assert.match(page, /1\.5 KiB/);
   const old = page.slice(page.indexOf('data-version="v1.0.0"'));
-  assert.match(old, /class="mono yanked">v1\.0\.0/);
+  assert.match(old, /class="mono nowrap yanked">v1\.0\.0/);
   assert.match(old, /<td class="missing">—<\/td>/, "no arm64 build of v1.0.0");
   assert.match(page, /ferry install hello:v1\.1\.0/);
 });
