@@ -1,4 +1,5 @@
 import semver from "semver";
+import { forEachLimited } from "../../for_each_limited.ts";
 import { loadComponentManifest } from "../../repo/load_component_manifest.ts";
 import { latestStable } from "../../repo/latest_stable.ts";
 import type { ComponentManifest, VersionItem } from "../../repo/manifest_types.ts";
@@ -49,14 +50,16 @@ export async function loadMirrorOverview(storage: StorageReader): Promise<Mirror
   const state = await loadRepositoryState(storage);
   const root = state.root.manifest.signed;
   const index = state.index.manifest.signed;
-  const components: ComponentSummary[] = [];
-  for (const name of Object.keys(index.components).sort()) {
+  const names = Object.keys(index.components).sort();
+  const found: Array<ComponentSummary | undefined> = new Array(names.length);
+  // A few at a time: the reads overlap, and the signature checks stay within one event-loop turn each.
+  await forEachLimited(names, 4, async (name, i) => {
     const item = index.components[name]!;
     const loaded = await loadComponentManifest(storage, state, name);
     // The loader returns undefined only for a component the index does not list.
-    if (!loaded) continue;
+    if (!loaded) return;
     const manifest = loaded.manifest.signed;
-    components.push({
+    found[i] = {
       name,
       description: manifest.description,
       owner: { id: item.owner, name: index.owners[item.owner]?.name ?? item.owner },
@@ -66,8 +69,9 @@ export async function loadMirrorOverview(storage: StorageReader): Promise<Mirror
       yanked: item.yanked,
       standalone: item.standalone,
       manifest,
-    });
-  }
+    };
+  });
+  const components = found.filter((c): c is ComponentSummary => c !== undefined);
   return {
     rootKeys: {
       ids: Object.keys(root.roles.root.keys).sort(),
