@@ -8,6 +8,7 @@ import {
   VerificationError,
 } from "../lib/errors.ts";
 import { type AccessRecord, formatAccessLine } from "../lib/server/access_log.ts";
+import { prefersHtml } from "../lib/server/pages/prefers_html.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import type { ProxyState } from "./_proxy_state.ts";
 import { BlobFetcher } from "./blob_fetcher.ts";
@@ -20,6 +21,8 @@ import { malformedRequest } from "./malformed_request.ts";
 import { ManifestCache } from "./manifest_cache.ts";
 import { measureResponse } from "./measure_response.ts";
 import { OciError } from "./oci_error.ts";
+import { ProxyActivity } from "./pages/proxy_activity.ts";
+import { createProxyPage } from "./pages/proxy_page.ts";
 import { parseRoute, type Route } from "./parse_route.ts";
 import type { ProxyConfig, RegistryEntry } from "./proxy_config.ts";
 import { ProxyMetrics } from "./proxy_metrics.ts";
@@ -82,6 +85,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
   const now = deps.now ?? Date.now;
   const log = deps.onLog ?? (() => {});
   const metrics = new ProxyMetrics();
+  const activity = new ProxyActivity();
   const registries = new Set(Object.keys(config.registries));
   const libraryRegistries = new Set(
     Object.values(config.registries).filter((r) => r.library).map((r) => r.name),
@@ -201,7 +205,10 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
           ...(deps.resolveHost ? { resolveHost: deps.resolveHost } : {}),
           userAgent: deps.userAgent ?? "ferry-proxy",
           now,
-          onEvent: (event) => metrics.upstreamEvent(event),
+          onEvent: (event) => {
+            metrics.upstreamEvent(event);
+            activity.recordUpstream(event, now());
+          },
           onLog: log,
         });
         clients.set(name, client);
@@ -261,6 +268,13 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
   });
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
+  // A browser gets the proxy's page (pages/); every other client the 404 it always got.
+  const page = createProxyPage({ config, metrics, storage: deps.storage, activity, now });
+  app.get("/", async (c, next) => {
+    if (!prefersHtml(c.req.header("accept"))) return await next();
+    return await page(c.req.raw, () => gate.admitPage(clientOf(c)));
+  });
+
   app.get("/auth/token", async (c) => {
     c.set("routeKind", "token");
     return c.json(await gate.issueToken(clientOf(c)));
@@ -294,6 +308,7 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
     }
     if (ns) c.header("oci-namespace", ns);
     const response = await dispatch(route, method, c, url);
+    activity.recordAnswer(route, response, { method, client: clientOf(c).client, at: now() });
     if (ns) response.headers.set("oci-namespace", ns);
     response.headers.set("docker-distribution-api-version", "registry/2.0");
     return response;

@@ -13,6 +13,7 @@ import { AnswerCache, type CachedFile, sameFile } from "./_answer_cache.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
+import { createMirrorPages } from "./pages/mirror_pages.ts";
 import type { ChangeNotifier } from "./watch_directory.ts";
 
 /** Options for {@linkcode createMirrorServer}. */
@@ -36,7 +37,9 @@ export interface MirrorServerOptions {
    * with `changes`, 0 (a stat per request) without.
    */
   revalidateMs?: number;
-  /** Clock for log times (tests). */
+  /** Web pages for browsers at `/` (pages/mirror_pages.ts); default true. */
+  pages?: boolean;
+  /** Clock for log times and the pages' expiry warnings (tests). */
   now?: () => Date;
   /** Monotonic milliseconds for revalidation (tests); default `performance.now()`. */
   clock?: () => number;
@@ -88,6 +91,7 @@ export function createMirrorHandler(
   const statSync = storage.statSync?.bind(storage);
   const now = options.now ?? (() => new Date());
   const onAccess = options.onAccess;
+  const pages = options.pages === false ? undefined : createMirrorPages(storage, { now });
   const log = (
     request: Request,
     raw: string,
@@ -111,7 +115,7 @@ export function createMirrorHandler(
   };
   const slow = async (request: Request, raw: string) => {
     try {
-      return await answer(request, raw, storage, cache, healthPath);
+      return await (pages?.(request, raw) ?? answer(request, raw, storage, cache, healthPath));
     } catch (error) {
       return errorResponse(error);
     }
