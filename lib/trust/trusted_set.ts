@@ -57,16 +57,17 @@ export interface TarballFacts {
 const HASHES = new Set(["sha256", "sha512"]);
 
 /**
- * The one trusted-metadata core of ferry, like python-tuf's TrustedMetadataSet — the client
- * updater, `mirror verify`, clone, merge and the writer all trust a mirror through it: it holds the
- * manifests verified so far and takes new ones as bytes, in TUF order (root → timestamp →
+ * The one trusted-metadata core of ferry, like python-tuf's TrustedMetadataSet: the client
+ * updater, `mirror verify`, clone, merge and the writer all trust a mirror through it. It holds
+ * the manifests verified so far and takes new ones as bytes, in TUF order (root → timestamp →
  * snapshot → index → components), checking each against what it already trusts. It does no I/O
- * and reads the time only through the injected clock; the updater does the fetching.
+ * and reads the time only through the injected clock; its callers do the fetching, and the root
+ * walk is `walkRootChain` (walk_root_chain.ts).
  *
  * Rules (TIUP-FORMAT.md §4–5; "ferry:" marks checks beyond TiUP's):
  * - root N+1 must be signed by a threshold of the old root keys and of its own keys, be valid
- *   ({@linkcode validateRoot}), have version N+1
- *   and not expire before N (§5.3); after the walk the newest root must not be expired;
+ *   ({@linkcode validateRoot}), have version N+1 and not expire before N (§5.3); after the
+ *   walk the newest root must not be expired;
  * - timestamp ≤ 1024 bytes, exactly one meta entry `/snapshot.json` with a sha256, version not
  *   below any timestamp this set has verified (rollback);
  * - snapshot no longer than the timestamp says, and sha256 (ferry: and sha512 when listed) equal

@@ -1,8 +1,8 @@
 /**
- * The writer's commit step (folder-private): signs what a planner built, checks it the way a
- * client will, and writes it in TiUP's order: tarballs → component manifests → root → index →
- * (journal, commits/ copy) → snapshot → timestamp. Everything is encoded and checked in memory
- * before the first write, so bad input leaves the mirror untouched.
+ * The writer's commit step (folder-private): signs what a planner built and checks it the way a
+ * client will (_sign_change.ts, in memory, before the first write, so bad input leaves the
+ * mirror untouched), then writes it in TiUP's order: tarballs → component manifests → root →
+ * index → (journal, commits/ copy) → snapshot → timestamp.
  *
  * Crash safety: the versioned files are written first (nothing a client reads refers to them
  * yet), then the journal `commits/pending.json` with the bytes of the new snapshot.json and
