@@ -117,11 +117,11 @@ export function findImportViolations(root: string): ImportViolation[] {
 if (import.meta.main) {
   const root = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), "..");
   const violations = findImportViolations(root);
-  for (const v of violations) console.log(`${v.file} → ${v.target}: ${v.reason}`);
-  console.log(
+  for (const v of violations) process.stdout.write(`${v.file} → ${v.target}: ${v.reason}\n`);
+  process.stdout.write(
     violations.length === 0
-      ? "imports: every import goes down"
-      : `imports: ${violations.length} import(s) go the wrong way`,
+      ? "imports: every import goes down\n"
+      : `imports: ${violations.length} import(s) go the wrong way\n`,
   );
   process.exit(violations.length === 0 ? 0 : 1);
 }

@@ -6,7 +6,7 @@ import { DEFAULT_MIRROR } from "../../lib/client/resolve_mirror_address.ts";
 import { setMirror } from "../../lib/client/set_mirror.ts";
 import { isTiupProfile } from "../../lib/client/tiup_profile.ts";
 import { NotFoundError, StorageError, UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/format/decode_manifest.ts";
+import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
 import { isRemoteLocation, openStorage } from "../../lib/storage/open_storage.ts";
 import { readBytes } from "../../lib/storage/read_bytes.ts";
 import { printRootTrust } from "../_client_context.ts";

@@ -3,7 +3,7 @@ import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cl
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/format/decode_manifest.ts";
+import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
 import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
 import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";

@@ -1,6 +1,6 @@
 import * as nodePath from "node:path";
 import { UsageError } from "../errors.ts";
-import { MAX_ROOT_BYTES } from "../format/decode_manifest.ts";
+import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
 import { MirrorUpdater } from "../trust/mirror_updater.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { readBytesIfPresent } from "../storage/read_bytes.ts";

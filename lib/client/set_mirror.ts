@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { NotFoundError, SignatureError, StorageError } from "../errors.ts";
-import { MAX_ROOT_BYTES } from "../format/decode_manifest.ts";
+import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
 import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";

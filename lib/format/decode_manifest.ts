@@ -11,18 +11,9 @@ import {
   type TimestampManifest,
   type Unverified,
 } from "./manifest_types.ts";
+import { TOP_LEVEL_ROLES } from "./repo_defaults.ts";
 import { parseRfc3339 } from "./rfc3339.ts";
 import { signedSpan } from "./signed_span.ts";
-
-/** Largest timestamp.json a client accepts (TiUP v1_repository.go maxTimeStampSize). */
-export const MAX_TIMESTAMP_BYTES = 1024;
-/** Largest N.root.json a client accepts (TiUP v1_repository.go maxRootSize). */
-export const MAX_ROOT_BYTES = 1024 * 1024;
-/**
- * Cap for index, component and snapshot manifests when no signed length is known yet (a mirror
- * audit reading snapshot.json without a timestamp, a cache read). Signed lengths win when known.
- */
-export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
 /** The signed object each manifest type decodes to. */
 export interface ManifestTypes {
@@ -67,7 +58,7 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * Throws SyntaxError (naming the file) for bytes that are not UTF-8 JSON, and ManifestFormatError
  * naming the file and the field otherwise:
  * `Cannot read "3.index.json": signed.owners.pingcap.threshold is missing`.
- * Size caps are the caller's: see {@linkcode MAX_TIMESTAMP_BYTES} and its siblings.
+ * Size caps are the caller's: see `MAX_TIMESTAMP_BYTES` and its siblings in repo_defaults.ts.
  *
  * @example
  * ```ts
@@ -139,8 +130,8 @@ const ROLE_CHECKS: Record<ManifestType, (check: Checker, signed: Json) => void> 
   root(check, signed) {
     check.base(signed, ["roles"]);
     const roles = check.object(signed.roles, "signed.roles");
-    check.exactly(roles, "signed.roles", ["index", "root", "snapshot", "timestamp"], true);
-    for (const role of ["index", "root", "snapshot", "timestamp"]) {
+    check.exactly(roles, "signed.roles", [...TOP_LEVEL_ROLES], true);
+    for (const role of TOP_LEVEL_ROLES) {
       const path = `signed.roles.${role}`;
       const value = check.fields(roles[role], path, ["keys", "threshold", "url"]);
       check.keys(value, `${path}.keys`);

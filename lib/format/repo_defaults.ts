@@ -44,6 +44,12 @@ export const MAX_TIMESTAMP_BYTES = 1024;
 /** The largest N.root.json a TiUP client accepts (`maxRootSize`). */
 export const MAX_ROOT_BYTES = 1024 * 1024;
 
+/**
+ * Cap for index, component and snapshot manifests when no signed length is known yet (a mirror
+ * audit reading snapshot.json without a timestamp, a cache read). Signed lengths win when known.
+ */
+export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
+
 /** TiUP counts any version containing this word as a nightly. */
 export const NIGHTLY_MARK = "nightly";
 

@@ -13,14 +13,11 @@ import {
 import type { ProgressEvent } from "../cli/progress.ts";
 import { bodyStream, readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
-import {
-  decodeManifest,
-  type ManifestTypes,
-  MAX_ROOT_BYTES,
-  MAX_TIMESTAMP_BYTES,
-} from "../format/decode_manifest.ts";
+import { decodeManifest, type ManifestTypes } from "../format/decode_manifest.ts";
+import { MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from "../format/repo_defaults.ts";
 import type { ManifestType, VersionItem } from "../format/manifest_types.ts";
 import { TrustedMetadataSet } from "../trust/trusted_set.ts";
+import { walkRootChain } from "../trust/walk_root_chain.ts";
 import { urlToPath } from "../format/versioned_name.ts";
 import { JOURNAL_PATH, readJournal } from "../writer/commit_journal.ts";
 import { forEachLimited } from "../for_each_limited.ts";
@@ -168,7 +165,8 @@ export async function verifyMirror(
       if (!anchor) return finish();
     }
   }
-  // Expiry problems are reported against the file being taken at the time.
+  // Expiry problems are reported against the file being taken at the time: during the walk, the
+  // newest root (whose freshness the walk checks last).
   let current = anchorFile;
   let set: TrustedMetadataSet;
   try {
@@ -182,26 +180,20 @@ export async function verifyMirror(
     return finish();
   }
   report.counts.manifests++;
-  while (true) {
-    const file = `${set.root.signed.version + 1}.root.json`;
-    let bytes: Uint8Array;
-    try {
-      bytes = await readBytes(mirror, file, { maxBytes: MAX_ROOT_BYTES });
-    } catch (error) {
-      if (!(error instanceof NotFoundError)) problem(file, error);
-      break;
-    }
-    report.counts.manifests++;
-    try {
-      current = file;
-      set.updateRoot(bytes);
-    } catch (error) {
-      problem(file, error);
-      break;
-    }
+  try {
+    await walkRootChain(set, mirror, {
+      onTrusted: () => {
+        report.counts.manifests++;
+        current = set.rootFile;
+      },
+    });
+  } catch (error) {
+    // The root that failed was read (and counted as checked) unless reading it failed.
+    if (error instanceof VerificationError) report.counts.manifests++;
+    problem(`${set.root.signed.version + 1}.root.json`, error);
+    current = set.rootFile;
+    set.checkRootFresh();
   }
-  current = set.rootChanged ? `${set.root.signed.version}.root.json` : anchorFile;
-  set.checkRootFresh();
   report.versions.root = set.root.signed.version;
 
   // Timestamp and snapshot: without them nothing below can be trusted.

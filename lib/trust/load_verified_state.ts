@@ -1,31 +1,32 @@
+/**
+ * The writer's view of a mirror, established through the one trusted-metadata core
+ * ({@linkcode TrustedMetadataSet}) and its root walk, exactly as a client establishes it; the
+ * only difference is the core's expired-but-otherwise-valid mode, so that an expired mirror can
+ * be renewed or have its root rotated (#1871).
+ *
+ * @module
+ */
 import {
-  HashMismatchError,
   LengthMismatchError,
   NotFoundError,
-  RollbackError,
   TooLargeError,
   UsageError,
   VerificationError,
 } from "../errors.ts";
 import { readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
-import { decodeMirrorFile } from "../format/_decode_mirror_file.ts";
-import { checkRoot } from "./check_root.ts";
-import { sha256Hex } from "../format/hash.ts";
 import type {
   IndexManifest,
   RootManifest,
   SignedBase,
   SnapshotManifest,
   TimestampManifest,
-  Unverified,
   Verified,
 } from "../format/manifest_types.ts";
 import { MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from "../format/repo_defaults.ts";
 import { parseRfc3339 } from "../format/rfc3339.ts";
-import { versionedPath } from "../format/versioned_name.ts";
-import { verifyManifest } from "./verify_manifest.ts";
-import type { TrustedKeys } from "../format/verify_signatures.ts";
+import { TrustedMetadataSet } from "./trusted_set.ts";
+import { walkRootChain } from "./walk_root_chain.ts";
 
 /** A verified manifest file of the mirror: where it is, its bytes and its content. */
 export interface StateFile<T extends SignedBase> {
@@ -45,6 +46,11 @@ export interface RepositoryState {
   timestamp: StateFile<TimestampManifest>;
   /** Manifests past their expiry at `now`: still built on (the writer renews them). */
   expired: Array<{ file: string; expires: string }>;
+  /**
+   * The trusted set this state was loaded through (expired-tolerant): component manifests are
+   * verified by it too (load_component_manifest.ts).
+   */
+  trusted: TrustedMetadataSet;
 }
 
 /** Options for {@linkcode loadRepositoryState}. */
@@ -54,10 +60,10 @@ export interface LoadRepositoryStateOptions {
 
 /**
  * Reads and verifies a mirror's current state the way a client would, trusting the mirror's own
- * `root.json`: root chain (old and new thresholds, version N+1, valid keys), timestamp (size ≤
- * 1024, one `/snapshot.json` entry), snapshot (length and sha256 from the timestamp, snapshot
- * keys), index (version from the snapshot, index keys). Expiry is recorded in `expired` but not
- * fatal, so an expired mirror can be renewed. Every failure names the file and throws
+ * `root.json`, through {@linkcode TrustedMetadataSet} and {@linkcode walkRootChain}: root chain,
+ * timestamp, snapshot (bound to the timestamp), the index the snapshot names, and a check that
+ * the snapshot names no root newer than the chain reached. Expiry is recorded in `expired` but
+ * not fatal, so an expired mirror can be renewed. Every failure names the file and throws
  * VerificationError (SignatureError, HashMismatchError…), or UsageError when there is no mirror.
  */
 export async function loadRepositoryState(
@@ -65,178 +71,104 @@ export async function loadRepositoryState(
   options: LoadRepositoryStateOptions = {},
 ): Promise<RepositoryState> {
   const now = options.now ?? new Date();
-  const where = (path: string) => `${storage.location.replace(/\/+$/, "")}/${path}`;
-  // Signatures are checked exactly as a client would; expiry is only recorded (onExpired), since
-  // the writer renews what it writes and must be able to repair an expired mirror (#1871).
-  const verify = <T extends SignedBase>(
-    manifest: Unverified<T>,
-    trusted: TrustedKeys,
-    file: string,
-  ): Verified<T> => verifyManifest(manifest, { file, trusted, now, onExpired: () => {} });
-  const read = async (path: string, maxBytes: number): Promise<Uint8Array> => {
-    try {
-      return await readBytes(storage, path, { maxBytes });
-    } catch (error) {
-      if (error instanceof NotFoundError) {
-        throw new VerificationError(
-          `Cannot find "${where(path)}": the mirror is incomplete`,
-          { cause: error },
-        );
-      }
-      if (error instanceof TooLargeError) {
-        throw new LengthMismatchError(
-          `Cannot use "${
-            where(path)
-          }": it is larger than the ${maxBytes} bytes the mirror's metadata allows (tampered or damaged?)`,
-          { cause: error },
-        );
-      }
-      throw error;
-    }
-  };
+  const trusted = await trustOwnRoot(storage, now);
+  await walkRootChain(trusted, storage);
+  trusted.updateTimestamp(await readListed(storage, "timestamp.json", MAX_TIMESTAMP_BYTES));
+  const snapshotEntry = trusted.timestamp!.signed.meta["/snapshot.json"]!;
+  trusted.updateSnapshot(await readListed(storage, "snapshot.json", snapshotEntry.length));
+  refuseAnnouncedRoot(storage, trusted);
+  const index = trusted.indexSource();
+  trusted.updateIndex(await readListed(storage, index.path, index.maxBytes));
+  return describeState(storage, trusted, index.path, now);
+}
 
-  // Root: trust root.json (the mirror's own), then walk N+1.root.json (TIUP-FORMAT.md §5.3).
-  let rootBytes: Uint8Array;
+/** The anchor: the mirror's own root.json, in the core's expired-tolerant mode. */
+async function trustOwnRoot(storage: StorageReader, now: Date): Promise<TrustedMetadataSet> {
+  let bytes: Uint8Array;
   try {
-    rootBytes = await readBytes(storage, "root.json", { maxBytes: MAX_ROOT_BYTES });
+    bytes = await readBytes(storage, "root.json", { maxBytes: MAX_ROOT_BYTES });
   } catch (error) {
     if (error instanceof NotFoundError) {
       throw new UsageError(
-        `Cannot find "${where("root.json")}": "${storage.location}" is not a mirror; ` +
+        `Cannot find "${where(storage, "root.json")}": "${storage.location}" is not a mirror; ` +
           `create one with "ferry mirror init DIR"`,
         { cause: error },
       );
     }
     throw error;
   }
-  const firstRoot = decodeMirrorFile(rootBytes, "root", where("root.json"));
-  checkRoot(firstRoot.signed, where("root.json"));
-  let root: StateFile<RootManifest> = {
-    path: "root.json",
-    manifest: verify(firstRoot, firstRoot.signed.roles.root, where("root.json")),
-  };
-  while (true) {
-    const next = root.manifest.signed.version + 1;
-    const path = versionedPath("/root.json", next);
-    let bytes: Uint8Array;
-    try {
-      bytes = await readBytes(storage, path, { maxBytes: MAX_ROOT_BYTES });
-    } catch (error) {
-      if (error instanceof NotFoundError) break;
-      throw error;
-    }
-    const candidate = decodeMirrorFile(bytes, "root", where(path));
-    if (candidate.signed.version !== next) {
+  // Signatures, hashes, lengths and versions are checked exactly as a client would; expiry is
+  // only recorded (describeState), since the writer renews what it writes (#1871).
+  return new TrustedMetadataSet(bytes, { now: () => now, rootFile: "root.json", onExpired() {} });
+}
+
+/**
+ * The walk stopped at the newest root present; a snapshot naming a newer one means a root file
+ * is missing, and building on it would hide that from the writer.
+ */
+function refuseAnnouncedRoot(storage: StorageReader, trusted: TrustedMetadataSet): void {
+  const announced = trusted.snapshotMeta("/root.json");
+  const version = trusted.root.signed.version;
+  if (announced && announced.version > version) {
+    throw new VerificationError(
+      `Cannot use "${
+        where(storage, "snapshot.json")
+      }": it names root version ${announced.version} ` +
+        `but "${where(storage, `${version + 1}.root.json`)}" is missing`,
+    );
+  }
+}
+
+/** The verified state as the writer's planners see it, with what has expired at `now`. */
+function describeState(
+  storage: StorageReader,
+  trusted: TrustedMetadataSet,
+  indexPath: string,
+  now: Date,
+): RepositoryState {
+  const root = { path: trusted.rootFile, manifest: trusted.root };
+  const index = { path: indexPath, manifest: trusted.index! };
+  const snapshot = { path: "snapshot.json", manifest: trusted.snapshot! };
+  const timestamp = { path: "timestamp.json", manifest: trusted.timestamp! };
+  const expired = [root, index, snapshot, timestamp]
+    .filter(({ manifest }) => parseRfc3339(manifest.signed.expires).getTime() < now.getTime())
+    .map(({ path, manifest }) => ({
+      file: where(storage, path),
+      expires: manifest.signed.expires,
+    }));
+  return { location: storage.location, root, index, snapshot, timestamp, expired, trusted };
+}
+
+/**
+ * Reads a file the verified metadata names, within the length it allows: a missing one means an
+ * incomplete mirror, a longer one tampering (both VerificationErrors, naming the file).
+ */
+export async function readListed(
+  storage: StorageReader,
+  path: string,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  try {
+    return await readBytes(storage, path, { maxBytes });
+  } catch (error) {
+    if (error instanceof NotFoundError) {
       throw new VerificationError(
-        `Cannot trust "${
-          where(path)
-        }": its version is ${candidate.signed.version}, expected ${next}`,
+        `Cannot find "${where(storage, path)}": the mirror is incomplete`,
+        { cause: error },
       );
     }
-    checkRoot(candidate.signed, where(path));
-    // Signed by a threshold of the old root keys AND a threshold of its own.
-    verify(candidate, root.manifest.signed.roles.root, where(path));
-    const verified = verify(candidate, candidate.signed.roles.root, where(path));
-    if (
-      parseRfc3339(candidate.signed.expires).getTime() <
-        parseRfc3339(root.manifest.signed.expires).getTime()
-    ) {
-      throw new VerificationError(
-        `Cannot trust "${where(path)}": it expires before the root it replaces`,
+    if (error instanceof TooLargeError) {
+      throw new LengthMismatchError(
+        `Cannot use "${
+          where(storage, path)
+        }": it is larger than the ${maxBytes} bytes the mirror's metadata allows (tampered or damaged?)`,
+        { cause: error },
       );
     }
-    root = { path, manifest: verified };
+    throw error;
   }
-  const roles = root.manifest.signed.roles;
+}
 
-  // Timestamp.
-  const timestampBytes = await read("timestamp.json", MAX_TIMESTAMP_BYTES);
-  const timestamp = verify(
-    decodeMirrorFile(timestampBytes, "timestamp", where("timestamp.json")),
-    roles.timestamp,
-    where("timestamp.json"),
-  );
-  const metaKeys = Object.keys(timestamp.signed.meta);
-  const snapshotMeta = timestamp.signed.meta["/snapshot.json"];
-  if (
-    metaKeys.length !== 1 || !snapshotMeta || typeof snapshotMeta.hashes?.sha256 !== "string" ||
-    !Number.isSafeInteger(snapshotMeta.length)
-  ) {
-    throw new VerificationError(
-      `Cannot use "${
-        where("timestamp.json")
-      }": its meta must hold exactly "/snapshot.json" with a sha256 and a length`,
-    );
-  }
-
-  // Snapshot, checked against the timestamp.
-  const snapshotBytes = await read("snapshot.json", snapshotMeta.length);
-  if (snapshotBytes.length !== snapshotMeta.length) {
-    throw new LengthMismatchError(
-      `Cannot use "${
-        where("snapshot.json")
-      }": it is ${snapshotBytes.length} bytes, the timestamp says ${snapshotMeta.length}`,
-    );
-  }
-  if (sha256Hex(snapshotBytes) !== snapshotMeta.hashes.sha256) {
-    throw new HashMismatchError(
-      `Cannot use "${where("snapshot.json")}": its sha256 does not match timestamp.json`,
-    );
-  }
-  const snapshot = verify(
-    decodeMirrorFile(snapshotBytes, "snapshot", where("snapshot.json")),
-    roles.snapshot,
-    where("snapshot.json"),
-  );
-  const rootEntry = snapshot.signed.meta["/root.json"];
-  if (rootEntry && rootEntry.version > root.manifest.signed.version) {
-    throw new VerificationError(
-      `Cannot use "${where("snapshot.json")}": it names root version ${rootEntry.version} but ` +
-        `"${where(versionedPath("/root.json", root.manifest.signed.version + 1))}" is missing`,
-    );
-  }
-
-  // Index, at the version the snapshot names.
-  const indexEntry = snapshot.signed.meta["/index.json"];
-  if (!indexEntry || !Number.isSafeInteger(indexEntry.version) || indexEntry.version < 1) {
-    throw new VerificationError(
-      `Cannot use "${where("snapshot.json")}": it has no valid "/index.json" entry`,
-    );
-  }
-  const indexPath = versionedPath(roles.index.url, indexEntry.version);
-  const indexBytes = await read(indexPath, indexEntry.length);
-  const index = verify(
-    decodeMirrorFile(indexBytes, "index", where(indexPath)),
-    roles.index,
-    where(indexPath),
-  );
-  if (index.signed.version !== indexEntry.version) {
-    throw new RollbackError(
-      `Cannot use "${
-        where(indexPath)
-      }": its version is ${index.signed.version} but the snapshot says ${indexEntry.version}`,
-    );
-  }
-
-  const expired: Array<{ file: string; expires: string }> = [];
-  for (
-    const [path, signed] of [
-      [root.path, root.manifest.signed],
-      [indexPath, index.signed],
-      ["snapshot.json", snapshot.signed],
-      ["timestamp.json", timestamp.signed],
-    ] as const
-  ) {
-    if (parseRfc3339(signed.expires).getTime() < now.getTime()) {
-      expired.push({ file: where(path), expires: signed.expires });
-    }
-  }
-  return {
-    location: storage.location,
-    root,
-    index: { path: indexPath, manifest: index },
-    snapshot: { path: "snapshot.json", manifest: snapshot },
-    timestamp: { path: "timestamp.json", manifest: timestamp },
-    expired,
-  };
+function where(storage: StorageReader, path: string): string {
+  return `${storage.location.replace(/\/+$/, "")}/${path}`;
 }

@@ -13,7 +13,7 @@ import {
   MAX_MANIFEST_BYTES,
   MAX_ROOT_BYTES,
   MAX_TIMESTAMP_BYTES,
-} from "../format/decode_manifest.ts";
+} from "../format/repo_defaults.ts";
 import { sha256Hex } from "../format/hash.ts";
 import type {
   ComponentManifest,
@@ -22,6 +22,7 @@ import type {
   VersionItem,
 } from "../format/manifest_types.ts";
 import { TrustedMetadataSet } from "./trusted_set.ts";
+import { walkRootChain } from "./walk_root_chain.ts";
 import { urlToPath } from "../format/versioned_name.ts";
 
 /** Options for {@linkcode MirrorUpdater}. */
@@ -284,22 +285,14 @@ export class MirrorUpdater {
     });
   }
 
-  /** §5.3: fetch N+1.root.json until one is missing; only NotFoundError ends the walk. */
+  /** §5.3: the root walk, keeping every root it trusts (and the newest as root.json). */
   async #walkRoots(set: TrustedMetadataSet): Promise<void> {
-    while (true) {
-      const path = `${set.root.signed.version + 1}.root.json`;
-      let bytes: Uint8Array;
-      try {
-        bytes = await readBytes(this.#mirror, path, { maxBytes: MAX_ROOT_BYTES });
-      } catch (error) {
-        if (error instanceof NotFoundError) break;
-        throw error;
-      }
-      set.updateRoot(bytes);
-      await this.#store(path, bytes);
-    }
-    if (set.rootChanged) await this.#store("root.json", set.root.fileBytes);
-    set.checkRootFresh();
+    await walkRootChain(set, this.#mirror, {
+      onTrusted: async (file, bytes) => {
+        await this.#store(file, bytes);
+        await this.#store("root.json", bytes);
+      },
+    });
   }
 
   /**

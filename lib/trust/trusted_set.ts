@@ -1,5 +1,4 @@
-import { createHash, createPublicKey } from "node:crypto";
-import { hasControlCharacter } from "../storage/check_path.ts";
+import { createHash } from "node:crypto";
 import {
   ExpiredError,
   HashMismatchError,
@@ -12,10 +11,9 @@ import {
 import {
   type DecodedManifest,
   decodeManifest,
-  MAX_ROOT_BYTES,
-  MAX_TIMESTAMP_BYTES,
+  type ManifestTypes,
 } from "../format/decode_manifest.ts";
-import { keyId, type PublicKeyInfo } from "../format/key_info.ts";
+import type { PublicKeyInfo } from "../format/key_info.ts";
 import type {
   ComponentManifest,
   FileVersion,
@@ -27,7 +25,10 @@ import type {
   Verified,
   VersionItem,
 } from "../format/manifest_types.ts";
+import { MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from "../format/repo_defaults.ts";
 import { parseRfc3339 } from "../format/rfc3339.ts";
+import { validateIndex } from "./validate_index.ts";
+import { validateRoot } from "./validate_root.ts";
 import { type KeyDeclaration, verifyManifest } from "./verify_manifest.ts";
 
 /** Options for {@linkcode TrustedMetadataSet}. */
@@ -37,9 +38,11 @@ export interface TrustedSetOptions {
   /** The trust anchor's name in messages. Default "root.json". */
   rootFile?: string;
   /**
-   * Only for audits that list every problem (`ferry mirror verify`): expiry problems are handed
-   * here instead of thrown, and the expired manifest is trusted for the rest of the audit. A
-   * client installing software must not pass this.
+   * The expired-but-otherwise-valid mode: expiry problems (a manifest's own, or of the manifest
+   * that declared its keys) are handed here instead of thrown, and the expired manifest is
+   * trusted for the rest of the run; every other rule still throws. For audits that list every
+   * problem (`ferry mirror verify`) and for the writer, which must load an expired mirror to
+   * renew it or rotate its root. A client installing software must not pass this.
    */
   onExpired?: (error: ExpiredError) => void;
 }
@@ -51,28 +54,26 @@ export interface TarballFacts {
   sha512?: string;
 }
 
-/** Owner IDs that would clobber role keys in TiUP's key store (TIUP-FORMAT.md §1.3). */
-const RESERVED_OWNERS = new Set(["root", "index", "snapshot", "timestamp"]);
-const ROLES = ["index", "root", "snapshot", "timestamp"] as const;
 const HASHES = new Set(["sha256", "sha512"]);
 
 /**
- * The trusted core of a TiUP client, like python-tuf's TrustedMetadataSet: it holds the
- * manifests verified so far and takes new ones as bytes, in TUF order (root → timestamp →
+ * The one trusted-metadata core of ferry, like python-tuf's TrustedMetadataSet: the client
+ * updater, `mirror verify`, clone, merge and the writer all trust a mirror through it. It holds
+ * the manifests verified so far and takes new ones as bytes, in TUF order (root → timestamp →
  * snapshot → index → components), checking each against what it already trusts. It does no I/O
- * and reads the time only through the injected clock; the updater does the fetching.
+ * and reads the time only through the injected clock; its callers do the fetching, and the root
+ * walk is `walkRootChain` (walk_root_chain.ts).
  *
  * Rules (TIUP-FORMAT.md §4–5; "ferry:" marks checks beyond TiUP's):
  * - root N+1 must be signed by a threshold of the old root keys and of its own keys, be valid
- *   (four roles, enough keys, every key ID recomputed, URLs `/<role>.json`), have version N+1
- *   and not expire before N (§5.3); after the walk the newest root must not be expired;
+ *   ({@linkcode validateRoot}), have version N+1 and not expire before N (§5.3); after the
+ *   walk the newest root must not be expired;
  * - timestamp ≤ 1024 bytes, exactly one meta entry `/snapshot.json` with a sha256, version not
  *   below any timestamp this set has verified (rollback);
  * - snapshot no longer than the timestamp says, and sha256 (ferry: and sha512 when listed) equal
  *   to the timestamp's (mix-and-match); its version stays 0, so it has no rollback check;
  * - index version equal to the snapshot's `/index.json` version and not below one already
- *   verified; owner IDs are not role names; every owner has a threshold ≥ 1 met by its keys
- *   (ferry: with recomputed key IDs); every component's owner and every default component exist;
+ *   verified, and valid ({@linkcode validateIndex});
  * - a component must be in the index, be signed by its owner (the index's expiry is the keys'
  *   expiry), have the snapshot's version, not go below one already verified, and carry `id`
  *   equal to its name;
@@ -102,12 +103,8 @@ export class TrustedMetadataSet {
     this.#now = options.now ?? (() => new Date());
     this.#onExpired = options.onExpired;
     this.#rootFile = options.rootFile ?? "root.json";
-    const root = decodeManifest(
-      capped(rootBytes, MAX_ROOT_BYTES, this.#rootFile),
-      "root",
-      this.#rootFile,
-    );
-    validateRoot(root);
+    const root = decode(capped(rootBytes, MAX_ROOT_BYTES, this.#rootFile), "root", this.#rootFile);
+    validateRoot(root.signed, this.#rootFile);
     this.#root = verifyManifest(root, {
       file: this.#rootFile,
       trusted: root.signed.roles.root,
@@ -119,6 +116,11 @@ export class TrustedMetadataSet {
   /** The newest trusted root. */
   get root(): Verified<RootManifest> {
     return this.#root;
+  }
+
+  /** The newest trusted root's file: the anchor's name, or "N.root.json" after a walk. */
+  get rootFile(): string {
+    return this.#rootFile;
   }
 
   /** The trusted timestamp, once {@linkcode updateTimestamp} succeeded. */
@@ -191,7 +193,7 @@ export class TrustedMetadataSet {
   updateRoot(bytes: Uint8Array): Verified<RootManifest> {
     const old = this.#root.signed;
     const file = `${old.version + 1}.root.json`;
-    const root = decodeManifest(capped(bytes, MAX_ROOT_BYTES, file), "root", file);
+    const root = decode(capped(bytes, MAX_ROOT_BYTES, file), "root", file);
     const now = this.#now();
     const ignoreExpiry = { now, onExpired: () => {} };
     verifyManifest(root, { file, trusted: old.roles.root, ...ignoreExpiry });
@@ -200,7 +202,7 @@ export class TrustedMetadataSet {
       trusted: root.signed.roles.root,
       ...ignoreExpiry,
     });
-    validateRoot(root);
+    validateRoot(root.signed, file);
     if (root.signed.version !== old.version + 1) {
       const ErrorClass = root.signed.version <= old.version ? RollbackError : VerificationError;
       throw new ErrorClass(
@@ -250,7 +252,7 @@ export class TrustedMetadataSet {
    */
   updateTimestamp(bytes: Uint8Array): Verified<TimestampManifest> {
     const file = "timestamp.json";
-    const timestamp = decodeManifest(capped(bytes, MAX_TIMESTAMP_BYTES, file), "timestamp", file);
+    const timestamp = decode(capped(bytes, MAX_TIMESTAMP_BYTES, file), "timestamp", file);
     const { verified, expired } = this.#verify(
       timestamp,
       this.#root.signed.roles.timestamp,
@@ -305,7 +307,7 @@ export class TrustedMetadataSet {
         );
       }
     }
-    const snapshot = decodeManifest(bytes, "snapshot", file);
+    const snapshot = decode(bytes, "snapshot", file);
     const { verified, expired } = this.#verify(
       snapshot,
       this.#root.signed.roles.snapshot,
@@ -328,7 +330,7 @@ export class TrustedMetadataSet {
     const { path: file, maxBytes } = this.indexSource();
     const meta = this.snapshotMeta("/index.json")!;
     checkLength(bytes, maxBytes, file, "snapshot.json");
-    const index = decodeManifest(bytes, "index", file);
+    const index = decode(bytes, "index", file);
     const { verified, expired } = this.#verify(
       index,
       this.#root.signed.roles.index,
@@ -336,7 +338,7 @@ export class TrustedMetadataSet {
     );
     this.#checkVersion(file, index.signed.version, meta.version, this.#floors.index);
     this.#floors.index = Math.max(this.#floors.index, index.signed.version);
-    validateIndex(index);
+    validateIndex(index.signed, file);
     this.#reportExpired(expired);
     this.#index = verified;
     this.#components.clear();
@@ -356,7 +358,7 @@ export class TrustedMetadataSet {
     const item = index.signed.components[name]!;
     const meta = this.snapshotMeta(`/${name}.json`)!;
     checkLength(bytes, maxBytes, file, "snapshot.json");
-    const component = decodeManifest(bytes, "component", file);
+    const component = decode(bytes, "component", file);
     const owner = index.signed.owners[item.owner]!;
     const { verified, expired } = this.#verify(component, owner, {
       role: "index",
@@ -452,7 +454,7 @@ export class TrustedMetadataSet {
     if (version !== expected) {
       const ErrorClass = version < expected ? RollbackError : VerificationError;
       throw new ErrorClass(
-        `Cannot trust "${file}": it has version ${version}, but snapshot.json lists version ${expected}`,
+        `Cannot trust "${file}": its version is ${version} but the snapshot says ${expected}`,
       );
     }
   }
@@ -473,94 +475,23 @@ export class TrustedMetadataSet {
   }
 }
 
-/** Root.isValid (§1.3): every role has enough keys, every key ID recomputes, RSA keys parse. */
-function validateRoot(root: DecodedManifest<RootManifest>): void {
-  for (const role of ROLES) {
-    const { keys, threshold, url } = root.signed.roles[role];
-    const where = `signed.roles.${role}`;
-    if (url !== `/${role}.json`) {
-      throw new ManifestFormatError(
-        `Cannot read "${root.file}": ${where}.url is "${url}", expected "/${role}.json"`,
-      );
-    }
-    checkKeys(root.file, where, keys, threshold);
-  }
-}
-
-/** Index rules (§1.3): owners, their keys and thresholds, component owners, default components. */
-function validateIndex(index: DecodedManifest<IndexManifest>): void {
-  const { owners, components, default_components: defaults } = index.signed;
-  for (const [id, owner] of Object.entries(owners)) {
-    if (RESERVED_OWNERS.has(id)) {
-      throw new ManifestFormatError(
-        `Cannot trust "${index.file}": an owner is named "${id}", which would replace the ${id} role's keys`,
-      );
-    }
-    checkKeys(index.file, `signed.owners.${id}`, owner.keys, owner.threshold);
-  }
-  for (const [name, item] of Object.entries(components)) {
-    // Component manifests are cached as "<name>.json" next to root.json, index.json…, so role
-    // names are refused too (the TiUP server forbids them as component names).
-    if (
-      name === "" || /[/\\]/.test(name) || hasControlCharacter(name) || /^\.\.?$/.test(name) ||
-      RESERVED_OWNERS.has(name)
-    ) {
-      throw new ManifestFormatError(
-        `Cannot trust "${index.file}": "${name}" is not a usable component name`,
-      );
-    }
-    if (!Object.hasOwn(owners, item.owner)) {
-      throw new ManifestFormatError(
-        `Cannot trust "${index.file}": component "${name}" has owner "${item.owner}", which the index does not list`,
-      );
-    }
-    if (item.url !== `/${name}.json`) {
-      throw new ManifestFormatError(
-        `Cannot trust "${index.file}": component "${name}" has url "${item.url}", expected "/${name}.json"`,
-      );
-    }
-  }
-  for (const name of defaults ?? []) {
-    if (!Object.hasOwn(components, name)) {
-      throw new ManifestFormatError(
-        `Cannot trust "${index.file}": default component "${name}" is not in its components`,
-      );
-    }
-  }
-}
-
-function checkKeys(
+/**
+ * decodeManifest, with unparseable bytes reported like every other malformed manifest
+ * (ManifestFormatError, a VerificationError): a damaged mirror is a verification failure naming
+ * the file, whoever reads it.
+ */
+function decode<K extends keyof ManifestTypes>(
+  bytes: Uint8Array,
+  type: K,
   file: string,
-  where: string,
-  keys: Record<string, PublicKeyInfo>,
-  threshold: number,
-): void {
-  const ids = Object.keys(keys);
-  if (threshold < 1 || ids.length < threshold) {
-    throw new ManifestFormatError(
-      `Cannot trust "${file}": ${where} has an invalid threshold (${threshold}) for ${ids.length} key(s)`,
-    );
-  }
-  for (const id of ids) {
-    const info = keys[id]!;
-    if (keyId(info) !== id) {
-      throw new ManifestFormatError(
-        `Cannot trust "${file}": ${where}.keys lists key ${
-          id.slice(0, 16)
-        } under an ID that is not its own`,
-      );
+): DecodedManifest<ManifestTypes[K]> {
+  try {
+    return decodeManifest(bytes, type, file);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      throw new ManifestFormatError(error.message, { cause: error });
     }
-    try {
-      if (createPublicKey(info.keyval.public).asymmetricKeyType !== "rsa") {
-        throw new TypeError("not RSA");
-      }
-    } catch {
-      throw new ManifestFormatError(
-        `Cannot trust "${file}": ${where}.keys has key ${
-          id.slice(0, 16)
-        }, which is not an RSA public key`,
-      );
-    }
+    throw error;
   }
 }
 

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
 import { canonicalBytes } from "../format/canonical_json.ts";
-import { checkRoot } from "../trust/check_root.ts";
+import { validateRoot } from "../trust/validate_root.ts";
 import { extendExpiry } from "../format/extend_expiry.ts";
 import { keyId, type PublicKeyInfo } from "../format/key_info.ts";
 import type { Envelope, RootManifest } from "../format/manifest_types.ts";
@@ -81,7 +81,7 @@ export function prepareRootRotation(
       `Cannot prepare root v${next.version}: it would have ${count} root keys for a threshold of ${next.roles.root.threshold}`,
     );
   }
-  checkRoot(next, `${next.version}.root.json`);
+  validateRoot(next, `${next.version}.root.json`);
   const envelope: Envelope<RootManifest> = { signatures: [], signed: next };
   return { envelope, bytes: canonicalBytes(envelope) };
 }

@@ -1,7 +1,7 @@
 import { ManifestFormatError, UsageError } from "../errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { canonicalBytes } from "../format/canonical_json.ts";
-import { checkRoot } from "../trust/check_root.ts";
+import { validateRoot } from "../trust/validate_root.ts";
 import { decodeManifest } from "../format/decode_manifest.ts";
 import { extendExpiry } from "../format/extend_expiry.ts";
 import type { Envelope, RoleKeys, RootManifest } from "../format/manifest_types.ts";
@@ -72,7 +72,7 @@ export async function rotateRoot(
         `Cannot apply "${file}": it is root version ${next.version} but the mirror's root is version ${current.version}; prepare a new one with "ferry mirror rotate --prepare"`,
       );
     }
-    checkRoot(next, file);
+    validateRoot(next, file);
     if (parseRfc3339(next.expires).getTime() < now.getTime()) {
       throw new UsageError(`Cannot apply "${file}": it expired at ${next.expires}`);
     }

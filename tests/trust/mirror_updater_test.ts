@@ -13,7 +13,7 @@ import {
   SignatureError,
   TooLargeError,
 } from "../../lib/errors.ts";
-import { MAX_MANIFEST_BYTES } from "../../lib/format/decode_manifest.ts";
+import { MAX_MANIFEST_BYTES } from "../../lib/format/repo_defaults.ts";
 import type { SigningKey } from "../../lib/format/key_info.ts";
 import type { VersionItem } from "../../lib/format/manifest_types.ts";
 import { MirrorUpdater } from "../../lib/trust/mirror_updater.ts";

@@ -14,7 +14,7 @@ import { buildSnapshot } from "../../lib/writer/build_snapshot.ts";
 import { buildTimestamp } from "../../lib/writer/build_timestamp.ts";
 import { canonicalBytes } from "../../lib/format/canonical_json.ts";
 import { checkName } from "../../lib/format/check_names.ts";
-import { checkRoot } from "../../lib/trust/check_root.ts";
+import { validateRoot } from "../../lib/trust/validate_root.ts";
 import { writeCommitLog } from "../../lib/writer/commit_log.ts";
 import { encodeManifest } from "../../lib/format/encode_manifest.ts";
 import { hashBytes } from "../../lib/format/hash.ts";
@@ -91,7 +91,7 @@ describe("normalizeManifest()", () => {
   });
 });
 
-describe("checkRoot()", () => {
+describe("validateRoot()", () => {
   async function root(): Promise<RootManifest> {
     const { root: key } = await testKeys();
     const role = (name: string) => ({
@@ -113,7 +113,7 @@ describe("checkRoot()", () => {
     };
   }
 
-  it("accepts a valid root", async () => checkRoot(await root(), "root.json"));
+  it("accepts a valid root", async () => validateRoot(await root(), "root.json"));
 
   const breaks: Array<[string, (r: RootManifest) => void, RegExp]> = [
     [
@@ -143,7 +143,7 @@ describe("checkRoot()", () => {
       const value = structuredClone(await root());
       mutate(value);
       assert.throws(
-        () => checkRoot(value, "2.root.json"),
+        () => validateRoot(value, "2.root.json"),
         (error: Error) =>
           error instanceof VerificationError && /"2\.root\.json"/.test(error.message) &&
           message.test(error.message),
