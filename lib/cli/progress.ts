@@ -1,17 +1,6 @@
 import cliProgress from "cli-progress";
+import type { ProgressEvent } from "../progress_events.ts";
 import type { Output } from "./output.ts";
-
-/** What long-running lib operations report through their `onProgress` callback. */
-export interface ProgressEvent {
-  /** Files finished so far, and how many there are in all (when known). */
-  filesDone: number;
-  filesTotal?: number;
-  /** Bytes transferred so far, and how many there are in all (when known). */
-  bytesDone: number;
-  bytesTotal?: number;
-  /** What is being worked on now, for the display only. */
-  current?: string;
-}
 
 /** A progress display: draws on a terminal, does nothing otherwise. */
 export interface Progress {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { forEachLimited } from "../../for_each_limited.ts";
 import { NotFoundError, StorageError } from "../../errors.ts";
-import type { ProgressEvent } from "../../cli/progress.ts";
+import type { ProgressEvent } from "../../progress_events.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
 import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";

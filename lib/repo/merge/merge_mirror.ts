@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { NotFoundError, UsageError } from "../../errors.ts";
-import type { ProgressEvent } from "../../cli/progress.ts";
+import type { ProgressEvent } from "../../progress_events.ts";
 import { bodyStream, readBytes } from "../../storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../../storage/storage.ts";
 import { downloadFiles, type FileFailure } from "../clone/download_files.ts";
