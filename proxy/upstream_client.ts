@@ -1,4 +1,5 @@
 import { Buffer } from "node:buffer";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import type { RegistryEntry } from "./proxy_config.ts";
 import { type AuthChallenge, parseChallenge } from "./parse_challenge.ts";
 import { CircuitBreaker } from "./circuit_breaker.ts";
@@ -32,7 +33,7 @@ export interface UpstreamClientOptions {
    */
   retries: number;
   userAgent: string;
-  now?: () => number;
+  now?: Clock;
   /** First retry delay; doubles per attempt. */
   retryDelayMs?: number;
   /** Failures in a row after which the upstream counts as down (default 3). */
@@ -109,14 +110,15 @@ export class UpstreamClient {
   constructor(registry: RegistryEntry, options: UpstreamClientOptions) {
     this.#registry = registry;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    const clock = options.now ?? systemClock;
+    this.#now = () => clock().getTime();
     this.#origin = new URL(registry.url).origin;
     this.#tokenRealms = new Set((registry.tokenRealms ?? []).map(realmKey));
     this.#guard = new TargetGuard(registry.url, options.resolveHost ?? resolveWithDns);
     this.#breaker = new CircuitBreaker({
       failures: options.breakerFailures ?? 3,
       cooldownMs: options.breakerCooldownMs ?? 15_000,
-      now: this.#now,
+      now: clock,
     });
   }
 
