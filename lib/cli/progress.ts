@@ -1,4 +1,5 @@
 import cliProgress from "cli-progress";
+import { type Clock, systemClock } from "../clock.ts";
 import type { ProgressEvent } from "../progress_events.ts";
 import type { Output } from "./output.ts";
 
@@ -16,7 +17,7 @@ export interface CreateProgressOptions {
   /** Off a terminal: at most one line per this many ms (default 10 s). */
   intervalMs?: number;
   /** The clock (tests inject one). */
-  now?: () => number;
+  now?: Clock;
 }
 
 /** How often a line is printed off a terminal, by default. */
@@ -79,7 +80,8 @@ function createProgressLines(
   options: CreateProgressOptions,
 ): Progress {
   const intervalMs = options.intervalMs ?? PROGRESS_LINE_INTERVAL_MS;
-  const now = options.now ?? Date.now;
+  const clock = options.now ?? systemClock;
+  const now = () => clock().getTime();
   const started = now();
   let latest: ProgressEvent | undefined;
   let printedAt = -Infinity;

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../clock.ts";
 import { createHash } from "node:crypto";
 import {
   ExpiredError,
@@ -30,7 +31,7 @@ export interface MirrorUpdaterOptions {
    */
   cache?: Storage;
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
   /**
    * Only for checks that must see past an expiry (is this root the mirror's?): expiry problems
    * go here instead of being thrown (TrustedSetOptions.onExpired). Never for installs.
@@ -80,7 +81,7 @@ export class MirrorUpdater {
   readonly #mirror: StorageReader;
   readonly #cache: Storage | undefined;
   readonly #trustedRoot: Uint8Array | undefined;
-  readonly #now: () => Date;
+  readonly #now: Clock;
   readonly #onExpired: ((error: ExpiredError) => void) | undefined;
   #set: TrustedMetadataSet | undefined;
 
@@ -88,7 +89,7 @@ export class MirrorUpdater {
     this.#mirror = mirror;
     this.#cache = options.cache;
     this.#trustedRoot = options.trustedRoot;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? systemClock;
     this.#onExpired = options.onExpired;
   }
 

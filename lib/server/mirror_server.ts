@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
@@ -37,8 +38,11 @@ export interface MirrorServerOptions {
    */
   revalidateMs?: number;
   /** Clock for log times (tests). */
-  now?: () => Date;
-  /** Monotonic milliseconds for revalidation (tests); default `performance.now()`. */
+  now?: Clock;
+  /**
+   * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
+   * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
+   */
   clock?: () => number;
 }
 
@@ -86,7 +90,7 @@ export function createMirrorHandler(
   });
   options.changes?.onChange(() => cache.invalidateAll());
   const statSync = storage.statSync?.bind(storage);
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const onAccess = options.onAccess;
   const log = (
     request: Request,
