@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { HashMismatchError, NotFoundError, UsageError, VerificationError } from "../errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { bodyStream } from "../storage/read_bytes.ts";
@@ -26,7 +25,7 @@ import { checkRoot } from "./check_root.ts";
 import { applyCommitJournal } from "./_apply_journal.ts";
 import { newCommitDir } from "./commit_log.ts";
 import { type CommitJournal, type JournalFile, toBase64, writeJournal } from "./commit_journal.ts";
-import { sha256Hex } from "./hash.ts";
+import { hashingStream, hashStream, sha256Hex } from "./hash.ts";
 import { formatRfc3339 } from "./rfc3339.ts";
 import { encodeManifest } from "./encode_manifest.ts";
 import type { FileVersion, IndexManifest, RootManifest } from "./manifest_types.ts";
@@ -383,7 +382,7 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
   try {
     const existing = await storage.read(tarball.path);
     if (existing.stat.size === tarball.length) {
-      const digest = await hashOf(bodyStream(existing));
+      const digest = await hashStream(bodyStream(existing), ["sha256"]);
       if (digest.sha256 === tarball.sha256) return;
     } else {
       await bodyStream(existing).cancel().catch(() => {});
@@ -391,18 +390,10 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
-  const sha256 = createHash("sha256");
-  let length = 0;
-  const hashing = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      sha256.update(chunk);
-      length += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
+  const hashing = hashingStream(["sha256"]);
   const source = await tarball.open();
-  await storage.write(tarball.path, source.pipeThrough(hashing));
-  const digest = sha256.digest("hex");
+  await storage.write(tarball.path, source.pipeThrough(hashing.stream));
+  const { sha256: digest, length } = await hashing.digest;
   if (digest !== tarball.sha256 || length !== tarball.length) {
     throw new HashMismatchError(
       `Cannot publish "${tarball.path}": it changed while it was being written (sha256 ${
@@ -410,15 +401,4 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
       }…, expected ${tarball.sha256.slice(0, 16)}…)`,
     );
   }
-}
-
-async function hashOf(stream: ReadableStream<Uint8Array>): Promise<{ sha256: string }> {
-  const sha256 = createHash("sha256");
-  const reader = stream.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    sha256.update(value);
-  }
-  return { sha256: sha256.digest("hex") };
 }

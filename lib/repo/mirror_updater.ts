@@ -1,5 +1,4 @@
 import { type Clock, systemClock } from "../clock.ts";
-import { createHash } from "node:crypto";
 import {
   ExpiredError,
   LengthMismatchError,
@@ -11,7 +10,7 @@ import {
 import { bodyStream, readBytes } from "../storage/read_bytes.ts";
 import type { FileStat, Storage, StorageReader } from "../storage/storage.ts";
 import { MAX_MANIFEST_BYTES, MAX_ROOT_BYTES, MAX_TIMESTAMP_BYTES } from "./decode_manifest.ts";
-import { sha256Hex } from "./hash.ts";
+import { hashingStream, sha256Hex } from "./hash.ts";
 import type { ComponentManifest, IndexManifest, Verified, VersionItem } from "./manifest_types.ts";
 import { TrustedMetadataSet } from "./trusted_set.ts";
 import { urlToPath } from "./versioned_name.ts";
@@ -225,38 +224,24 @@ export class MirrorUpdater {
         { cause: error },
       );
     });
-    const sha256 = createHash("sha256");
-    const sha512 = createHash("sha512");
-    let length = 0;
     let failure: Error | undefined;
-    const verifying = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        length += chunk.length;
-        if (length > item.length) {
-          failure = new LengthMismatchError(
-            `Cannot trust "${source}": it is longer than the ${item.length} bytes its manifest says`,
-          );
-          throw failure;
-        }
-        sha256.update(chunk);
-        sha512.update(chunk);
-        controller.enqueue(chunk);
+    const verifying = hashingStream(["sha256", "sha512"], {
+      onChunk: (_chunk, length) => {
+        if (length <= item.length) return;
+        throw failure = new LengthMismatchError(
+          `Cannot trust "${source}": it is longer than the ${item.length} bytes its manifest says`,
+        );
       },
-      flush() {
+      check: (digest) => {
         try {
-          set.checkTarball(item, {
-            length,
-            sha256: sha256.digest("hex"),
-            sha512: sha512.digest("hex"),
-          });
+          set.checkTarball(item, digest);
         } catch (error) {
-          failure = error as Error;
-          throw error;
+          throw failure = error as Error;
         }
       },
     });
     try {
-      return await into.write(path, bodyStream(object).pipeThrough(verifying));
+      return await into.write(path, bodyStream(object).pipeThrough(verifying.stream));
     } catch (error) {
       throw failure ?? error;
     }
