@@ -46,12 +46,13 @@ export function createProgress(
     etaBuffer: 50,
     fps: 5,
   }, cliProgress.Presets.shades_classic);
-  const started = Date.now();
+  const clock = options.now ?? systemClock;
+  const started = clock().getTime();
   let running = false;
   return {
     update(event) {
       const total = event.bytesTotal ?? Math.max(event.bytesDone, 1);
-      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+      const seconds = Math.max((clock().getTime() - started) / 1000, 0.001);
       const payload = {
         files: event.filesTotal === undefined
           ? `${event.filesDone}`
