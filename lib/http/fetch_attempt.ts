@@ -47,8 +47,8 @@ export async function fetchAttempt(
   const { signal } = options;
   signal?.throwIfAborted();
   const controller = new AbortController();
-  const cancel = () => controller.abort(signal?.reason);
-  signal?.addEventListener("abort", cancel, { once: true });
+  // AbortSignal.any holds the caller's signal weakly: no listener piles up on a long-lived one.
+  const combined = signal ? AbortSignal.any([controller.signal, signal]) : controller.signal;
   const waitedMs = Math.max(0, options.timeoutMs);
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -56,10 +56,9 @@ export async function fetchAttempt(
     controller.abort();
   }, waitedMs);
   try {
-    const response = await fetch(url, { ...init, signal: controller.signal });
+    const response = await fetch(url, { ...init, signal: combined });
     return { response, abort: () => controller.abort() };
   } catch (error) {
-    signal?.removeEventListener("abort", cancel);
     if (signal?.aborted) throw signal.reason;
     throw options.toError ? options.toError({ timedOut, waitedMs, error }) : error;
   } finally {
