@@ -4,17 +4,12 @@ import {
   NotFoundError,
   ReadOnlyError,
   StorageError,
-  TooLargeError,
 } from "../errors.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
 import type { FileStat, ReadOptions, StorageReader, StoredObject } from "./storage.ts";
 import type { FetchLike } from "../http/fetch_like.ts";
-import {
-  DEFAULT_FETCH_POLICY,
-  type FetchErrors,
-  type FetchPolicy,
-  fetchWithPolicy,
-} from "../http/fetch_policy.ts";
+import { downloadErrors } from "../http/download_errors.ts";
+import { DEFAULT_FETCH_POLICY, type FetchPolicy, fetchWithPolicy } from "../http/fetch_policy.ts";
 
 /** A fetch function; injected in tests so no test touches globalThis.fetch. */
 export type FetchFn = (request: Request) => Promise<Response>;
@@ -154,64 +149,13 @@ export class HttpStorage implements StorageReader {
         redirect: "follow",
       },
       this.#policy,
-      { maxBytes, errors: this.#errorsFor(url) },
+      { maxBytes, errors: downloadErrors(url, this.#policy) },
     );
     if (response.ok) return response;
     await response.body?.cancel();
     if (response.status === 404 || response.status === 410) throw new NotFoundError(path);
     throw new HttpStatusError(url, response.status);
   }
-
-  /** The policy's failures as the storage's errors, every message naming the URL. */
-  #errorsFor(url: string): FetchErrors {
-    const { deadlineAllowanceMs, idleTimeoutMs, minBytesPerSecond } = this.#policy;
-    return {
-      noAnswer: ({ timedOut, waitedMs, error }) =>
-        !timedOut
-          ? new DownloadError(`Cannot fetch "${url}": ${(error as Error)?.message ?? error}`, {
-            cause: error,
-          })
-          : waitedMs > 0
-          // Silent, not flaky: asking again would multiply the wait by the retries.
-          ? new DownloadError(`Cannot fetch "${url}": no answer within ${seconds(waitedMs)} s`)
-          : new DownloadError(
-            `Cannot fetch "${url}": no answer before its deadline (${
-              seconds(deadlineAllowanceMs)
-            } s)`,
-          ),
-      body: (failure) => {
-        switch (failure.kind) {
-          case "too-large":
-            return new TooLargeError(url, failure.limit);
-          case "stalled":
-            return new DownloadError(
-              `Cannot fetch "${url}": stalled for ${seconds(idleTimeoutMs)} s`,
-            );
-          case "too-slow":
-            return new DownloadError(
-              `Cannot fetch "${url}": ${failure.bytes} bytes in, and the transfer is slower ` +
-                `than the ${minBytesPerSecond} bytes/s allowed`,
-            );
-          case "truncated":
-            return new DownloadError(
-              `Cannot fetch "${url}": the transfer ended after ${failure.bytes} of ` +
-                `${failure.expected} bytes`,
-            );
-          case "broken":
-            return new DownloadError(
-              `Cannot fetch "${url}": the transfer broke off: ${
-                (failure.error as Error)?.message ?? failure.error
-              }`,
-              { cause: failure.error },
-            );
-        }
-      },
-    };
-  }
-}
-
-function seconds(ms: number): string {
-  return String(Math.round(ms / 100) / 10);
 }
 
 function lastModified(response: Response): Date {
