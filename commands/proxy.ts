@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { type Command, listFlag, repeatedFlag, stringFlag } from "../lib/cli/command.ts";
+import { parseKeyValue } from "../lib/cli/parse_key_value.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
@@ -94,14 +95,15 @@ or the config's metrics token.`,
         readFile: (path) => readFile(nodePath.resolve(base, path), "utf8"),
       });
     }
-    for (const value of listFlag(flags, "registry")) {
+    // One value per --registry: its commas separate the registry's own options.
+    for (const value of repeatedFlag(flags, "registry")) {
       const registry = await parseRegistryFlag(value, {
         readFile: (path) => readFile(path, "utf8"),
       });
       config.registries[registry.name] = registry;
     }
     for (const value of listFlag(flags, "alias")) {
-      const [host = "", name = ""] = splitPair(value, "--alias", "HOST=NAME");
+      const [host, name] = parseKeyValue(value, "--alias", "HOST=NAME");
       config.aliases[host.toLowerCase()] = name;
     }
     const defaultRegistry = stringFlag(flags, "default-registry");
@@ -141,11 +143,3 @@ or the config's metrics token.`,
     return 0;
   },
 };
-
-function splitPair(value: string, flag: string, form: string): [string, string] {
-  const at = value.indexOf("=");
-  if (at <= 0 || at === value.length - 1) {
-    throw new UsageError(`Cannot use ${flag} "${value}": expected ${form}`);
-  }
-  return [value.slice(0, at), value.slice(at + 1)];
-}

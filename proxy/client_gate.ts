@@ -30,7 +30,7 @@ export class ClientGate {
     this.#auth = new ClientAuth(config.auth, options);
     const rate = config.rateLimit;
     this.#limiter = rate
-      ? new RateLimiter(rate.requestsPerSecond, rate.burst, options.now ?? Date.now)
+      ? new RateLimiter(rate.requestsPerSecond, rate.burst, options.now)
       : undefined;
     this.#metricsToken = config.metricsToken;
     this.#metrics = metrics;

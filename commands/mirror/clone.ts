@@ -3,6 +3,7 @@ import * as nodePath from "node:path";
 import {
   booleanFlag,
   type Command,
+  dynamicListFlags,
   type FlagSpec,
   integerFlag,
   stringFlag,
@@ -108,12 +109,16 @@ Examples:
   flags: FLAGS,
   positionals: { min: 1, names: "<target-dir>" },
   dynamicFlags: true,
-  async run({ args, flags, rawArgs, out, env, signal }) {
+  async run({ args, flags, dynamicFlags, out, env, signal }) {
     const [targetDir, ...versions] = args;
     const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? DEFAULT_JOBS;
     const os = platformFlag(flags, "os");
     const arch = platformFlag(flags, "arch");
-    const components = componentFlags(rawArgs);
+    const components = dynamicListFlags(
+      dynamicFlags,
+      (name) =>
+        new UsageError(`Cannot use --${name}: it needs versions, as in --${name} v1.0.0,latest`),
+    );
     const home = ferryHome(env);
     const given = stringFlag(flags, "source");
     const sourceAddress = given ?? (await resolveMirrorAddress(home, env)).address;
@@ -264,33 +269,3 @@ Examples:
     return ExitCode.ok;
   },
 };
-
-/** `--tidb v1,v2 --pd=latest` → { tidb: ["v1","v2"], pd: ["latest"] }; known flags are skipped. */
-function componentFlags(rawArgs: string[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (let i = 0; i < rawArgs.length; i++) {
-    const arg = rawArgs[i]!;
-    if (arg === "--") break;
-    if (!arg.startsWith("--")) {
-      if (arg.startsWith("-") && arg.length === 2) {
-        const spec = Object.values(FLAGS).find((f) => f.short === arg.slice(1));
-        if (spec?.type === "string") i++;
-      }
-      continue;
-    }
-    const [name = "", inline] = arg.slice(2).split(/=(.*)/s);
-    if (name in FLAGS) {
-      if (FLAGS[name]!.type === "string" && inline === undefined) i++;
-      continue;
-    }
-    const value = inline ?? rawArgs[++i];
-    if (value === undefined || value.startsWith("-")) {
-      throw new UsageError(
-        `Cannot use --${name}: it needs versions, as in --${name} v1.0.0,latest`,
-      );
-    }
-    const values = value.split(",").map((v) => v.trim()).filter((v) => v !== "");
-    out[name] = [...(out[name] ?? []), ...values];
-  }
-  return out;
-}

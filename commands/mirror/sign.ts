@@ -2,6 +2,8 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { DownloadError, HttpStatusError, UsageError } from "../../lib/errors.ts";
+import { downloadErrors } from "../../lib/http/download_errors.ts";
+import { DEFAULT_FETCH_POLICY, fetchWithPolicy } from "../../lib/http/fetch_policy.ts";
 import { addSignature } from "../../lib/format/add_signature.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
@@ -39,10 +41,26 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
           `Cannot use --timeout "${stringFlag(flags, "timeout")}": give seconds`,
         );
       }
-      const timeout = AbortSignal.any([signal, AbortSignal.timeout(seconds * 1000)]);
-      const response = await fetch(target, { signal: timeout }).catch((error) => {
-        throw new DownloadError(`Cannot fetch "${target}": ${error.message}`, { cause: error });
-      });
+      const timeoutMs = seconds * 1000;
+      // --timeout bounds the whole exchange (GET and POST); the policy adds retries of
+      // transient failures, the byte cap and the stall guard within it.
+      const policy = {
+        ...DEFAULT_FETCH_POLICY,
+        headersTimeoutMs: timeoutMs,
+        idleTimeoutMs: timeoutMs,
+        deadlineAllowanceMs: timeoutMs,
+      };
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const send = (init: RequestInit, maxBytes?: number) =>
+        fetchWithPolicy((input, i) => fetch(input, i), target, init, policy, {
+          signal: timeout,
+          errors: downloadErrors(target, policy),
+          ...(maxBytes === undefined ? {} : { maxBytes }),
+        }).catch((error) => {
+          if (signal.aborted || !timeout.aborted) throw error;
+          throw new DownloadError(`Cannot fetch "${target}": no answer within ${seconds} s`);
+        });
+      const response = await send({ method: "GET" }, MAX_MANIFEST_BYTES);
       if (!response.ok || !response.body) {
         await response.body?.cancel();
         throw new HttpStatusError(target, response.status);
@@ -52,13 +70,11 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
         what: target,
       });
       const signed = addSignature(bytes, key, target);
-      const posted = await fetch(target, {
+      // A POST is never sent twice (the policy retries idempotent methods only).
+      const posted = await send({
         method: "POST",
         body: signed as Uint8Array<ArrayBuffer>,
         headers: { "content-type": "application/json" },
-        signal: timeout,
-      }).catch((error) => {
-        throw new DownloadError(`Cannot post to "${target}": ${error.message}`, { cause: error });
       });
       await posted.body?.cancel();
       if (!posted.ok) throw new HttpStatusError(target, posted.status);

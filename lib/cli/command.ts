@@ -17,13 +17,21 @@ export interface FlagSpec {
 /** Flag values after parsing: strings, booleans, or arrays for `multiple` flags. */
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
+/** An undeclared flag a dynamic-flag command was given: `--tidb v1` (value undefined: none). */
+export interface DynamicFlag {
+  name: string;
+  value: string | undefined;
+}
+
 /** What a command's `run` receives. */
 export interface CommandContext {
   /** Positional arguments after the command name. */
   args: string[];
   flags: FlagValues;
-  /** Everything after the command name, unparsed (for commands with dynamic flags). */
+  /** Everything after the command name, unparsed. */
   rawArgs: string[];
+  /** The undeclared flags, in order, for commands with `dynamicFlags` (else empty). */
+  dynamicFlags: DynamicFlag[];
   out: Output;
   env: Record<string, string | undefined>;
   /** Aborted on SIGINT/SIGTERM. */
@@ -54,7 +62,7 @@ export interface Command {
   flags: Record<string, FlagSpec>;
   /** How many positional arguments it takes. */
   positionals?: { min?: number; max?: number; names?: string };
-  /** Flags not in `flags` are passed through in rawArgs instead of being refused. */
+  /** Flags not in `flags` arrive in `dynamicFlags` (and rawArgs) instead of being refused. */
   dynamicFlags?: boolean;
   /** Returns the exit code (0 when omitted). Throws on failure. */
   run(context: CommandContext): Promise<number | void>;
@@ -74,8 +82,36 @@ export function booleanFlag(flags: FlagValues, name: string): boolean {
 
 /** Reads a repeatable string flag; `[]` when absent. Comma-separated values are split. */
 export function listFlag(flags: FlagValues, name: string): string[] {
+  return splitList(repeatedFlag(flags, name));
+}
+
+/**
+ * Reads a repeatable string flag's values as given, one per occurrence: for values that hold
+ * commas of their own (`--registry NAME=URL,ca=FILE`).
+ */
+export function repeatedFlag(flags: FlagValues, name: string): string[] {
   const value = flags[name];
-  const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+}
+
+/**
+ * The values of a dynamic-flag command's undeclared flags (`--tidb v1,v2 --pd=latest` →
+ * `{ tidb: ["v1", "v2"], pd: ["latest"] }`), comma-separated values split. A flag given without
+ * a value gets the error `missing` makes for it.
+ */
+export function dynamicListFlags(
+  dynamic: readonly DynamicFlag[],
+  missing: (name: string) => Error,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const { name, value } of dynamic) {
+    if (value === undefined) throw missing(name);
+    out[name] = [...(out[name] ?? []), ...splitList([value])];
+  }
+  return out;
+}
+
+function splitList(values: readonly string[]): string[] {
   return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
 }
 

@@ -12,7 +12,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { FlagSpec, FlagValues } from "./command.ts";
+import type { DynamicFlag, FlagSpec, FlagValues } from "./command.ts";
 
 /** A flag the command does not declare, so the caller can suggest the closest one. */
 export class UnknownFlagError extends UsageError {
@@ -28,8 +28,9 @@ export class UnknownFlagError extends UsageError {
 /** Options for {@linkcode parseFlags}. */
 export interface ParseFlagsOptions {
   /**
-   * Undeclared long flags are skipped instead of refused (`--tidb v1,v2` for clone); one
-   * without `=` takes the next word as its value unless that word starts with a dash.
+   * Undeclared long flags are collected in `dynamic` instead of refused (`--tidb v1,v2` for
+   * clone); one without `=` takes the next word as its value unless that word starts with a
+   * dash (then it has none).
    */
   dynamic?: boolean;
 }
@@ -38,6 +39,8 @@ export interface ParseFlagsOptions {
 export interface ParsedFlags {
   values: FlagValues;
   positionals: string[];
+  /** Undeclared long flags, in order (with the `dynamic` option; else always empty). */
+  dynamic: DynamicFlag[];
 }
 
 const TRUE_WORDS = new Set(["1", "t", "T", "TRUE", "true", "True"]);
@@ -77,6 +80,7 @@ export function parseFlags(
 ): ParsedFlags {
   const values: FlagValues = {};
   const positionals: string[] = [];
+  const dynamic: DynamicFlag[] = [];
   const byShort = new Map(
     Object.entries(specs).flatMap(([name, spec]) => spec.short ? [[spec.short, name]] : []),
   );
@@ -108,7 +112,9 @@ export function parseFlags(
       if (!spec) {
         if (!options.dynamic) throw new UnknownFlagError(`--${name}`);
         const next = args[i + 1];
-        if (inline === undefined && next !== undefined && !next.startsWith("-")) i++;
+        const takesNext = inline === undefined && next !== undefined && !next.startsWith("-");
+        if (takesNext) i++;
+        dynamic.push({ name, value: takesNext ? next : inline });
         continue;
       }
       if (spec.type === "boolean") {
@@ -144,7 +150,7 @@ export function parseFlags(
   for (const [name, spec] of Object.entries(specs)) {
     if (values[name] === undefined && spec.default !== undefined) values[name] = spec.default;
   }
-  return { values, positionals };
+  return { values, positionals, dynamic };
 }
 
 /**

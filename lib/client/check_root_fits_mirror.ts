@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../clock.ts";
 import {
   DownloadError,
   ExpiredError,
@@ -19,7 +20,7 @@ export interface CheckRootFitsMirrorOptions {
   /** What to do about a root of another mirror, appended to that error's message. */
   wrongRootHint?: string;
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 /** What {@linkcode checkRootFitsMirror} found when the root does belong to the mirror. */
@@ -59,7 +60,7 @@ export async function checkRootFitsMirror(
 ): Promise<RootFit> {
   const address = options.address ?? mirror.location;
   const from = options.rootFrom ? ` (${options.rootFrom})` : "";
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   // The root itself first (valid, signed by its own keys): that failure is about the file,
   // not about which mirror it belongs to.
   new TrustedMetadataSet(root, {

@@ -1,3 +1,4 @@
+import type { Clock } from "../clock.ts";
 import * as nodePath from "node:path";
 import { UsageError } from "../errors.ts";
 import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
@@ -10,7 +11,7 @@ import { BOOTSTRAP_ROOT, MANIFESTS_DIR } from "./set_mirror.ts";
 /** Options for {@linkcode openClientUpdater}. */
 export interface OpenClientUpdaterOptions {
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 /**

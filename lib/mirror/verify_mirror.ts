@@ -10,7 +10,7 @@ import {
   TooLargeError,
   VerificationError,
 } from "../errors.ts";
-import type { ProgressEvent } from "../cli/progress.ts";
+import type { ProgressEvent } from "../progress_events.ts";
 import { bodyStream, readBytes } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { decodeManifest, type ManifestTypes } from "../format/decode_manifest.ts";

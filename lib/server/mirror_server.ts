@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
@@ -40,8 +41,11 @@ export interface MirrorServerOptions {
   /** Web pages for browsers at `/` (pages/mirror_pages.ts); default true. */
   pages?: boolean;
   /** Clock for log times and the pages' expiry warnings (tests). */
-  now?: () => Date;
-  /** Monotonic milliseconds for revalidation (tests); default `performance.now()`. */
+  now?: Clock;
+  /**
+   * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
+   * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
+   */
   clock?: () => number;
 }
 
@@ -89,7 +93,7 @@ export function createMirrorHandler(
   });
   options.changes?.onChange(() => cache.invalidateAll());
   const statSync = storage.statSync?.bind(storage);
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const onAccess = options.onAccess;
   const pages = options.pages === false ? undefined : createMirrorPages(storage, { now });
   const log = (

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { type Clock, systemClock } from "../clock.ts";
 import {
   ExpiredError,
   LengthMismatchError,
@@ -14,7 +14,7 @@ import {
   MAX_ROOT_BYTES,
   MAX_TIMESTAMP_BYTES,
 } from "../format/repo_defaults.ts";
-import { sha256Hex } from "../format/hash.ts";
+import { hashingStream, sha256Hex } from "../format/hash.ts";
 import type {
   ComponentManifest,
   IndexManifest,
@@ -40,7 +40,7 @@ export interface MirrorUpdaterOptions {
    */
   cache?: Storage;
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
   /**
    * Only for checks that must see past an expiry (is this root the mirror's?): expiry problems
    * go here instead of being thrown (TrustedSetOptions.onExpired). Never for installs.
@@ -90,7 +90,7 @@ export class MirrorUpdater {
   readonly #mirror: StorageReader;
   readonly #cache: Storage | undefined;
   readonly #trustedRoot: Uint8Array | undefined;
-  readonly #now: () => Date;
+  readonly #now: Clock;
   readonly #onExpired: ((error: ExpiredError) => void) | undefined;
   #set: TrustedMetadataSet | undefined;
 
@@ -98,7 +98,7 @@ export class MirrorUpdater {
     this.#mirror = mirror;
     this.#cache = options.cache;
     this.#trustedRoot = options.trustedRoot;
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? systemClock;
     this.#onExpired = options.onExpired;
   }
 
@@ -234,38 +234,24 @@ export class MirrorUpdater {
         { cause: error },
       );
     });
-    const sha256 = createHash("sha256");
-    const sha512 = createHash("sha512");
-    let length = 0;
     let failure: Error | undefined;
-    const verifying = new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        length += chunk.length;
-        if (length > item.length) {
-          failure = new LengthMismatchError(
-            `Cannot trust "${source}": it is longer than the ${item.length} bytes its manifest says`,
-          );
-          throw failure;
-        }
-        sha256.update(chunk);
-        sha512.update(chunk);
-        controller.enqueue(chunk);
+    const verifying = hashingStream(["sha256", "sha512"], {
+      onChunk: (_chunk, length) => {
+        if (length <= item.length) return;
+        throw failure = new LengthMismatchError(
+          `Cannot trust "${source}": it is longer than the ${item.length} bytes its manifest says`,
+        );
       },
-      flush() {
+      check: (digest) => {
         try {
-          set.checkTarball(item, {
-            length,
-            sha256: sha256.digest("hex"),
-            sha512: sha512.digest("hex"),
-          });
+          set.checkTarball(item, digest);
         } catch (error) {
-          failure = error as Error;
-          throw error;
+          throw failure = error as Error;
         }
       },
     });
     try {
-      return await into.write(path, bodyStream(object).pipeThrough(verifying));
+      return await into.write(path, bodyStream(object).pipeThrough(verifying.stream));
     } catch (error) {
       throw failure ?? error;
     }

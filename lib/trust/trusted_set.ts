@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../clock.ts";
 import { createHash } from "node:crypto";
 import {
   ExpiredError,
@@ -34,7 +35,7 @@ import { type KeyDeclaration, verifyManifest } from "./verify_manifest.ts";
 /** Options for {@linkcode TrustedMetadataSet}. */
 export interface TrustedSetOptions {
   /** The clock (injected so tests and audits can fix "now"). Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
   /** The trust anchor's name in messages. Default "root.json". */
   rootFile?: string;
   /**
@@ -83,7 +84,7 @@ const HASHES = new Set(["sha256", "sha512"]);
  * index and components), but the versions seen are kept as rollback floors.
  */
 export class TrustedMetadataSet {
-  readonly #now: () => Date;
+  readonly #now: Clock;
   readonly #onExpired: ((error: ExpiredError) => void) | undefined;
   #root: Verified<RootManifest>;
   #rootFile: string;
@@ -100,7 +101,7 @@ export class TrustedMetadataSet {
    * (§5.1); {@linkcode checkRootFresh} does that once the root chain has been walked.
    */
   constructor(rootBytes: Uint8Array, options: TrustedSetOptions = {}) {
-    this.#now = options.now ?? (() => new Date());
+    this.#now = options.now ?? systemClock;
     this.#onExpired = options.onExpired;
     this.#rootFile = options.rootFile ?? "root.json";
     const root = decode(capped(rootBytes, MAX_ROOT_BYTES, this.#rootFile), "root", this.#rootFile);

@@ -15,14 +15,13 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { HashMismatchError, NotFoundError } from "../errors.ts";
 import type { Storage } from "../storage/storage.ts";
 import { bodyStream } from "../storage/read_bytes.ts";
 import { applyCommitJournal } from "./_apply_journal.ts";
 import { newCommitDir } from "./commit_log.ts";
 import { type CommitJournal, type JournalFile, toBase64, writeJournal } from "./commit_journal.ts";
-import { hashStream, sha256Hex } from "../format/hash.ts";
+import { hashingStream, hashStream, sha256Hex } from "../format/hash.ts";
 import { formatRfc3339 } from "../format/rfc3339.ts";
 import type { KeyLocation } from "./repo_keys.ts";
 import type { ChangeExpiry, RepositoryChange, TarballUpload } from "./repository_change.ts";
@@ -204,18 +203,10 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
-  const sha256 = createHash("sha256");
-  let length = 0;
-  const hashing = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      sha256.update(chunk);
-      length += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
+  const hashing = hashingStream(["sha256"]);
   const source = await tarball.open();
-  await storage.write(tarball.path, source.pipeThrough(hashing));
-  const digest = sha256.digest("hex");
+  await storage.write(tarball.path, source.pipeThrough(hashing.stream));
+  const { sha256: digest, length } = await hashing.digest;
   if (digest !== tarball.sha256 || length !== tarball.length) {
     throw new HashMismatchError(
       `Cannot publish "${tarball.path}": it changed while it was being written (sha256 ${

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import type { ProgressEvent } from "../../lib/cli/progress.ts";
+import type { ProgressEvent } from "../../lib/progress_events.ts";
 import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { fixture, FIXTURE_NOW } from "../_fixtures.ts";

@@ -15,6 +15,10 @@ describe("the import-direction check", () => {
     assert.equal(judgeImport("lib/trust/a.ts", "lib/errors.ts"), undefined);
     assert.equal(judgeImport("commands/mirror/clone.ts", "lib/cli/output.ts"), undefined);
     assert.equal(judgeImport("commands/proxy.ts", "proxy/create_registry_proxy.ts"), undefined);
+    assert.equal(
+      judgeImport("proxy/parse_proxy_config.ts", "lib/cli/parse_key_value.ts"),
+      undefined,
+    );
   });
 
   it("refuses an import that goes up or sideways", () => {
@@ -26,7 +30,6 @@ describe("the import-direction check", () => {
     assert.match(judgeImport("lib/server/a.ts", "proxy/b.ts") ?? "", /must not import proxy/);
     assert.match(judgeImport("proxy/a.ts", "commands/b.ts") ?? "", /must not import commands/);
     assert.match(judgeImport("lib/mirror/a.ts", "lib/cli/progress.ts") ?? "", /lib\/cli/);
-    assert.match(judgeImport("proxy/a.ts", "lib/cli/output.ts") ?? "", /lib\/cli/);
     assert.match(judgeImport("lib/errors.ts", "main.ts") ?? "", /nothing imports main\.ts/);
     assert.match(judgeImport("lib/newthing/a.ts", "lib/errors.ts") ?? "", /no floor/);
   });

@@ -1,5 +1,5 @@
 import { NotFoundError, UsageError } from "../../errors.ts";
-import type { ProgressEvent } from "../../cli/progress.ts";
+import type { ProgressEvent } from "../../progress_events.ts";
 import { MemoryStorage } from "../../storage/memory_storage.ts";
 import { bodyStream, readBytes } from "../../storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../../storage/storage.ts";

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { forEachLimited } from "../../for_each_limited.ts";
 import { NotFoundError, StorageError } from "../../errors.ts";
-import type { ProgressEvent } from "../../cli/progress.ts";
+import type { ProgressEvent } from "../../progress_events.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
 import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
+import { hashStream } from "../../format/hash.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
 import { type ExpectedFile, verifyingStream } from "./verifying_stream.ts";
 
@@ -195,18 +195,7 @@ async function existingState(
 }
 
 async function hashStored(storage: Storage, path: string): Promise<string> {
-  const hash = createHash("sha256");
-  const reader = bodyStream(await storage.read(path)).getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hash.update(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return hash.digest("hex");
+  return (await hashStream(bodyStream(await storage.read(path)), ["sha256"])).sha256;
 }
 
 /** Runs `work` over `items` with at most `limit` in flight; stops starting work on abort. */

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +7,7 @@ import { packTarball } from "../../archive/pack_tarball.ts";
 import { NotFoundError, UsageError } from "../../errors.ts";
 import { bodyStream, readText } from "../../storage/read_bytes.ts";
 import type { Storage } from "../../storage/storage.ts";
+import { hashStream } from "../../format/hash.ts";
 import type { VersionItem } from "../../format/manifest_types.ts";
 import { formatRfc3339 } from "../../format/rfc3339.ts";
 import { tarballName } from "../../format/versioned_name.ts";
@@ -181,9 +181,7 @@ async function storedSha256(
     const stat = await target.stat(path);
     const known = journal?.lookup(stat);
     if (known !== undefined) return known;
-    const hash = createHash("sha256");
-    for await (const chunk of bodyStream(await target.read(path))) hash.update(chunk);
-    const sha256 = hash.digest("hex");
+    const { sha256 } = await hashStream(bodyStream(await target.read(path)), ["sha256"]);
     // Recorded, so that linking ferry-<os>-<arch>.tar.gz to it needs no second hashing.
     journal?.record(stat, sha256);
     return sha256;

@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { createReadStream, type Stats } from "node:fs";
 import * as fs from "node:fs/promises";
 import { Readable } from "node:stream";
+import { hashingStream } from "../../format/hash.ts";
 
 /** A packed tarball's length and hashes. */
 export interface PackedDigest {
@@ -68,21 +69,14 @@ export async function writeAndHash(
   stream: ReadableStream<Uint8Array>,
   file: string,
 ): Promise<PackedDigest> {
-  const sha256 = createHash("sha256");
-  const sha512 = createHash("sha512");
-  let length = 0;
+  const hashing = hashingStream(["sha256", "sha512"]);
   const handle = await fs.open(file, "w", 0o644);
   try {
-    for await (const chunk of stream) {
-      sha256.update(chunk);
-      sha512.update(chunk);
-      length += chunk.length;
-      await handle.write(chunk);
-    }
+    for await (const chunk of stream.pipeThrough(hashing.stream)) await handle.write(chunk);
   } finally {
     await handle.close();
   }
-  return { sha256: sha256.digest("hex"), sha512: sha512.digest("hex"), length };
+  return await hashing.digest;
 }
 
 function keyOf(binary: Stats): CacheKey {

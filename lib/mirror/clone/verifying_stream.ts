@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { HashMismatchError, LengthMismatchError, TooLargeError } from "../../errors.ts";
+import { hashingStream, type StreamDigest } from "../../format/hash.ts";
 
 /** A length and SHA-256 that a file is allowed to have (from a signed manifest). */
 export interface ExpectedFile {
@@ -8,10 +8,7 @@ export interface ExpectedFile {
 }
 
 /** What passed through a {@linkcode verifyingStream} once it finished. */
-export interface VerifiedDigest {
-  length: number;
-  sha256: string;
-}
+export type VerifiedDigest = StreamDigest<"sha256">;
 
 /**
  * A pass-through stream that lets bytes through only while they can still match one of
@@ -31,55 +28,27 @@ export function verifyingStream(
 ): { stream: TransformStream<Uint8Array, Uint8Array>; digest: Promise<VerifiedDigest> } {
   if (expected.length === 0) throw new TypeError(`Cannot verify "${what}" against nothing`);
   const limit = Math.max(...expected.map((e) => e.length));
-  const hash = createHash("sha256");
-  let length = 0;
-  let settle: (digest: VerifiedDigest) => void = () => {};
-  let fail: (error: unknown) => void = () => {};
-  const digest = new Promise<VerifiedDigest>((resolve, reject) => {
-    settle = resolve;
-    fail = reject;
-  });
-  digest.catch(() => {});
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      length += chunk.length;
-      if (length > limit) {
-        const error = new TooLargeError(what, limit);
-        fail(error);
-        controller.error(error);
-        return;
-      }
-      hash.update(chunk);
-      controller.enqueue(chunk);
+  return hashingStream(["sha256"], {
+    onChunk: (chunk, length) => {
+      if (length > limit) throw new TooLargeError(what, limit);
       onBytes?.(chunk.length);
     },
-    flush(controller) {
-      const sha256 = hash.digest("hex");
+    check: ({ length, sha256 }) => {
       const sameLength = expected.filter((e) => e.length === length);
-      let error: Error | undefined;
       if (sameLength.length === 0) {
-        error = new LengthMismatchError(
+        throw new LengthMismatchError(
           `Cannot accept "${what}": it is ${length} bytes, the signed manifest says ${
             expected.map((e) => e.length).join(" or ")
           }`,
         );
-      } else if (!sameLength.some((e) => e.sha256 === sha256)) {
-        error = new HashMismatchError(
+      }
+      if (!sameLength.some((e) => e.sha256 === sha256)) {
+        throw new HashMismatchError(
           `Cannot accept "${what}": its sha256 is ${sha256}, the signed manifest says ${
             sameLength.map((e) => e.sha256).join(" or ")
           } (a stale or tampered copy?)`,
         );
       }
-      if (error) {
-        fail(error);
-        controller.error(error);
-        return;
-      }
-      settle({ length, sha256 });
-    },
-    cancel(reason) {
-      fail(reason);
     },
   });
-  return { stream, digest };
 }

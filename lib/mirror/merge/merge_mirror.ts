@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { NotFoundError, UsageError } from "../../errors.ts";
-import type { ProgressEvent } from "../../cli/progress.ts";
+import type { ProgressEvent } from "../../progress_events.ts";
 import { bodyStream, readBytes } from "../../storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../../storage/storage.ts";
 import { downloadFiles, type FileFailure } from "../clone/download_files.ts";
+import { hashStream } from "../../format/hash.ts";
 import type { SigningKey } from "../../format/key_info.ts";
 import { loadComponentManifest } from "../../trust/load_component_manifest.ts";
 import type { ComponentManifest, IndexManifest } from "../../format/manifest_types.ts";
@@ -233,7 +233,5 @@ function ownerKeysFor(
 }
 
 async function sha512Of(storage: Storage, path: string): Promise<string> {
-  const hash = createHash("sha512");
-  for await (const chunk of bodyStream(await storage.read(path))) hash.update(chunk);
-  return hash.digest("hex");
+  return (await hashStream(bodyStream(await storage.read(path)), ["sha512"])).sha512;
 }
