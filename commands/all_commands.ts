@@ -108,4 +108,14 @@ export const ALL_COMMANDS: CommandEntry[] = [
     summary: "Run a container-registry pull proxy with a verified local cache",
     load: async () => (await import("./proxy.ts")).proxyCommand,
   },
+  {
+    name: "image save",
+    summary: "Save container images into a bundle directory (OCI layout + TiUP mirror)",
+    load: async () => (await import("./image/save.ts")).imageSaveCommand,
+  },
+  {
+    name: "image verify",
+    summary: "Check an image bundle offline: signed inventory, every manifest and blob",
+    load: async () => (await import("./image/verify.ts")).imageVerifyCommand,
+  },
 ];

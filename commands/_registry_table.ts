@@ -1,0 +1,109 @@
+/**
+ * The registry table as `ferry proxy` builds it — built-in registries, the YAML config file,
+ * `--registry`, `--alias` and `--default-registry` — shared by the proxy and the image commands,
+ * so an image is named and reached the same way in both (auth, TLS, CA).
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import * as nodePath from "node:path";
+import { type FlagSpec, type FlagValues, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { UsageError } from "../lib/errors.ts";
+import type { RegistryClients } from "../lib/image/registry_client.ts";
+import { fetchTrustingCa } from "../lib/runtime.ts";
+import { FERRY_VERSION } from "../lib/version.ts";
+import {
+  checkProxyConfig,
+  parseProxyConfig,
+  parseRegistryFlag,
+} from "../proxy/parse_proxy_config.ts";
+import { defaultProxyConfig, type ProxyConfig } from "../proxy/proxy_config.ts";
+import { UpstreamClient } from "../proxy/upstream_client.ts";
+
+/** The flags that shape the registry table. */
+export const REGISTRY_TABLE_FLAGS: Record<string, FlagSpec> = {
+  config: {
+    type: "string",
+    short: "c",
+    valueName: "FILE",
+    description: "YAML config file (the proxy's: registries, aliases, defaultRegistry)",
+  },
+  registry: {
+    type: "string",
+    multiple: true,
+    valueName: "NAME=URL[,OPT…]",
+    description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000; " +
+      "options: ca=FILE, credentials=FILE (user:password), token-realm=URL, library",
+  },
+  alias: {
+    type: "string",
+    multiple: true,
+    valueName: "HOST=NAME",
+    description: "Serve registry NAME to requests for Host HOST (repeatable)",
+  },
+  "default-registry": {
+    type: "string",
+    valueName: "NAME",
+    description: "Registry for names without one (Docker Hub mirror mode)",
+  },
+};
+
+/** Builds the registry table from the defaults, `--config`, `--registry`, `--alias` and `--default-registry`. */
+export async function loadRegistryTable(flags: FlagValues): Promise<ProxyConfig> {
+  const configPath = stringFlag(flags, "config");
+  let config = defaultProxyConfig();
+  if (configPath !== undefined) {
+    const text = await readFile(configPath, "utf8").catch((error) => {
+      throw new UsageError(`Cannot read config file "${configPath}": ${error.code ?? error}`);
+    });
+    const base = nodePath.dirname(nodePath.resolve(configPath));
+    config = await parseProxyConfig(text, {
+      source: `"${configPath}"`,
+      readFile: (path) => readFile(nodePath.resolve(base, path), "utf8"),
+    });
+  }
+  for (const value of listFlag(flags, "registry")) {
+    const registry = await parseRegistryFlag(value, {
+      readFile: (path) => readFile(path, "utf8"),
+    });
+    config.registries[registry.name] = registry;
+  }
+  for (const value of listFlag(flags, "alias")) {
+    const at = value.indexOf("=");
+    if (at <= 0 || at === value.length - 1) {
+      throw new UsageError(`Cannot use --alias "${value}": expected HOST=NAME`);
+    }
+    config.aliases[value.slice(0, at).toLowerCase()] = value.slice(at + 1);
+  }
+  const defaultRegistry = stringFlag(flags, "default-registry");
+  if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
+  checkProxyConfig(config, "the flags and config file");
+  return config;
+}
+
+/**
+ * One authenticated client per registry of the table: the proxy's UpstreamClient (token and
+ * Basic auth, the registry's CA, redirects, retries), created on first use.
+ */
+export function registryClients(
+  config: ProxyConfig,
+  onLog: (line: string) => void,
+): RegistryClients {
+  const clients = new Map<string, UpstreamClient>();
+  return (name) => {
+    let client = clients.get(name);
+    if (!client) {
+      const registry = config.registries[name];
+      if (!registry) throw new UsageError(`Registry "${name}" is not in the registry table`);
+      client = new UpstreamClient(registry, {
+        fetch: registry.ca ? fetchTrustingCa(registry.ca) : globalThis.fetch.bind(globalThis),
+        timeoutMs: config.upstream.timeoutMs,
+        retries: config.upstream.retries,
+        userAgent: `ferry/${FERRY_VERSION}`,
+        onLog,
+      });
+      clients.set(name, client);
+    }
+    return client;
+  };
+}
