@@ -48,8 +48,15 @@ export const REGISTRY_TABLE_FLAGS: Record<string, FlagSpec> = {
   },
 };
 
-/** Builds the registry table from the defaults, `--config`, `--registry`, `--alias` and `--default-registry`. */
-export async function loadRegistryTable(flags: FlagValues): Promise<ProxyConfig> {
+/**
+ * Builds the registry table from the defaults, `--config`, `--registry`, `--alias` and
+ * `--default-registry`; aliases and the default must name registries of the table unless
+ * `requireKnown` is false.
+ */
+export async function loadRegistryTable(
+  flags: FlagValues,
+  options: { requireKnown?: boolean } = {},
+): Promise<ProxyConfig> {
   const configPath = stringFlag(flags, "config");
   let config = defaultProxyConfig();
   if (configPath !== undefined) {
@@ -77,7 +84,8 @@ export async function loadRegistryTable(flags: FlagValues): Promise<ProxyConfig>
   }
   const defaultRegistry = stringFlag(flags, "default-registry");
   if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
-  checkProxyConfig(config, "the flags and config file");
+  // A bundle serves the registries it holds images of, whether or not the table knows them.
+  if (options.requireKnown ?? true) checkProxyConfig(config, "the flags and config file");
   return config;
 }
 
