@@ -83,9 +83,9 @@ export function encodeInventory(inventory: Inventory, keys: SigningKey[]): Uint8
 }
 
 /**
- * Decodes an inventory file and checks its shape (every digest sha256, every size a safe
- * integer, every repository's digests listed in `manifests`/`blobs`). Throws
- * ManifestFormatError naming `file`. Signatures are the caller's check.
+ * Decodes an inventory file: the envelope, the raw `signed` span and the signed object, with no
+ * look at its content yet (signatures first: {@linkcode checkInventoryShape} after them).
+ * Throws ManifestFormatError naming `file`.
  */
 export function decodeInventory(bytes: Uint8Array, file = INVENTORY_PATH): UnverifiedInventory {
   const bad = (why: string) => new ManifestFormatError(`Cannot use "${file}": ${why}`);
@@ -104,7 +104,15 @@ export function decodeInventory(bytes: Uint8Array, file = INVENTORY_PATH): Unver
   ) {
     throw bad('"signatures" is not a list of {keyid, sig}');
   }
-  const signed = parsed.signed as Inventory;
+  return { signed: parsed.signed as Inventory, signatures: signatures as Signature[], signedBytes };
+}
+
+/**
+ * Checks a (signed) inventory's shape: every digest sha256, every size a safe integer, every
+ * repository naming only manifests and blobs the inventory lists. Throws ManifestFormatError.
+ */
+export function checkInventoryShape(signed: Inventory, file = INVENTORY_PATH): void {
+  const bad = (why: string) => new ManifestFormatError(`Cannot use "${file}": ${why}`);
   if (typeof signed !== "object" || signed === null || signed._type !== INVENTORY_TYPE) {
     throw bad(`"_type" is not "${INVENTORY_TYPE}"`);
   }
@@ -126,5 +134,4 @@ export function decodeInventory(bytes: Uint8Array, file = INVENTORY_PATH): Unver
       repo.blobs.every((d) => signed.blobs?.[d] !== undefined);
     if (!ok) throw bad(`repository "${name}" names content the inventory does not list`);
   }
-  return { signed, signatures: signatures as Signature[], signedBytes };
 }

@@ -1,7 +1,12 @@
 import { ExpiredError, RollbackError } from "../errors.ts";
 import { parseRfc3339 } from "../repo/rfc3339.ts";
 import { type TrustedKeys, verifySignatures } from "../repo/verify_signatures.ts";
-import { decodeInventory, type Inventory, INVENTORY_PATH } from "./inventory.ts";
+import {
+  checkInventoryShape,
+  decodeInventory,
+  type Inventory,
+  INVENTORY_PATH,
+} from "./inventory.ts";
 
 /** Options for {@linkcode verifyInventory}. */
 export interface VerifyInventoryOptions {
@@ -13,8 +18,8 @@ export interface VerifyInventoryOptions {
 
 /**
  * Decodes an inventory file and checks it the way TiUP checks a manifest: the signatures over
- * the raw `signed` bytes with the bundle's index keys and threshold (SignatureError), then the
- * expiry (ExpiredError). Pure: bytes, keys and a clock in, the verified inventory out.
+ * the raw `signed` bytes with the bundle's index keys and threshold (SignatureError) before
+ * anything else is read from it, then its shape, then the expiry (ExpiredError). Pure: bytes, keys and a clock in, the verified inventory out.
  */
 export function verifyInventory(
   bytes: Uint8Array,
@@ -24,6 +29,7 @@ export function verifyInventory(
   const file = options.file ?? INVENTORY_PATH;
   const decoded = decodeInventory(bytes, file);
   verifySignatures(decoded.signedBytes, decoded.signatures, trusted, file);
+  checkInventoryShape(decoded.signed, file);
   if (parseRfc3339(decoded.signed.expires).getTime() < options.now.getTime()) {
     throw new ExpiredError(
       `"${file}" expired on ${decoded.signed.expires.slice(0, 10)} ` +
