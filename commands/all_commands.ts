@@ -118,4 +118,14 @@ export const ALL_COMMANDS: CommandEntry[] = [
     summary: "Check an image bundle offline: signed inventory, every manifest and blob",
     load: async () => (await import("./image/verify.ts")).imageVerifyCommand,
   },
+  {
+    name: "image diff",
+    summary: "Write a delta bundle with only what the far side's inventory lacks",
+    load: async () => (await import("./image/diff.ts")).imageDiffCommand,
+  },
+  {
+    name: "image load",
+    summary: "Verify a delta bundle and merge it into an image bundle",
+    load: async () => (await import("./image/load.ts")).imageLoadCommand,
+  },
 ];

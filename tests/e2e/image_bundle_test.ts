@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, test } from "node:test";
@@ -25,7 +25,7 @@ import {
 } from "./_cli.ts";
 import { seededRandom, verifyMirrorDir } from "./_clone_fixtures.ts";
 import { type RunningContainerd, startContainerd } from "./_containerd.ts";
-import { pushReferrer } from "./_push_artifact.ts";
+import { pushBlob, pushManifest, pushReferrer } from "./_push_artifact.ts";
 import { run, type RunningRig, startRig } from "./_registry_rig.ts";
 
 const T = { timeout: 300_000 };
@@ -436,3 +436,89 @@ test("image verify and save refuse a directory that is not a bundle", T, async (
   const verify = await runFerry(["image", "verify", other], { env });
   assert.equal(verify.code, 3, verify.stdout + verify.stderr);
 });
+
+/** Pushes a one-layer OCI image with `layerBytes` of random content to the rig's upstream. */
+async function pushSmallImage(repo: string, tag: string, layerBytes: number): Promise<string> {
+  const base = rig.env.RIG_UPSTREAM_URL!;
+  const config = new TextEncoder().encode(JSON.stringify({ created: new Date().toISOString() }));
+  const layer = new Uint8Array(randomBytes(layerBytes));
+  const manifest = new TextEncoder().encode(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: {
+      mediaType: "application/vnd.oci.image.config.v1+json",
+      digest: await pushBlob(base, repo, config),
+      size: config.length,
+    },
+    layers: [{
+      mediaType: "application/vnd.oci.image.layer.v1.tar",
+      digest: await pushBlob(base, repo, layer),
+      size: layer.length,
+    }],
+  }));
+  return await pushManifest(base, repo, tag, manifest, OCI_MANIFEST);
+}
+
+async function treeBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const path = nodePath.join(dir, entry.name);
+    if (entry.isDirectory()) total += await treeBytes(path);
+    else if (entry.isFile()) total += (await fs.stat(path)).size;
+  }
+  return total;
+}
+
+test(
+  "incremental: 30 images, one changed; the delta is under 5% and load brings it over",
+  T,
+  async () => {
+    await ready();
+    const names = Array.from({ length: 30 }, (_, i) => `fleet/app-${i}`);
+    for (const name of names) await pushSmallImage(name, "v1", 100_000);
+    const list = nodePath.join(temp!.dir, "fleet.txt");
+    await fs.writeFile(list, names.map((n) => `upstream.test/${n}:v1`).join("\n") + "\n");
+    const near = nodePath.join(temp!.dir, "near");
+    const far = nodePath.join(temp!.dir, "far");
+    await ferry(["image", "save", "-f", list, "-o", near, "--config", configPath]);
+    // The far side gets the whole bundle once (without the private keys).
+    await fs.cp(near, far, { recursive: true, filter: (src) => !src.includes(`${near}/keys`) });
+    const changed = await pushSmallImage("fleet/app-7", "v1", 100_000);
+    const again = await ferry(["image", "save", "-f", list, "-o", near, "--config", configPath]);
+    assert.match(again.stdout, / 2 blobs downloaded/, again.stdout);
+    const delta = nodePath.join(temp!.dir, "delta");
+    await ferry([
+      "image",
+      "diff",
+      near,
+      "--have",
+      nodePath.join(far, "images.json"),
+      "-o",
+      delta,
+    ]);
+    const full = await treeBytes(nodePath.join(near, "blobs"));
+    const moved = await treeBytes(delta);
+    assert.ok(moved <= 0.05 * full, `delta ${moved} B of a ${full} B bundle`);
+    console.log(
+      `incremental: bundle blobs ${full} B, delta ${moved} B (${(100 * moved / full).toFixed(2)}%)`,
+    );
+
+    // A tampered delta is refused and changes nothing; the real one loads and verifies.
+    const bad = nodePath.join(temp!.dir, "delta-bad");
+    await fs.cp(delta, bad, { recursive: true });
+    const blob = nodePath.join(bad, "blobs", "sha256", changed.slice(7));
+    const bytes = await fs.readFile(blob);
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 1;
+    await fs.writeFile(blob, bytes);
+    const before = await fs.readFile(nodePath.join(far, "images.json"));
+    await ferry(["image", "load", bad, "--into", far], 3);
+    assert.deepEqual(await fs.readFile(nodePath.join(far, "images.json")), before);
+    await ferry(["image", "load", delta, "--into", far]);
+    await ferry(["image", "verify", far]);
+    const index = JSON.parse(await fs.readFile(nodePath.join(far, "index.json"), "utf8"));
+    const entry = index.manifests.find((m: { annotations: Record<string, string> }) =>
+      m.annotations["org.opencontainers.image.ref.name"] === "upstream.test/fleet/app-7:v1"
+    );
+    assert.equal(entry.digest, changed);
+  },
+);
