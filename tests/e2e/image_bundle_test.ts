@@ -499,9 +499,6 @@ test(
     const full = await treeBytes(nodePath.join(near, "blobs"));
     const moved = await treeBytes(delta);
     assert.ok(moved <= 0.05 * full, `delta ${moved} B of a ${full} B bundle`);
-    console.log(
-      `incremental: bundle blobs ${full} B, delta ${moved} B (${(100 * moved / full).toFixed(2)}%)`,
-    );
 
     // A tampered delta is refused and changes nothing; the real one loads and verifies.
     const bad = nodePath.join(temp!.dir, "delta-bad");
