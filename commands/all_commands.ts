@@ -128,4 +128,9 @@ export const ALL_COMMANDS: CommandEntry[] = [
     summary: "Verify a delta bundle and merge it into an image bundle",
     load: async () => (await import("./image/load.ts")).imageLoadCommand,
   },
+  {
+    name: "image push",
+    summary: "Push an image bundle into a registry (Harbor, Distribution, zot), digests kept",
+    load: async () => (await import("./image/push.ts")).imagePushCommand,
+  },
 ];

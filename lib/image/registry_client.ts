@@ -8,9 +8,13 @@
 
 /** A request to one registry, below its origin. */
 export interface RegistryRequest {
-  method: "GET" | "HEAD";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
   /** The repository at the registry, for the token scope: "library/nginx". */
   repository: string;
+  /** The token scope's actions (default "pull"; pushes ask for "pull,push"). */
+  actions?: string;
+  /** A body, in memory so that it can be sent again after an auth challenge. */
+  body?: Uint8Array;
   /** Path and query below the origin: "/v2/library/nginx/manifests/latest". */
   path: string;
   headers?: Record<string, string>;

@@ -30,6 +30,12 @@ import { run, type RunningRig, startRig } from "./_registry_rig.ts";
 
 const T = { timeout: 300_000 };
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+const ACCEPT_ALL = [
+  OCI_MANIFEST,
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+].join(", ");
 
 let temp: { dir: string; remove(): Promise<void> } | undefined;
 let rig: RunningRig;
@@ -517,5 +523,88 @@ test(
       m.annotations["org.opencontainers.image.ref.name"] === "upstream.test/fleet/app-7:v1"
     );
     assert.equal(entry.digest, changed);
+  },
+);
+
+/** A fresh CNCF Distribution registry of the test's own (its own storage, port and log). */
+async function startFreshRegistry(): Promise<
+  { url: string; log(): Promise<string>; stop(): Promise<void> }
+> {
+  const dir = nodePath.join(temp!.dir, "fresh-registry");
+  await fs.mkdir(nodePath.join(dir, "data"), { recursive: true });
+  const port = await freePort();
+  const config = nodePath.join(dir, "config.yml");
+  await fs.writeFile(
+    config,
+    `version: 0.1
+log: { level: info, accesslog: { disabled: false } }
+storage:
+  filesystem: { rootdirectory: ${nodePath.join(dir, "data")} }
+http:
+  addr: 127.0.0.1:${port}
+`,
+  );
+  const logFile = nodePath.join(dir, "registry.log");
+  const out = await fs.open(logFile, "w");
+  const child = spawn("timeout", ["-s", "KILL", "600", "docker-registry", "serve", config], {
+    stdio: ["ignore", out.fd, out.fd],
+  });
+  await out.close();
+  const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`${url}/v2/`).then(
+      (r) => r.body?.cancel().then(() => true),
+      () => false,
+    );
+    if (up) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    log: () => fs.readFile(logFile, "utf8"),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGTERM");
+      await exited;
+    },
+  };
+}
+
+test(
+  "push into a fresh Distribution registry keeps digests; a second push moves no blob",
+  T,
+  async () => {
+    await ready();
+    const registry = await startFreshRegistry();
+    try {
+      const args = ["image", "push", bundle, `${registry.url}/mirror`, "--chunk-mb", "1"];
+      const first = await ferry(args);
+      assert.match(first.stdout, /mounted/);
+      for (const image of IMAGES) {
+        const response = await fetch(
+          `${registry.url}/v2/mirror/${image.repo}/manifests/${image.tag}`,
+          { method: "HEAD", headers: { accept: ACCEPT_ALL } },
+        );
+        assert.equal(
+          response.headers.get("docker-content-digest"),
+          rig.digest(image.repo, image.tag),
+        );
+      }
+      assert.equal(
+        await skopeoDigest(`docker://${registry.url.slice(7)}/mirror/test/multi:latest`),
+        rig.digest("test/multi", "latest"),
+      );
+      const uploadsBefore = (await registry.log()).split("\n").filter((l) =>
+        /"(PATCH|POST) \/v2\/[^"]*\/blobs\/uploads/.test(l)
+      ).length;
+      const second = await ferry(args);
+      assert.match(second.stdout, / 0 blobs uploaded .* 0 mounted/, second.stdout);
+      const uploadsAfter = (await registry.log()).split("\n").filter((l) =>
+        /"(PATCH|POST) \/v2\/[^"]*\/blobs\/uploads/.test(l)
+      ).length;
+      assert.equal(uploadsAfter, uploadsBefore);
+    } finally {
+      await registry.stop();
+    }
   },
 );
