@@ -30,7 +30,7 @@ bash scripts/rig/registry-rig.sh seed --state-dir "$work/rig" >/dev/null
 up="127.0.0.1:$base"
 refs=(test/big:latest test/multi:latest test/multi:docker test/hello:v1)
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); awk -v s="$s" -v e="$e" 'BEGIN { printf "%.2f\n", e - s }'; }
 
 "${ferry[@]}" mirror init "$work/keys-made" >/dev/null 2>&1
 ferry_save=() skopeo_save=()
