@@ -5,9 +5,10 @@
  *
  * @module
  */
+export { REGISTRY_TABLE_FLAGS } from "./_registry_table_flags.ts";
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagSpec, type FlagValues, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { type FlagValues, listFlag, stringFlag } from "../lib/cli/command.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { RegistryClients } from "../lib/image/registry_client.ts";
 import { fetchTrustingCa } from "../lib/runtime.ts";
@@ -19,34 +20,6 @@ import {
 } from "../proxy/parse_proxy_config.ts";
 import { defaultProxyConfig, type ProxyConfig } from "../proxy/proxy_config.ts";
 import { UpstreamClient } from "../proxy/upstream_client.ts";
-
-/** The flags that shape the registry table. */
-export const REGISTRY_TABLE_FLAGS: Record<string, FlagSpec> = {
-  config: {
-    type: "string",
-    short: "c",
-    valueName: "FILE",
-    description: "YAML config file (the proxy's: registries, aliases, defaultRegistry)",
-  },
-  registry: {
-    type: "string",
-    multiple: true,
-    valueName: "NAME=URL[,OPT…]",
-    description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000; " +
-      "options: ca=FILE, credentials=FILE (user:password), token-realm=URL, library",
-  },
-  alias: {
-    type: "string",
-    multiple: true,
-    valueName: "HOST=NAME",
-    description: "Serve registry NAME to requests for Host HOST (repeatable)",
-  },
-  "default-registry": {
-    type: "string",
-    valueName: "NAME",
-    description: "Registry for names without one (Docker Hub mirror mode)",
-  },
-};
 
 /**
  * Builds the registry table from the defaults, `--config`, `--registry`, `--alias` and

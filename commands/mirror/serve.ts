@@ -11,8 +11,7 @@ import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { bundleHandler } from "../image/_bundle_handler.ts";
-import { REGISTRY_TABLE_FLAGS } from "../_registry_table.ts";
+import { REGISTRY_TABLE_FLAGS } from "../_registry_table_flags.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 
@@ -63,7 +62,12 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     });
     const storage = new LocalStorage(dir);
     const handler = createMirrorHandler(storage, {
-      v2: await bundleHandler(storage, flags, (line) => out.warn(line)),
+      // Loaded here: the registry table's YAML parser is not needed to show --help.
+      v2: await (await import("../image/_bundle_handler.ts")).bundleHandler(
+        storage,
+        flags,
+        (line) => out.warn(line),
+      ),
       changes: watcher,
       revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
