@@ -114,6 +114,26 @@ describe("saveImages()", () => {
     await assert.rejects(storage.stat(INVENTORY_PATH), NotFoundError);
   });
 
+  test("rejects a platform manifest whose bytes do not hash to the index's digest", async () => {
+    const registry = new MemoryRegistry();
+    const index = multiArch(registry);
+    const child = JSON.parse(new TextDecoder().decode(registry.manifests.get(index.digest)!.bytes))
+      .manifests[1].digest as string;
+    // The registry answers the digest with other bytes (a converted or swapped manifest).
+    const stored = registry.manifests.get(child)!;
+    registry.manifests.set(child, {
+      ...stored,
+      bytes: new TextEncoder().encode('{"schemaVersion":2}'),
+    });
+    const storage = await emptyBundle();
+    await assert.rejects(
+      saveImages(storage, [REF("app", "v1")], { clients: () => registry }),
+      HashMismatchError,
+    );
+    await assert.rejects(storage.stat(INVENTORY_PATH), NotFoundError);
+    await assert.rejects(storage.stat(LAYOUT_INDEX_PATH), NotFoundError);
+  });
+
   test("refuses an image the registry does not have", async () => {
     const storage = await emptyBundle();
     await assert.rejects(
