@@ -1,23 +1,31 @@
+import { readFile } from "node:fs/promises";
 import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
+import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
 import { verifyBundle } from "../../lib/image/verify_bundle.ts";
 import { parseRfc3339 } from "../../lib/repo/rfc3339.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const imageVerifyCommand: Command = {
-  usage: "DIR [--now RFC3339] [--jobs N] [--json]",
+  usage: "DIR [--root FILE] [--now RFC3339] [--jobs N] [--json]",
   description: `Checks an image bundle offline before it is trusted: the root chain from DIR's
 root.json, the inventory's signatures (the bundle's index keys) and expiry, index.json against
 the inventory, then every manifest and blob: present, of its signed size, hashing to its
 digest. Lists every problem. Exit code 0 when clean, 3 when anything failed.
-Compare DIR's root.json with the one you trust (or run "ferry mirror verify DIR --root FILE").
+Trust starts from --root FILE (a root.json got out of band), else from DIR's own root.json.
 
 Examples:
   ferry image verify /srv/bundle
+  ferry image verify /srv/bundle --root /media/trusted/root.json
   ferry image verify /srv/bundle --json | jq '.problems[]'`,
   flags: {
+    root: {
+      type: "string",
+      valueName: "FILE",
+      description: "Trusted root.json to start from (default: the bundle's own root.json)",
+    },
     now: {
       type: "string",
       valueName: "RFC3339",
@@ -46,10 +54,20 @@ Examples:
         );
       }
     }
+    const rootFile = stringFlag(flags, "root");
+    const root = rootFile === undefined ? undefined : await readFile(rootFile).catch((error) => {
+      throw new UsageError(`Cannot read --root "${rootFile}": ${error.code ?? error.message}`);
+    });
+    if (root && root.length > MAX_ROOT_BYTES) {
+      throw new UsageError(
+        `Cannot use --root "${rootFile}": it is larger than ${MAX_ROOT_BYTES} bytes`,
+      );
+    }
     const json = booleanFlag(flags, "json");
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying blobs");
     const report = await verifyBundle(new LocalStorage(dir), {
       ...(now ? { now } : {}),
+      ...(root ? { root: new Uint8Array(root) } : {}),
       jobs: integerFlag(flags, "jobs", { min: 1, max: 64 }) ?? 4,
       onProgress: (event) => progress.update(event),
       signal,

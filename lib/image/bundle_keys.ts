@@ -5,7 +5,10 @@ import { MIRROR_KEYS_PREFIX } from "../repo/repo_defaults.ts";
 import { loadRepoKeys } from "../repo/repo_keys.ts";
 import { loadRepositoryState } from "../repo/repository_state.ts";
 import type { TrustedKeys } from "../repo/verify_signatures.ts";
+import { readBytes } from "../storage/read_bytes.ts";
 import type { Storage, StorageReader } from "../storage/storage.ts";
+import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
+import { TrustedMetadataSet } from "../repo/trusted_set.ts";
 
 /** The role whose keys sign a bundle's inventory: the index says what a mirror carries. */
 export const INVENTORY_ROLE = "index";
@@ -60,15 +63,32 @@ export async function openBundleSigner(
 
 /**
  * The keys and threshold an inventory in `storage` must be signed with: the index role of the
- * bundle's root, reached through the root chain from its own root.json (verified signatures
- * and thresholds at every step, as a TiUP client does).
+ * bundle's root, reached through the root chain (verified signatures and thresholds at every
+ * step, as a TiUP client does) from `root` — a root.json the far side trusts, got out of band —
+ * or else from the bundle's own root.json.
  */
 export async function trustedInventoryKeys(
   storage: StorageReader,
-  options: { now?: Date } = {},
+  options: { now?: Date; root?: Uint8Array } = {},
 ): Promise<TrustedKeys & { rootVersion: number }> {
-  const state = await loadRepositoryState(storage, options);
-  const root = state.root.manifest.signed;
+  let root;
+  if (options.root) {
+    const now = options.now ?? new Date();
+    const set = new TrustedMetadataSet(options.root, { now: () => now, rootFile: "--root" });
+    // TUF 5.3: N+1.root.json, N+2.root.json, … until one is missing.
+    for (let version = set.root.signed.version + 1;; version++) {
+      const bytes = await readBytes(storage, `${version}.root.json`, { maxBytes: MAX_ROOT_BYTES })
+        .catch((error) => {
+          if (error instanceof NotFoundError) return undefined;
+          throw error;
+        });
+      if (!bytes) break;
+      set.updateRoot(bytes);
+    }
+    root = set.root.signed;
+  } else {
+    root = (await loadRepositoryState(storage, options)).root.manifest.signed;
+  }
   const role = root.roles[INVENTORY_ROLE];
   return { keys: role.keys, threshold: role.threshold, rootVersion: root.version };
 }

@@ -54,8 +54,8 @@ export interface VerifyBundleOptions {
   inventoryFile?: string;
   /** Also check the layout's index.json against the inventory (default true). */
   checkLayoutIndex?: boolean;
-  /** Trust these keys instead of the bundle's own root (a delta is checked with its target's). */
-  trusted?: Awaited<ReturnType<typeof trustedInventoryKeys>>;
+  /** A root.json to trust (got out of band) instead of the bundle's own. */
+  root?: Uint8Array;
   /** Only these digests must be present (a delta carries part of the content). */
   only?: ReadonlySet<string>;
   onProgress?: (event: ProgressEvent) => void;
@@ -79,7 +79,10 @@ export async function verifyBundle(
   const file = options.inventoryFile ?? INVENTORY_PATH;
   let inventory: Inventory;
   try {
-    const trusted = options.trusted ?? await trustedInventoryKeys(storage, { now });
+    const trusted = await trustedInventoryKeys(storage, {
+      now,
+      ...(options.root ? { root: options.root } : {}),
+    });
     const bytes = await readBytes(storage, file, { maxBytes: MAX_INVENTORY_BYTES });
     inventory = verifyInventory(bytes, trusted, { now, file });
   } catch (error) {
