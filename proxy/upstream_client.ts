@@ -49,9 +49,14 @@ export interface UpstreamClientOptions {
 
 /** A request to one upstream registry. */
 export interface UpstreamRequest {
-  method: "GET" | "HEAD";
+  /** POST, PUT and PATCH are for `ferry image push`; the proxy itself only reads. */
+  method: UpstreamMethod;
   /** The repository at the upstream, for the token scope. */
   repository: string;
+  /** The token scope's actions (default "pull"; a push asks for "pull,push"). */
+  actions?: string;
+  /** A request body, in memory so that it can be sent again after a 401 or a redirect. */
+  body?: Uint8Array;
   /** Path and query below the registry's origin: "/v2/library/nginx/manifests/latest". */
   path: string;
   headers?: Record<string, string>;
@@ -61,6 +66,9 @@ export interface UpstreamRequest {
    */
   deadlineMs?: number;
 }
+
+/** The methods an upstream request may use. */
+export type UpstreamMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
 
 interface CachedToken {
   value: string;
@@ -128,7 +136,7 @@ export class UpstreamClient {
     const deadline = request.deadlineMs === undefined
       ? Infinity
       : performance.now() + request.deadlineMs;
-    let scope = `repository:${request.repository}:pull`;
+    let scope = `repository:${request.repository}:${request.actions ?? "pull"}`;
     for (let attempt = 0;; attempt++) {
       const authorization = await this.#authorization(scope, deadline);
       const headers: Record<string, string> = {
@@ -144,6 +152,7 @@ export class UpstreamClient {
         url,
         headers,
         deadline,
+        request.body,
       );
       if (response.status !== 401 || attempt > 0) return response;
       // A challenge from a redirect target is not the registry's: answering it would hand our
@@ -259,16 +268,17 @@ export class UpstreamClient {
   }
 
   async #followRedirects(
-    method: "GET" | "HEAD",
+    method: UpstreamMethod,
     start: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<{ response: Response; origin: string }> {
     let url = start;
     let current = headers;
     const origin = new URL(start).origin;
     for (let hop = 0;; hop++) {
-      const response = await this.#fetchWithRetries(method, url, current, deadline);
+      const response = await this.#fetchWithRetries(method, url, current, deadline, body);
       const location = response.headers.get("location");
       if (!REDIRECTS.has(response.status) || !location) {
         return { response, origin: new URL(url).origin };
@@ -334,13 +344,16 @@ export class UpstreamClient {
 
   /** Exchanges under the shared retry policy (lib/http), told to the breaker and the metrics. */
   async #fetchWithRetries(
-    method: "GET" | "HEAD",
+    method: UpstreamMethod,
     url: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<Response> {
+    // POST and PATCH (an upload session, a chunk) are never sent twice: retryTransient only
+    // repeats idempotent methods.
     const { response } = await retryTransient(
-      async () => ({ response: await this.#exchange(method, url, headers, deadline) }),
+      async () => ({ response: await this.#exchange(method, url, headers, deadline, body) }),
       { retries: this.#options.retries, retryDelayMs: this.#options.retryDelayMs ?? 200 },
       {
         method,
@@ -362,6 +375,7 @@ export class UpstreamClient {
     url: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<Response> {
     const name = this.#registry.name;
     const blocked = this.#breaker.blockedFor();
@@ -375,7 +389,7 @@ export class UpstreamClient {
     }
     let response: Response;
     try {
-      response = await this.#fetchOnce(method, url, headers, deadline);
+      response = await this.#fetchOnce(method, url, headers, deadline, body);
     } catch (error) {
       if (error instanceof UpstreamUnavailableError && error.reason !== "refused") {
         this.#breaker.failure();
@@ -393,13 +407,19 @@ export class UpstreamClient {
     url: string,
     headers: Record<string, string>,
     deadline: number,
+    requestBody?: Uint8Array,
   ): Promise<Response> {
     const name = this.#registry.name;
     const { timeoutMs } = this.#options;
     const { response, abort } = await fetchAttempt(
       this.#options.fetch,
       url,
-      { method, headers, redirect: "manual" },
+      {
+        method,
+        headers,
+        ...(requestBody ? { body: requestBody as Uint8Array<ArrayBuffer> } : {}),
+        redirect: "manual",
+      },
       {
         timeoutMs: Math.min(timeoutMs, deadline - performance.now()),
         toError: ({ timedOut, waitedMs, error }) =>

@@ -11,6 +11,7 @@ import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { REGISTRY_TABLE_FLAGS } from "../_registry_table_flags.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 
@@ -25,9 +26,13 @@ Examples:
   ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
 
-Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
+Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)
+
+Images saved into DIR ("ferry image save") are served on /v2/ from the same port:
+  docker pull HOST:PORT/REGISTRY/REPO:TAG   (--default-registry/--alias as for ferry proxy)`,
   flags: {
     ...serverFlags("127.0.0.1:8080"),
+    ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
@@ -55,7 +60,14 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
             `seen within ${REVALIDATE_MS} ms instead`,
         ),
     });
-    const handler = createMirrorHandler(new LocalStorage(dir), {
+    const storage = new LocalStorage(dir);
+    const handler = createMirrorHandler(storage, {
+      // Loaded here: the registry table's YAML parser is not needed to show --help.
+      v2: await (await import("../image/_bundle_handler.ts")).bundleHandler(
+        storage,
+        flags,
+        (line) => out.warn(line),
+      ),
       changes: watcher,
       revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),

@@ -42,6 +42,8 @@ export interface MirrorServerOptions {
   pages?: boolean;
   /** Clock for log times and the pages' expiry warnings (tests). */
   now?: Clock;
+  /** Answers `/v2/…` (the OCI pull API of an image bundle in the same directory). */
+  v2?: (request: Request) => Promise<Response>;
   /**
    * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
    * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
@@ -127,6 +129,9 @@ export function createMirrorHandler(
   return (request, info) => {
     const started = onAccess ? performance.now() : 0;
     const raw = rawPath(request.url);
+    if (options.v2 && (raw === "/v2" || raw.startsWith("/v2/"))) {
+      return options.v2(request).then((response) => log(request, raw, response, started, info));
+    }
     // Hot path, with no await and, within a revalidation epoch, no system call: a GET or HEAD
     // of a small file this raw path reached before (already decoded, confined and checked
     // against the privacy rule then), unchanged since.
