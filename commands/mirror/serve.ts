@@ -13,6 +13,7 @@ import { watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
+import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
 export const mirrorServeCommand: Command = {
   usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
@@ -28,6 +29,7 @@ Examples:
 Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
   flags: {
     ...serverFlags("127.0.0.1:8080"),
+    ...TEAM_SERVE_FLAGS,
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
@@ -60,18 +62,22 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
       revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
+    let team;
     let server;
     try {
-      server = await serveHttp(handler, {
+      team = await teamServices(dir, flags, handler, out);
+      server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
         ...(tls ? { tls } : {}),
       });
     } catch (error) {
+      await team?.close();
       watcher.close();
       throw error;
     }
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
+    for (const line of team.describe) out.info(line);
     // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
     // how ferry is run there, so the hint can be pasted as it is.
     const ferry = env.FERRY_HINT_COMMAND || "ferry";
@@ -85,6 +91,7 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
+    await team.close();
     watcher.close();
     log.flush();
     return 0;

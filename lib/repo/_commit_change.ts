@@ -29,7 +29,12 @@ import { type CommitJournal, type JournalFile, toBase64, writeJournal } from "./
 import { sha256Hex } from "./hash.ts";
 import { formatRfc3339 } from "./rfc3339.ts";
 import { encodeManifest } from "./encode_manifest.ts";
-import type { FileVersion, IndexManifest, RootManifest } from "./manifest_types.ts";
+import type {
+  ComponentManifest,
+  FileVersion,
+  IndexManifest,
+  RootManifest,
+} from "./manifest_types.ts";
 import { normalizeManifest } from "./normalize_manifest.ts";
 import { type KeyLocation, loadRepoKeys } from "./repo_keys.ts";
 import { DEFAULT_EXPIRY_DAYS, MAX_TIMESTAMP_BYTES } from "./repo_defaults.ts";
@@ -160,7 +165,7 @@ export async function commitChange(
   // Component manifests, signed by their owner's keys in the (new) index.
   const componentPlans: PlannedFile[] = [];
   const urls = new Map<string, { sha256: string; length: number }>();
-  for (const { manifest, keys } of change.components ?? []) {
+  for (const { manifest, keys, signatures } of change.components ?? []) {
     const signed = normalizeManifest(manifest);
     const id = signed.id;
     const item = Object.hasOwn(index.components, id) ? index.components[id] : undefined;
@@ -172,6 +177,23 @@ export async function commitChange(
       throw new UsageError(
         `Cannot add component "${id}": its owner "${item.owner}" is not in the index`,
       );
+    }
+    const url = item.url || componentUrl(id);
+    const current = snapshotMeta[url]?.version ?? 0;
+    if (signatures) {
+      const file = where(versionedPath(url, signed.version));
+      if (signed.version <= current) {
+        throw new UsageError(`Cannot add "${file}": the snapshot already has version ${current}`);
+      }
+      if (await nextFreeVersion(storage, url, signed.version) !== signed.version) {
+        throw new UsageError(`Cannot add "${file}": a file of that version already exists`);
+      }
+      verifySignatures(canonicalBytes(signed), signatures, owner, file);
+      const bytes = encodeManifest(signed, [], { signatures });
+      componentPlans.push({ path: versionedPath(url, signed.version), bytes, ifAbsent: true });
+      updates[url] = { length: bytes.length, version: signed.version };
+      collectTarballUrls(signed, urls);
+      continue;
     }
     const foreign = keys.find((key) => !Object.hasOwn(owner.keys, key.id));
     if (foreign) {
@@ -186,8 +208,6 @@ export async function commitChange(
         `Cannot sign component "${id}": its owner "${item.owner}" needs ${owner.threshold} keys, ${signers.length} given`,
       );
     }
-    const url = item.url || componentUrl(id);
-    const current = snapshotMeta[url]?.version ?? 0;
     if (signed.version <= current) {
       throw new UsageError(
         `Cannot add "${id}" version ${signed.version}: the snapshot already has version ${current}; the new version must follow it`,
@@ -197,14 +217,7 @@ export async function commitChange(
     const bytes = encodeManifest(signed, signers);
     componentPlans.push({ path: versionedPath(url, signed.version), bytes, ifAbsent: true });
     updates[url] = { length: bytes.length, version: signed.version };
-    for (const versions of Object.values(signed.platforms)) {
-      for (const item of Object.values(versions)) {
-        urls.set(item.url.replace(/^\/+/, ""), {
-          sha256: String(item.hashes.sha256),
-          length: item.length,
-        });
-      }
-    }
+    collectTarballUrls(signed, urls);
   }
   // Every component in the index must be (or become) a manifest the snapshot lists.
   for (const [id, item] of Object.entries(index.components)) {
@@ -313,6 +326,21 @@ export async function commitChange(
     timestampVersion: timestamp.version,
     warnings,
   };
+}
+
+/** Records the tarball each version item of `manifest` names, with its sha256 and length. */
+function collectTarballUrls(
+  manifest: ComponentManifest,
+  urls: Map<string, { sha256: string; length: number }>,
+): void {
+  for (const versions of Object.values(manifest.platforms)) {
+    for (const item of Object.values(versions)) {
+      urls.set(item.url.replace(/^\/+/, ""), {
+        sha256: String(item.hashes.sha256),
+        length: item.length,
+      });
+    }
+  }
 }
 
 /** Components whose latest tarball also lives at `<id>-<os>-<arch>.tar.gz`, for install scripts. */

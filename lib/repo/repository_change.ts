@@ -5,6 +5,7 @@
  * @module
  */
 import type { SigningKey } from "./key_info.ts";
+import type { Signature } from "./sign_manifest.ts";
 import type { ComponentManifest, Envelope, IndexManifest, RootManifest } from "./manifest_types.ts";
 
 /** A tarball to add, written first and hash-checked as it is written. */
@@ -27,6 +28,12 @@ export interface ComponentUpdate {
   manifest: ComponentManifest;
   /** Keys of the component's owner in the index; at least the owner's threshold of them. */
   keys: SigningKey[];
+  /**
+   * Signatures the owner made elsewhere over the canonical JSON of `manifest` (a publish over
+   * HTTP: the server holds no owner key). When given, `keys` must be empty, the signatures must
+   * reach the owner's threshold, and `version` is kept exactly (moving it would void them).
+   */
+  signatures?: Signature[];
 }
 
 /** Everything a transaction adds; snapshot and timestamp are always rebuilt. */
