@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { PublishRejectedError } from "../errors.ts";
+import { HashMismatchError, LengthMismatchError, PublishRejectedError } from "../errors.ts";
 import type { SigningKey } from "../repo/key_info.ts";
 import type { RepositoryState } from "../repo/repository_state.ts";
 import { loadRepositoryState } from "../repo/repository_state.ts";
@@ -46,13 +46,30 @@ export async function submitWithRetry<T>(
   for (let n = 1;; n++) {
     const now = options.now?.() ?? new Date();
     const storage = new HttpStorage(url, fetchFn ? { fetch: fetchFn } : {});
-    const state = await loadRepositoryState(storage, { now });
+    const state = await loadConsistentState(storage, now);
     try {
       return { ...(await attempt({ state, storage, client, now })), attempts: n };
     } catch (error) {
       const conflict = error instanceof PublishRejectedError && error.httpStatus === 409;
       if (!conflict || n >= attempts) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random())));
+    }
+  }
+}
+
+/**
+ * The mirror's verified state. A read that falls between the server's switch of snapshot.json
+ * and of timestamp.json (another publisher's commit) sees a snapshot the timestamp does not
+ * describe yet: read again, a few times, before calling it a broken mirror.
+ */
+async function loadConsistentState(storage: HttpStorage, now: Date): Promise<RepositoryState> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await loadRepositoryState(storage, { now });
+    } catch (error) {
+      const torn = error instanceof HashMismatchError || error instanceof LengthMismatchError;
+      if (!torn || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
     }
   }
 }
