@@ -70,6 +70,7 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
         hostname: listen.hostname,
         port: listen.port,
         ...(tls ? { tls } : {}),
+        ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
       });
     } catch (error) {
       await team?.close();

@@ -3,7 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { Readable, Transform } from "node:stream";
+import { type Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { PublishRefusal } from "./_refusal.ts";
 
@@ -158,7 +158,7 @@ export class UploadSessions {
       headers: { "content-type": contentType },
       limits: { fileSize: this.#maxBytes, files: 4, fields: 16, parts: 20 },
     });
-    const source = Readable.fromWeb(body as import("node:stream/web").ReadableStream);
+    const reader = body.getReader();
     return new Promise((resolve, reject) => {
       let saving:
         | Promise<{ filename: string; length: number; sha256: string; sha512: string }>
@@ -167,8 +167,8 @@ export class UploadSessions {
       const fail = (error: unknown) => {
         if (failed) return;
         failed = true;
-        source.unpipe(parser);
-        source.destroy();
+        reader.cancel().catch(() => {});
+        parser.destroy();
         reject(error);
       };
       parser.on("file", (name, stream, info) => {
@@ -206,8 +206,17 @@ export class UploadSessions {
         }
         saving.then(resolve, fail);
       });
-      source.on("error", fail);
-      source.pipe(parser);
+      // One chunk at a time, waiting for the parser (and through it the disk) to drain: the
+      // request body is never read ahead of what has been written.
+      const pump = async () => {
+        while (!failed) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (!parser.write(value)) await drained(parser);
+        }
+        if (!failed) parser.end();
+      };
+      pump().catch(fail);
     });
   }
 
@@ -229,4 +238,17 @@ export class UploadSessions {
     await pipeline(stream, hashing, createWriteStream(file, { mode: 0o600 }));
     return { length, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
   }
+}
+
+/** Resolves when a writable can take more, or has closed (then the loop's next write fails). */
+function drained(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
 }
