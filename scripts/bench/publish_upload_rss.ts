@@ -106,10 +106,10 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const end = await rssOf(server.pid!);
   const mib = (n: number) => (n / 1024 / 1024).toFixed(1);
-  console.log(
+  process.stdout.write(
     `${runtime}: published ${sizeMb} MiB in ${seconds.toFixed(1)} s; server RSS idle ${
       mib(idle.rss)
-    } MiB, sampled peak ${mib(peakSample)} MiB, VmHWM ${mib(end.hwm)} MiB`,
+    } MiB, sampled peak ${mib(peakSample)} MiB, VmHWM ${mib(end.hwm)} MiB\n`,
   );
 } finally {
   server.kill("SIGTERM");
