@@ -14,6 +14,8 @@ export interface MetadataRefreshOptions {
   cache: Storage;
   /** The upstream root to trust on the first refresh (default: the upstream's own, on first use). */
   trustedRoot?: Uint8Array;
+  /** Clock (tests). */
+  now?: () => Date;
   onRefreshed?: (report: CloneReport) => void;
   onError?: (error: unknown) => void;
 }
@@ -49,6 +51,7 @@ export function startMetadataRefresh(
       const report = await cloneMirror(upstream, local, {
         noTarballs: true,
         sourceCache: options.cache,
+        ...(options.now ? { now: options.now() } : {}),
         ...(trustedRoot ? { trustedRoot } : {}),
       });
       options.onRefreshed?.(report);
