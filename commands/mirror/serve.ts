@@ -16,15 +16,20 @@ import { waitForStop } from "../_wait_for_stop.ts";
 import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
 export const mirrorServeCommand: Command = {
-  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
-  description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
-keep versioned files forever. The mirror's private keys/ directory is never served.
+  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
+  description: `Serves DIR: GET/HEAD, Range, ETag/304, cache headers that let LAN caches keep
+versioned files forever. The mirror's private keys/ directory is never served.
 Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
+--publish adds TiUP's write API (POST /api/v1/...: owner-signed publishes, verified and
+committed with the mirror's keys); --upstream URL fetches tarballs the mirror lists but lacks
+(a "ferry mirror clone --no-tarballs" clone) on first request, verified, then kept.
 
 Examples:
   ferry mirror serve                                  # the demo mirror on 127.0.0.1:8080
   ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
+  ferry mirror serve /srv/mirror --publish            # + TiUP's publish API (mirror publish --mirror URL)
+  ferry mirror serve /srv/pkg --upstream https://tiup-mirrors.pingcap.com   # pull-through
 
 Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
   flags: {
