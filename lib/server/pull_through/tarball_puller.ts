@@ -12,6 +12,12 @@ export interface TarballPullerOptions {
   onKept?: (path: string, bytes: number) => void;
   /** Told when a pull failed or the bytes did not match (nothing kept). */
   onRejected?: (path: string, error: unknown) => void;
+  /**
+   * How long the first client may leave the download waiting (default 30 s): then it is cut off
+   * and the download goes on to disk alone, so one stalled client never holds back everyone
+   * waiting for the file.
+   */
+  clientStallMs?: number;
 }
 
 /** One client's view of a pull. */
@@ -28,6 +34,7 @@ export interface PullTransfer {
 
 /** Chunks queued towards the disk or the first client before the download waits. */
 const QUEUE_CHUNKS = 16;
+const CLIENT_STALL_MS = 30_000;
 
 /**
  * Fetches tarballs a mirror lists but lacks from an upstream mirror, once per path however
@@ -78,6 +85,7 @@ export class TarballPuller {
     const object = await this.#upstream.read(path, { maxBytes: expected.length });
     const reader = bodyStream(object).getReader();
     const client = new Pushable();
+    const stallMs = this.#options.clientStallMs ?? CLIENT_STALL_MS;
     const disk = new Pushable();
     announce(client.stream);
     const writing = this.#local.write(path, disk.stream);
@@ -99,7 +107,7 @@ export class TarballPuller {
         sha512.update(value);
         if (held) {
           await disk.push(held);
-          await client.push(held);
+          await client.push(held, stallMs);
         }
         held = value;
       }
@@ -121,7 +129,7 @@ export class TarballPuller {
       if (held) await disk.push(held);
       disk.close();
       await writing;
-      if (held) await client.push(held);
+      if (held) await client.push(held, stallMs);
       client.close();
     } catch (error) {
       await reader.cancel().catch(() => {});
@@ -153,12 +161,24 @@ class Pushable {
     }, new CountQueuingStrategy({ highWaterMark: QUEUE_CHUNKS }));
   }
 
-  /** Queues a chunk; resolves when there is room again (at once once the reader is gone). */
-  async push(chunk: Uint8Array): Promise<void> {
+  /**
+   * Queues a chunk; resolves when there is room again (at once once the reader is gone). With
+   * `stallMs`, a reader that makes no room for that long is cut off (its stream errors).
+   */
+  async push(chunk: Uint8Array, stallMs?: number): Promise<void> {
     if (this.#cancelled) return;
     this.#controller.enqueue(chunk);
     while (!this.#cancelled && (this.#controller.desiredSize ?? 1) <= 0) {
-      await new Promise<void>((resolve) => (this.#wake = resolve));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woken = await new Promise<boolean>((resolve) => {
+        this.#wake = () => resolve(true);
+        if (stallMs !== undefined) timer = setTimeout(() => resolve(false), stallMs);
+      });
+      clearTimeout(timer);
+      if (!woken) {
+        this.error(new Error("The client stopped reading"));
+        this.#cancelled = true;
+      }
     }
   }
 

@@ -56,11 +56,11 @@ class HostileUpstream implements StorageReader {
 }
 
 /** An upstream mirror with hello v1.0.0, and a clone of its metadata without the tarball. */
-async function rig() {
+async function rig(text = "hello bytes, 32 of them!!!!!") {
   const { storage: source, keys } = await makeMirror();
   await publishComponent(
     source,
-    helloPackage({ tarball: tarballOf("hello bytes, 32 of them!!!!!") }),
+    helloPackage({ tarball: tarballOf(text) }),
     {
       key: keys.alice,
       now: NOW,
@@ -78,6 +78,10 @@ async function rig() {
   const get = (path: string, method = "GET") =>
     Promise.resolve(handler(new Request(`http://mirror.test/${path}`, { method }), INFO));
   return { source, local, upstream, get };
+}
+
+async function hashOf(storage: StorageReader, path: string) {
+  return hashBytes(await readBytes(storage, path));
 }
 
 function tarballOf(text: string) {
@@ -129,6 +133,20 @@ describe("createPullThrough()", () => {
     assert.equal(answer.status, 200);
     assert.equal(answer.headers.get("content-length"), "28");
     assert.equal(upstream.reads.size, 0);
+  });
+
+  it("does not let a first client that stops reading hold back the others (slow loris)", async () => {
+    // 100 chunks of 4 bytes: more than the first client's queue holds.
+    const { source, local, upstream } = await rig("x".repeat(400));
+    const puller = new TarballPuller(local, upstream, { clientStallMs: 50 });
+    const expected = { length: 400, sha256: (await hashOf(source, TARBALL)).sha256 };
+    const first = await puller.pull(TARBALL, expected);
+    assert.ok(first.body, "the first request streams");
+    // It never reads its body; a second request waits for the file all the same.
+    const second = await puller.pull(TARBALL, expected);
+    await second.kept;
+    assert.deepEqual(await readBytes(local, TARBALL), await readBytes(source, TARBALL));
+    await first.body.cancel().catch(() => {});
   });
 
   it("answers 502 for a missing tarball when the upstream is gone, and serves what it kept", async () => {
