@@ -30,6 +30,7 @@ export const LIB_FLOORS: Readonly<Record<string, number>> = {
   writer: 4,
   client: 4,
   mirror: 5,
+  remote_publish: 5,
   image: 6,
   server: 7,
 };

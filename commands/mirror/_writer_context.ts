@@ -4,7 +4,8 @@
  *
  * Mirror choice, first match wins: the explicit argument or `--mirror DIR`; `$FERRY_MIRROR`;
  * `$TIUP_MIRRORS`; `mirror = "…"` in `$FERRY_HOME/ferry.toml` (or tiup.toml), as written by
- * `ferry mirror set`. Only local directories can be written.
+ * `ferry mirror set`. Local directories are written directly; publish and modify also write to
+ * an http(s) mirror that serves the publish API (`ferry mirror serve --publish`).
  *
  * @module
  */
@@ -63,16 +64,7 @@ export async function resolveMirrorDir(
   verb: string,
   options: ResolveMirrorDirOptions = {},
 ): Promise<string> {
-  let location = explicit || env.FERRY_MIRROR || env.TIUP_MIRRORS;
-  if (!location) {
-    const config = await readProfileConfig(ferryHome(env));
-    location = config.mirror;
-  }
-  if (!location) {
-    throw new UsageError(
-      `"ferry mirror ${verb}" needs a mirror: pass --mirror DIR, set FERRY_MIRROR, or run "ferry mirror set DIR"`,
-    );
-  }
+  const location = await mirrorLocation(explicit, env, verb);
   if (isRemoteLocation(location)) {
     throw new UsageError(
       `Cannot ${verb} on "${location}": ferry writes only to mirror directories; run this on ` +
@@ -88,6 +80,46 @@ export async function resolveMirrorDir(
   }
   if (info && !options.readOnly) await checkWritableDirectory(dir, `Cannot ${verb} on "${dir}"`);
   return dir;
+}
+
+/** The mirror to write, as given (a directory or an http(s) URL), chosen as the module doc says. */
+export async function mirrorLocation(
+  explicit: string | undefined,
+  env: Record<string, string | undefined>,
+  verb: string,
+): Promise<string> {
+  let location = explicit || env.FERRY_MIRROR || env.TIUP_MIRRORS;
+  if (!location) {
+    const config = await readProfileConfig(ferryHome(env));
+    location = config.mirror;
+  }
+  if (!location) {
+    throw new UsageError(
+      `"ferry mirror ${verb}" needs a mirror: pass --mirror DIR, set FERRY_MIRROR, or run "ferry mirror set DIR"`,
+    );
+  }
+  return location;
+}
+
+/** The `--token-file` flag of verbs that can write through a mirror's publish API. */
+export const TOKEN_FILE_FLAG: FlagSpec = {
+  type: "string",
+  valueName: "FILE",
+  description:
+    "With --mirror http://…: bearer token for the server's write API (or $FERRY_PUBLISH_TOKEN)",
+};
+
+/** The bearer token for a publish API: `--token-file`, else `$FERRY_PUBLISH_TOKEN`, else none. */
+export async function publishToken(
+  flags: FlagValues,
+  env: Record<string, string | undefined>,
+): Promise<string | undefined> {
+  const file = stringFlag(flags, "token-file");
+  if (file === undefined) return env.FERRY_PUBLISH_TOKEN || undefined;
+  const text = await fs.readFile(file, "utf8").catch((error) => {
+    throw new UsageError(`Cannot read the token file "${file}": ${error.code ?? error.message}`);
+  });
+  return text.trim();
 }
 
 /** The mirror's storage and where its role keys are (`--key-dir`, else `<mirror>/keys`). */

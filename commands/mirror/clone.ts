@@ -84,6 +84,11 @@ const FLAGS: Record<string, FlagSpec> = {
     type: "boolean",
     description: "Do not publish ferry itself into the mirror (tiup users only)",
   },
+  "no-tarballs": {
+    type: "boolean",
+    description:
+      "Write the manifests of what is selected but fetch no tarball (for serve --upstream)",
+  },
   json: { type: "boolean", description: "Print a JSON summary on stdout" },
 };
 
@@ -105,6 +110,7 @@ Examples:
   ferry mirror clone pkg --os=linux v1.2.0 --source http://10.0.0.1:8080
   ferry mirror clone pkg --tidb v7.5.0,latest --tikv all --os linux --arch amd64
   ferry mirror clone pkg --full
+  ferry mirror clone pkg --tidb latest --no-tarballs   # then: ferry mirror serve pkg --upstream URL
   tar czf pkg.tar.gz pkg        # then, offline: tar xzf pkg.tar.gz && sh pkg/local_install.sh`,
   flags: FLAGS,
   positionals: { min: 1, names: "<target-dir>" },
@@ -192,6 +198,7 @@ Examples:
         full: booleanFlag(flags, "full"),
         prefix: booleanFlag(flags, "prefix"),
         overwrite: booleanFlag(flags, "overwrite"),
+        ...(booleanFlag(flags, "no-tarballs") ? { noTarballs: true } : {}),
         components,
         versions,
         jobs,

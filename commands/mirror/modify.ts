@@ -1,13 +1,18 @@
 import { type Command, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { modifyComponent } from "../../lib/writer/modify_component.ts";
+import { modifyOnHttpMirror } from "../../lib/remote_publish/modify_on_http_mirror.ts";
+import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
   MIRROR_FLAGS,
+  mirrorLocation,
   openMirror,
+  publishToken,
   reportUpdate,
   resolveMirrorDir,
+  TOKEN_FILE_FLAG,
 } from "./_writer_context.ts";
 
 export const mirrorModifyCommand: Command = {
@@ -35,6 +40,7 @@ Examples:
     yank: { type: "boolean", description: "Yank the component, or VERSION with COMPONENT:VERSION" },
     "no-yank": { type: "boolean", description: "Un-yank the component" },
     ...MIRROR_FLAGS,
+    "token-file": TOKEN_FILE_FLAG,
   },
   positionals: { min: 1, max: 1, names: "COMPONENT[:VERSION]" },
   async run({ args, flags, out, env }) {
@@ -57,17 +63,29 @@ Examples:
         `"ferry mirror modify ${spec}" needs something to change: --desc, --hide, --standalone or --yank`,
       );
     }
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "modify");
-    const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags);
-    const result = await modifyComponent(storage, {
+    const request = {
       component,
       ...(version !== undefined ? { version } : {}),
       ...(description !== undefined ? { description } : {}),
       ...(hidden !== undefined ? { hidden } : {}),
       ...(standalone !== undefined ? { standalone } : {}),
       ...(yanked !== undefined ? { yanked } : {}),
-    }, { key, keys });
+    };
+    const location = await mirrorLocation(stringFlag(flags, "mirror"), env, "modify");
+    if (isRemoteLocation(location)) {
+      const key = await loadOwnerKey(flags, env);
+      const token = await publishToken(flags, env);
+      const remote = await modifyOnHttpMirror(location, request, {
+        key,
+        ...(token !== undefined ? { token } : {}),
+      });
+      out.print(`Modified ${spec} in ${location} (manifest v${remote.componentVersion})`);
+      return 0;
+    }
+    const dir = await resolveMirrorDir(location, env, "modify");
+    const key = await loadOwnerKey(flags, env);
+    const { storage, keys } = openMirror(dir, flags);
+    const result = await modifyComponent(storage, request, { key, keys });
     reportUpdate(out, result, `Modified ${spec} in ${dir}`);
     return 0;
   },

@@ -14,17 +14,23 @@ import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { REGISTRY_TABLE_FLAGS } from "../_registry_table_flags.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
+import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
 export const mirrorServeCommand: Command = {
-  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
-  description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
-keep versioned files forever. The mirror's private keys/ directory is never served.
+  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
+  description: `Serves DIR: GET/HEAD, Range, ETag/304, cache headers that let LAN caches keep
+versioned files forever. The mirror's private keys/ directory is never served.
 Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
+--publish adds TiUP's write API (POST /api/v1/...: owner-signed publishes, verified and
+committed with the mirror's keys); --upstream URL fetches tarballs the mirror lists but lacks
+(a "ferry mirror clone --no-tarballs" clone) on first request, verified, then kept.
 
 Examples:
   ferry mirror serve                                  # the demo mirror on 127.0.0.1:8080
   ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
+  ferry mirror serve /srv/mirror --publish            # + TiUP's publish API (mirror publish --mirror URL)
+  ferry mirror serve /srv/pkg --upstream https://tiup-mirrors.pingcap.com   # pull-through
 
 Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)
 
@@ -33,6 +39,7 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
   flags: {
     ...serverFlags("127.0.0.1:8080"),
     ...REGISTRY_TABLE_FLAGS,
+    ...TEAM_SERVE_FLAGS,
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
@@ -72,18 +79,23 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
+    let team;
     let server;
     try {
-      server = await serveHttp(handler, {
+      team = await teamServices(dir, flags, handler, out);
+      server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
         ...(tls ? { tls } : {}),
+        ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
       });
     } catch (error) {
+      await team?.close();
       watcher.close();
       throw error;
     }
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
+    for (const line of team.describe) out.info(line);
     // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
     // how ferry is run there, so the hint can be pasted as it is.
     const ferry = env.FERRY_HINT_COMMAND || "ferry";
@@ -97,6 +109,7 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
+    await team.close();
     watcher.close();
     log.flush();
     return 0;

@@ -28,6 +28,8 @@ import {
 import { extendExpiry } from "../format/extend_expiry.ts";
 import { parseRfc3339 } from "../format/rfc3339.ts";
 import { versionedPath } from "../format/versioned_name.ts";
+import type { Signature } from "../format/sign_manifest.ts";
+import { type TrustedKeys, verifySignatures } from "../format/verify_signatures.ts";
 import type { RepositoryState } from "../trust/load_verified_state.ts";
 import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import { validateIndex } from "../trust/validate_index.ts";
@@ -204,7 +206,7 @@ async function planComponents(
 
 async function signComponent(
   storage: Storage,
-  { manifest, keys }: ComponentUpdate,
+  { manifest, keys, signatures }: ComponentUpdate,
   index: IndexManifest,
   state: RepositoryState,
 ): Promise<{ url: string; plan: PlannedFile; signed: ComponentManifest }> {
@@ -216,6 +218,14 @@ async function signComponent(
   if (!owner) {
     throw new UsageError(
       `Cannot add component "${id}": its owner "${item.owner}" is not in the index`,
+    );
+  }
+  if (signatures) {
+    return await acceptSignedComponent(
+      storage,
+      signed,
+      { url: item.url, signatures, owner },
+      state,
     );
   }
   const foreign = keys.find((key) => !Object.hasOwn(owner.keys, key.id));
@@ -241,6 +251,29 @@ async function signComponent(
   signed.version = await nextFreeVersion(storage, url, signed.version);
   const bytes = encodeManifest(signed, signers);
   return { url, signed, plan: { path: versionedPath(url, signed.version), bytes, ifAbsent: true } };
+}
+
+/**
+ * A component manifest its owner signed elsewhere (a publish over HTTP: the server holds no
+ * owner key): its version is kept exactly, since moving it would void the signatures.
+ */
+async function acceptSignedComponent(
+  storage: Storage,
+  signed: ComponentManifest,
+  { url, signatures, owner }: { url: string; signatures: Signature[]; owner: TrustedKeys },
+  state: RepositoryState,
+): Promise<{ url: string; plan: PlannedFile; signed: ComponentManifest }> {
+  const file = versionedPath(url, signed.version);
+  const current = state.snapshot.manifest.signed.meta[url]?.version ?? 0;
+  if (signed.version <= current) {
+    throw new UsageError(`Cannot add "${file}": the snapshot already has version ${current}`);
+  }
+  if (await nextFreeVersion(storage, url, signed.version) !== signed.version) {
+    throw new UsageError(`Cannot add "${file}": a file of that version already exists`);
+  }
+  verifySignatures(canonicalBytes(signed), signatures, owner, file);
+  const bytes = encodeManifest(signed, [], { signatures });
+  return { url, signed, plan: { path: file, bytes, ifAbsent: true } };
 }
 
 /** Every component in the index must be (or become) a manifest the snapshot lists. */

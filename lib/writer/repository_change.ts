@@ -5,6 +5,7 @@
  * @module
  */
 import type { SigningKey } from "../format/key_info.ts";
+import type { Signature } from "../format/sign_manifest.ts";
 import type {
   ComponentManifest,
   Envelope,
@@ -32,6 +33,12 @@ export interface ComponentUpdate {
   manifest: ComponentManifest;
   /** Keys of the component's owner in the index; at least the owner's threshold of them. */
   keys: SigningKey[];
+  /**
+   * Signatures the owner made elsewhere over the canonical JSON of `manifest` (a publish over
+   * HTTP: the server holds no owner key). When given, `keys` must be empty, the signatures must
+   * reach the owner's threshold, and `version` is kept exactly (moving it would void them).
+   */
+  signatures?: Signature[];
 }
 
 /** Everything a transaction adds; snapshot and timestamp are always rebuilt. */

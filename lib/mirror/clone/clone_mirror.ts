@@ -79,6 +79,13 @@ export interface CloneOptions {
   versions?: string[];
   /** Replace target files whose content differs from the source. */
   overwrite?: boolean;
+  /**
+   * Select as usual and write every manifest, but fetch no tarball (`--no-tarballs`): the
+   * clone lists what it carries and a pull-through server (`ferry mirror serve --upstream`)
+   * fetches each tarball on first request, verified against these manifests. Installer copies
+   * (`tiup-<os>-<arch>.tar.gz`, `ferry-<os>-<arch>.tar.gz`) are not made either.
+   */
+  noTarballs?: boolean;
   /** Parallel transfers (default 8). */
   jobs?: number;
   now?: Date;
@@ -331,22 +338,38 @@ export async function cloneMirror(
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   };
-  const fetched = await downloadFiles(source, target, [
-    ...sourcePicks.map((pick) => ({
-      path: pick.item.url.slice(1),
-      expected: [expectedOf(pick.item)],
-    })),
-    ...tiupTasks,
-  ], transferOptions);
+  const noTarballs = options.noTarballs === true;
+  const fetched = await downloadFiles(
+    source,
+    target,
+    noTarballs ? [] : [
+      ...sourcePicks.map((pick) => ({
+        path: pick.item.url.slice(1),
+        expected: [expectedOf(pick.item)],
+      })),
+      ...tiupTasks,
+    ],
+    transferOptions,
+  );
   const inPlace = await downloadFiles(
     target,
     target,
-    keptPicks.map((pick) => ({ path: pick.item.url.slice(1), expected: [expectedOf(pick.item)] })),
+    noTarballs ? [] : keptPicks.map((pick) => ({
+      path: pick.item.url.slice(1),
+      expected: [expectedOf(pick.item)],
+    })),
     { ...transferOptions, onProgress: () => {} },
   );
-  const present = new Set([...fetched.downloaded, ...fetched.skipped]);
+  // Without tarballs, what is selected is listed as carried: the pull-through fetches it.
+  const present = new Set(
+    noTarballs
+      ? sourcePicks.map((p) => p.item.url.slice(1))
+      : [...fetched.downloaded, ...fetched.skipped],
+  );
   const carried = groupPicks(sourcePicks.filter((p) => present.has(p.item.url.slice(1))));
-  const kept = groupPicks(keptPicks.filter((p) => inPlace.skipped.includes(p.item.url.slice(1))));
+  const kept = groupPicks(
+    noTarballs ? keptPicks : keptPicks.filter((p) => inPlace.skipped.includes(p.item.url.slice(1))),
+  );
   const tiupPaths = new Set(tiupTasks.map((t) => t.path));
   for (const path of fetched.missing.filter((p) => tiupPaths.has(p))) {
     notes.push(`The source has no "${path}": TiUP's installer is not carried for that platform`);
@@ -380,7 +403,7 @@ export async function cloneMirror(
 
   // The new manifests, compared with what the target has.
   const built = buildComponents(upstream, previous, carried, kept, extra, expires);
-  const clientTasks = clientCopies(built.get("ferry")?.signed, platforms);
+  const clientTasks = noTarballs ? [] : clientCopies(built.get("ferry")?.signed, platforms);
   const copies = await copyWithinTarget(target, clientTasks, {
     ...transferOptions,
     onProgress: () => {},
