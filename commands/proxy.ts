@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { defineCommand, splitList } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
@@ -18,7 +18,7 @@ import { defaultProxyConfig } from "../proxy/proxy_config.ts";
 import { serverFlags } from "./_server_flags.ts";
 import { waitForStop } from "./_wait_for_stop.ts";
 
-export const proxyCommand: Command = {
+export const proxyCommand = defineCommand({
   usage: "[--listen HOST:PORT] [--config FILE] [--cache-dir DIR] [--tls-cert FILE --tls-key FILE]",
   description: `Lets docker, containerd, podman and skopeo pull public images through this one host
 when the origin registries are slow or unreachable. Three ways to address an image:
@@ -75,14 +75,14 @@ or the config's metrics token.`,
     },
   },
   positionals: { max: 0 },
-  async run({ flags, out, env, signal }) {
-    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:5000");
-    const accessLog = stringFlag(flags, "access-log") ?? "on";
+  async run({ options, out, env, signal }) {
+    const listen = parseListen(options.listen ?? "127.0.0.1:5000");
+    const accessLog = options["access-log"] ?? "on";
     if (accessLog !== "on" && accessLog !== "off") {
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
-    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
-    const configPath = stringFlag(flags, "config");
+    const tls = await loadTls(options["tls-cert"], options["tls-key"]);
+    const configPath = options.config;
     let config = defaultProxyConfig();
     if (configPath !== undefined) {
       const text = await readFile(configPath, "utf8").catch((error) => {
@@ -94,22 +94,22 @@ or the config's metrics token.`,
         readFile: (path) => readFile(nodePath.resolve(base, path), "utf8"),
       });
     }
-    for (const value of listFlag(flags, "registry")) {
+    for (const value of splitList(options.registry)) {
       const registry = await parseRegistryFlag(value, {
         readFile: (path) => readFile(path, "utf8"),
       });
       config.registries[registry.name] = registry;
     }
-    for (const value of listFlag(flags, "alias")) {
+    for (const value of splitList(options.alias)) {
       const [host = "", name = ""] = splitPair(value, "--alias", "HOST=NAME");
       config.aliases[host.toLowerCase()] = name;
     }
-    const defaultRegistry = stringFlag(flags, "default-registry");
+    const defaultRegistry = options["default-registry"];
     if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
     checkProxyConfig(config, "the flags and config file");
 
     const cacheDir = nodePath.resolve(
-      stringFlag(flags, "cache-dir") ?? nodePath.join(ferryHome(env), "proxy-cache"),
+      options["cache-dir"] ?? nodePath.join(ferryHome(env), "proxy-cache"),
     );
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
@@ -140,7 +140,7 @@ or the config's metrics token.`,
     await app.idle();
     return 0;
   },
-};
+});
 
 function splitPair(value: string, flag: string, form: string): [string, string] {
   const at = value.indexOf("=");

@@ -1,7 +1,7 @@
 import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
@@ -14,7 +14,7 @@ import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 
-export const mirrorServeCommand: Command = {
+export const mirrorServeCommand = defineCommand({
   usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
   description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
 keep versioned files forever. The mirror's private keys/ directory is never served.
@@ -30,13 +30,13 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     ...serverFlags("127.0.0.1:8080"),
   },
   positionals: { max: 1, names: "DIR" },
-  async run({ args, flags, out, env, signal }) {
-    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:8080");
-    const accessLog = stringFlag(flags, "access-log") ?? "on";
+  async run({ args, options, out, env, signal }) {
+    const listen = parseListen(options.listen ?? "127.0.0.1:8080");
+    const accessLog = options["access-log"] ?? "on";
     if (accessLog !== "on" && accessLog !== "off") {
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
-    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
+    const tls = await loadTls(options["tls-cert"], options["tls-key"]);
     let dir = args[0];
     if (dir === undefined) {
       const demo = await ensureDemoMirror(nodePath.join(ferryHome(env), "demo-mirror"));
@@ -89,7 +89,7 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     log.flush();
     return 0;
   },
-};
+});
 
 /** How stale a file kept in memory may get when no change notification arrives. */
 const REVALIDATE_MS = 1000;

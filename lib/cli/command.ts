@@ -12,6 +12,11 @@ export interface FlagSpec {
   /** May be given more than once; the values arrive as an array. */
   multiple?: boolean;
   default?: string | boolean;
+  /**
+   * A boolean flag that was not given reads `undefined` rather than false, so that `--x=false`
+   * (set it off) differs from leaving it out (leave it as it is).
+   */
+  tristate?: boolean;
 }
 
 /**
@@ -24,11 +29,13 @@ export type FlagValues = Record<string, string | boolean | string[] | undefined>
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
 /**
- * The parsed value of one flag, from its spec: a boolean flag is `boolean` (false when absent),
- * a `multiple` one `string[]` (empty when absent), a string flag with a default `string`, any
- * other string flag `string | undefined`.
+ * The parsed value of one flag, from its spec: a boolean flag is `boolean` (false when absent;
+ * `boolean | undefined` when `tristate`), a `multiple` one `string[]` (empty when absent), a
+ * string flag with a default `string`, any other string flag `string | undefined`.
  */
-export type FlagValueOf<S extends FlagSpec> = S extends { type: "boolean" } ? boolean
+export type FlagValueOf<S extends FlagSpec> = S extends { type: "boolean"; tristate: true }
+  ? boolean | undefined
+  : S extends { type: "boolean" } ? boolean
   : S extends { multiple: true } ? string[]
   : S extends { default: string } ? string
   : string | undefined;

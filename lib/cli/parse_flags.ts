@@ -162,8 +162,9 @@ function typedFlags<F extends FlagSpecs>(specs: F, values: FlagValues): TypedFla
   const typed: FlagValues = {};
   for (const [name, spec] of Object.entries(specs)) {
     const value = values[name];
-    if (spec.type === "boolean") typed[name] = value === true;
-    else if (spec.multiple) {
+    if (spec.type === "boolean") {
+      typed[name] = spec.tristate && value === undefined ? undefined : value === true;
+    } else if (spec.multiple) {
       typed[name] = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
     } else typed[name] = Array.isArray(value) ? value.at(-1) : value;
   }
