@@ -111,3 +111,14 @@ test("defineCommand() gives run() options typed from its flags", async () => {
   assert.equal(code, 0);
   assert.deepEqual(seen, [undefined, "m", true, "8", []]);
 });
+
+test("parseFlags() leaves a tristate boolean undefined when it is not given", () => {
+  const specs = {
+    hide: { type: "boolean", tristate: true, description: "" },
+  } as const satisfies FlagSpecs;
+  const absent = parseFlags([], specs).flags;
+  assertType<Equal<typeof absent.hide, boolean | undefined>>(true);
+  assert.equal(absent.hide, undefined);
+  assert.equal(parseFlags(["--hide=false"], specs).flags.hide, false);
+  assert.equal(parseFlags(["--hide"], specs).flags.hide, true);
+});
