@@ -105,7 +105,7 @@ export async function cloneMirror(
   const created = await createCloneTarget(target, { now, generateKey });
   let run: CloneRun | undefined;
   const update = await updateRepository(target, async (state) => {
-    run = await runInTransaction(source, target, state, { trusted, options, now, generateKey });
+    run = await runInTransaction(state, { source, target, trusted, options, now, generateKey });
     return run.change;
   }, {
     now,
@@ -147,6 +147,8 @@ interface CloneRun {
 }
 
 interface RunContext {
+  source: StorageReader;
+  target: Storage;
   trusted: TrustedSource;
   options: CloneOptions;
   now: Date;
@@ -154,12 +156,8 @@ interface RunContext {
 }
 
 /** Plan → transfer → build on the target's verified `state`, inside the writer's lock. */
-async function runInTransaction(
-  source: StorageReader,
-  target: Storage,
-  state: TargetState,
-  { trusted, options, now, generateKey }: RunContext,
-): Promise<CloneRun> {
+async function runInTransaction(state: TargetState, context: RunContext): Promise<CloneRun> {
+  const { source, target, trusted, options, now, generateKey } = context;
   const targetIndex = state.index.manifest.signed;
   const ownerKey = await cloneOwnerKey(target, targetIndex, generateKey);
   const { wanted, ours } = cloneComponentIds(trusted.index, targetIndex, options);
@@ -172,13 +170,7 @@ async function runInTransaction(
   const plan = planClone({ upstream, previous, ids, platforms, options });
 
   const journal = await openVerifiedJournal(target);
-  const transferOptions: DownloadOptions = {
-    ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
-    ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
-    journal,
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  };
+  const transferOptions = downloadOptions(options, journal);
   const transfer = await transferCloneFiles(source, target, plan, transferOptions);
   const self = options.self && plan.selfBinaries.size > 0
     ? await packSelfBinaries(target, plan.selfBinaries, {
@@ -217,6 +209,17 @@ async function runInTransaction(
     built,
     journal,
     change,
+  };
+}
+
+/** How the clone's transfers run: its jobs, overwrite, progress and signal, and the journal. */
+function downloadOptions(options: CloneOptions, journal: VerifiedJournal): DownloadOptions {
+  return {
+    ...(options.jobs !== undefined ? { jobs: options.jobs } : {}),
+    ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
+    journal,
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   };
 }
 
