@@ -11,7 +11,7 @@
  */
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagSpec, type FlagValues, integerFlag, stringFlag } from "../../lib/cli/command.ts";
+import { type FlagSpec, type FlagSpecs, parseIntegerFlag } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
@@ -25,7 +25,7 @@ import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 
 /** Flags every writing verb accepts. */
-export const MIRROR_FLAGS: Record<string, FlagSpec> = {
+export const MIRROR_FLAGS = {
   mirror: {
     type: "string",
     valueName: "DIR",
@@ -37,15 +37,15 @@ export const MIRROR_FLAGS: Record<string, FlagSpec> = {
     valueName: "DIR",
     description: "Where the mirror's index/snapshot/timestamp keys are (default: DIR/keys)",
   },
-};
+} as const satisfies FlagSpecs;
 
 /** The `-k/--key` flag of verbs that sign as an owner. */
-export const KEY_FLAG: FlagSpec = {
+export const KEY_FLAG = {
   type: "string",
   short: "k",
   valueName: "FILE",
   description: "Private key file to sign with (default: $FERRY_HOME/keys/private.json)",
-};
+} as const satisfies FlagSpec;
 
 /** Options for {@linkcode resolveMirrorDir}. */
 export interface ResolveMirrorDirOptions {
@@ -111,10 +111,9 @@ export const TOKEN_FILE_FLAG: FlagSpec = {
 
 /** The bearer token for a publish API: `--token-file`, else `$FERRY_PUBLISH_TOKEN`, else none. */
 export async function publishToken(
-  flags: FlagValues,
+  file: string | undefined,
   env: Record<string, string | undefined>,
 ): Promise<string | undefined> {
-  const file = stringFlag(flags, "token-file");
   if (file === undefined) return env.FERRY_PUBLISH_TOKEN || undefined;
   const text = await fs.readFile(file, "utf8").catch((error) => {
     throw new UsageError(`Cannot read the token file "${file}": ${error.code ?? error.message}`);
@@ -125,10 +124,9 @@ export async function publishToken(
 /** The mirror's storage and where its role keys are (`--key-dir`, else `<mirror>/keys`). */
 export function openMirror(
   dir: string,
-  flags: FlagValues,
+  keyDir: string | undefined,
 ): { storage: LocalStorage; keys: KeyLocation } {
   const storage = new LocalStorage(dir);
-  const keyDir = stringFlag(flags, "key-dir");
   const keys = keyDir ? { storage: new LocalStorage(keyDir), prefix: "" } : {
     storage,
     prefix: "keys/",
@@ -141,16 +139,16 @@ export function defaultKeyPath(env: Record<string, string | undefined>): string 
   return nodePath.join(ferryHome(env), "keys", "private.json");
 }
 
-/** Loads the signing key named by `-k`, or the default one, with a hint when it is missing. */
+/** Loads the signing key named by `-k` (`keyFlag`), or the default one, with a hint when it is missing. */
 export async function loadOwnerKey(
-  flags: FlagValues,
+  keyFlag: string | undefined,
   env: Record<string, string | undefined>,
 ): Promise<SigningKey> {
-  const path = stringFlag(flags, "key") ?? defaultKeyPath(env);
+  const path = keyFlag ?? defaultKeyPath(env);
   try {
     return await loadSigningKey(path);
   } catch (error) {
-    if (stringFlag(flags, "key") === undefined && /ENOENT/.test((error as Error).message)) {
+    if (keyFlag === undefined && /ENOENT/.test((error as Error).message)) {
       throw new UsageError(
         `Cannot find the key "${path}": create it with "ferry mirror genkey", or pass -k FILE`,
       );
@@ -165,9 +163,9 @@ export async function loadOwnerKey(
  */
 export const MAX_EXPIRY_DAYS = 36_500;
 
-/** Parses a day-count flag: a whole number from 1 (0 would sign an expired manifest). */
-export function daysFlag(flags: FlagValues, name: string): number | undefined {
-  return integerFlag(flags, name, { min: 1, max: MAX_EXPIRY_DAYS, unit: "days" });
+/** Parses the day count `text` of `--<name>`: a whole number from 1 (0 would sign an expired manifest). */
+export function parseDaysFlag(name: string, text: string | undefined): number | undefined {
+  return parseIntegerFlag(name, text, { min: 1, max: MAX_EXPIRY_DAYS, unit: "days" });
 }
 
 /** Prints what a transaction wrote, what it renewed and what is still expired. */

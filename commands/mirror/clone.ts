@@ -1,30 +1,23 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import * as nodePath from "node:path";
 import {
-  booleanFlag,
-  type Command,
+  defineCommand,
   dynamicListFlags,
-  type FlagSpec,
-  integerFlag,
-  stringFlag,
+  type FlagSpecs,
+  parseIntegerFlag,
 } from "../../lib/cli/command.ts";
 import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
+import type { Output } from "../../lib/cli/output.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
-import { checkRootFitsMirror } from "../../lib/client/check_root_fits_mirror.ts";
+import { type CloneStart, cloneWithProfile } from "../../lib/mirror/clone/clone_with_profile.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
-import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { cloneIntoDirectory } from "../../lib/mirror/clone/clone_into_directory.ts";
+import type { DirectoryCloneReport } from "../../lib/mirror/clone/clone_into_directory.ts";
 import { DEFAULT_JOBS } from "../../lib/mirror/clone/download_files.ts";
-import { findSelfBinaries } from "../../lib/mirror/clone/find_self_binaries.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { openStorage } from "../../lib/storage/open_storage.ts";
-import { FERRY_VERSION } from "../../lib/version.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 import { platformFlag } from "../_platform_flags.ts";
 
-const FLAGS: Record<string, FlagSpec> = {
+const FLAGS = {
   source: {
     type: "string",
     valueName: "URL|DIR",
@@ -90,10 +83,10 @@ const FLAGS: Record<string, FlagSpec> = {
       "Write the manifests of what is selected but fetch no tarball (for serve --upstream)",
   },
   json: { type: "boolean", description: "Print a JSON summary on stdout" },
-};
+} as const satisfies FlagSpecs;
 
 /** `ferry mirror clone <target-dir> [global-version...]` */
-export const mirrorCloneCommand: Command = {
+export const mirrorCloneCommand = defineCommand({
   usage: "<target-dir> [global-version...] [--source URL|DIR] [--<component> v1,v2] [flags]",
   description:
     `Copies components from a mirror into a new signed mirror in <target-dir>, with its own
@@ -115,164 +108,138 @@ Examples:
   flags: FLAGS,
   positionals: { min: 1, names: "<target-dir>" },
   dynamicFlags: true,
-  async run({ args, flags, dynamicFlags, out, env, signal }) {
+  async run({ args, options, dynamicFlags, out, env, signal }) {
     const [targetDir, ...versions] = args;
-    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? DEFAULT_JOBS;
-    const os = platformFlag(flags, "os");
-    const arch = platformFlag(flags, "arch");
+    const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 256 }) ?? DEFAULT_JOBS;
+    const os = platformFlag("os", options.os);
+    const arch = platformFlag("arch", options.arch);
     const components = dynamicListFlags(
       dynamicFlags,
       (name) =>
         new UsageError(`Cannot use --${name}: it needs versions, as in --${name} v1.0.0,latest`),
     );
-    const home = ferryHome(env);
-    const given = stringFlag(flags, "source");
-    const sourceAddress = given ?? (await resolveMirrorAddress(home, env)).address;
-    const source = openStorage(sourceAddress, { userAgent: `ferry/${FERRY_VERSION}` });
-    // Trust: --source-root; for the configured mirror, what this profile already trusts;
-    // otherwise the source's own root.json on first use (said in the notes).
-    let trust: { trustedRoot?: Uint8Array; sourceCache?: LocalStorage } = {};
-    const rootFile = stringFlag(flags, "source-root");
-    if (rootFile) {
-      trust = {
-        trustedRoot: await readFile(rootFile).catch((error) => {
-          throw new UsageError(`Cannot read --source-root "${rootFile}": ${error.code ?? error}`);
-        }),
-      };
-      // Before anything is created: a root of another mirror is said to be one (issue 9).
-      await checkRootFitsMirror(source, trust.trustedRoot!, {
-        address: sourceAddress,
-        rootFrom: rootFile,
-        wrongRootHint:
-          "give the source's own root.json (from its owner), or leave out --source-root to trust the source's on first use",
-      });
-    } else if (given === undefined) {
-      const profileRoot = await readFile(nodePath.join(home, "bin", "root.json")).catch(() =>
-        undefined
-      );
-      if (profileRoot) {
-        trust = {
-          trustedRoot: profileRoot,
-          sourceCache: new LocalStorage(nodePath.join(home, "manifests")),
-        };
-      }
-    }
-
-    const skipSelf = booleanFlag(flags, "skip-ferry-binary");
-    const host = hostPlatform();
-    const self = skipSelf ? undefined : await findSelfBinaries(env, {
-      host: `${host.os}/${host.arch}`,
-      binary: stringFlag(flags, "ferry-binary"),
-      directory: stringFlag(flags, "ferry-binaries"),
-    });
-    if (skipSelf) {
-      out.info("Not publishing ferry itself into the mirror (--skip-ferry-binary)");
-    } else if (Object.keys(self!.binaries).length === 0) {
-      out.warn(
-        "Not publishing ferry itself into the mirror: this is not a compiled ferry binary " +
-          "(pass --ferry-binary FILE or --ferry-binaries DIR); local_install.sh will need " +
-          "ferry or tiup packages from the source",
-      );
-    } else {
-      out.info(`ferry binaries for: ${Object.keys(self!.binaries).sort().join(", ")}`);
-    }
-
-    // The clone is built beside the target (or in it, when it is already a mirror): refuse a
-    // place that cannot be written before fetching anything.
-    const target = nodePath.resolve(targetDir!);
-    const existing = await stat(target).then((info) => info.isDirectory(), () => false);
-    const parent = nodePath.dirname(target);
-    if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
-      await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
-    }
-
-    const json = booleanFlag(flags, "json");
-    const progress = json ? NO_PROGRESS : createProgress(out, "Cloning");
-    const started = Date.now();
-    out.info(`Cloning ${source.location} into ${nodePath.resolve(targetDir!)}`);
+    const progress = options.json ? NO_PROGRESS : createProgress(out, "Cloning");
+    let started = Date.now();
     let report;
     try {
-      report = await cloneIntoDirectory(source, targetDir!, {
+      report = await cloneWithProfile(ferryHome(env), targetDir!, {
+        env,
+        source: options.source,
+        sourceRoot: options["source-root"],
+        self: options["skip-ferry-binary"]
+          ? undefined
+          : { binary: options["ferry-binary"], directory: options["ferry-binaries"] },
+        beforeClone: async (start) => {
+          await announce(out, start);
+          started = Date.now();
+        },
         os,
         arch,
-        full: booleanFlag(flags, "full"),
-        prefix: booleanFlag(flags, "prefix"),
-        overwrite: booleanFlag(flags, "overwrite"),
-        ...(booleanFlag(flags, "no-tarballs") ? { noTarballs: true } : {}),
+        full: options.full,
+        prefix: options.prefix,
+        overwrite: options.overwrite,
+        ...(options["no-tarballs"] ? { noTarballs: true } : {}),
         components,
         versions,
         jobs,
         signal,
-        ...trust,
         onProgress: (event) => progress.update(event),
-        ...(self && Object.keys(self.binaries).length > 0
-          ? {
-            self: {
-              version: `v${FERRY_VERSION}`,
-              binaries: self.binaries,
-              packCaches: self.packCaches,
-              ...(self.directory ? { searched: self.directory } : {}),
-            },
-          }
-          : {}),
-        ...(stringFlag(flags, "public-url") ? { publicUrl: stringFlag(flags, "public-url")! } : {}),
+        ...(options["public-url"] ? { publicUrl: options["public-url"] } : {}),
       });
     } finally {
       progress.stop();
     }
-    const seconds = (Date.now() - started) / 1000;
-    for (const note of report.notes) out.info(note);
-    for (const path of report.conflicts) {
-      out.warn(`"${path}" in the target differs from the source: kept (use --overwrite)`);
-    }
-    for (const failure of report.failed) out.error(`${failure.path}: ${failure.error.message}`);
-    for (const path of report.missing) out.warn(`The source has no "${path}": skipped`);
-    if (report.ferryMissing.length > 0) {
-      out.warn(`The clone carries no ferry for ${report.ferryMissing.join(", ")} (see above)`);
-    }
-
-    if (json) {
-      out.json({
-        target: report.target,
-        created: report.created,
-        changed: report.changed,
-        downloaded: report.downloaded.length,
-        downloadedFiles: report.downloaded,
-        skipped: report.skipped.length,
-        missing: report.missing,
-        conflicts: report.conflicts,
-        failed: report.failed.map((f) => ({ path: f.path, error: f.error.message })),
-        bytes: report.bytes,
-        seconds: Math.round(seconds * 1000) / 1000,
-        timestampVersion: report.timestampVersion,
-        ferryPacked: report.packed,
-        ferryMissing: report.ferryMissing,
-        components: report.components,
-      });
-    } else {
-      const mb = (report.bytes / 1e6).toFixed(1);
-      out.print(
-        `${
-          report.created ? "Created" : report.changed ? "Refreshed" : "Up to date:"
-        } ${report.target}: ` +
-          `${report.components.length} components, ${report.downloaded.length} files fetched ` +
-          `(${mb} MB in ${seconds.toFixed(1)} s), ${report.skipped.length} already there`,
-      );
-      out.info(`Offline: copy the directory, then run: sh ${report.target}/local_install.sh`);
-      out.info(
-        `Online: ferry mirror serve ${report.target} --listen :8080, then on clients: ` +
-          `curl -fsSL http://HOST:8080/install.sh | FERRY_MIRROR=http://HOST:8080 sh`,
-      );
-    }
-    if (report.failed.length > 0) return exitCodeForAll(report.failed.map((f) => f.error));
-    if (report.conflicts.length > 0) return ExitCode.failure;
-    if (report.missing.length > 0 && !booleanFlag(flags, "ignore-missing")) {
-      out.error(
-        `${report.missing.length} file(s) are missing from the source (listed above); ` +
-          `the rest was cloned. Pass --ignore-missing to accept that`,
-      );
-      return ExitCode.failure;
-    }
-    return ExitCode.ok;
+    return printReport(out, report, {
+      seconds: (Date.now() - started) / 1000,
+      json: options.json,
+      ignoreMissing: options["ignore-missing"],
+    });
   },
-};
+});
+
+/** Prints what the clone did (as text or `--json`) and returns the exit code it calls for. */
+function printReport(
+  out: Output,
+  report: DirectoryCloneReport,
+  { seconds, json, ignoreMissing }: { seconds: number; json: boolean; ignoreMissing: boolean },
+): number {
+  for (const note of report.notes) out.info(note);
+  for (const path of report.conflicts) {
+    out.warn(`"${path}" in the target differs from the source: kept (use --overwrite)`);
+  }
+  for (const failure of report.failed) out.error(`${failure.path}: ${failure.error.message}`);
+  for (const path of report.missing) out.warn(`The source has no "${path}": skipped`);
+  if (report.ferryMissing.length > 0) {
+    out.warn(`The clone carries no ferry for ${report.ferryMissing.join(", ")} (see above)`);
+  }
+
+  if (json) {
+    out.json({
+      target: report.target,
+      created: report.created,
+      changed: report.changed,
+      downloaded: report.downloaded.length,
+      downloadedFiles: report.downloaded,
+      skipped: report.skipped.length,
+      missing: report.missing,
+      conflicts: report.conflicts,
+      failed: report.failed.map((f) => ({ path: f.path, error: f.error.message })),
+      bytes: report.bytes,
+      seconds: Math.round(seconds * 1000) / 1000,
+      timestampVersion: report.timestampVersion,
+      ferryPacked: report.packed,
+      ferryMissing: report.ferryMissing,
+      components: report.components,
+    });
+  } else {
+    const mb = (report.bytes / 1e6).toFixed(1);
+    out.print(
+      `${
+        report.created ? "Created" : report.changed ? "Refreshed" : "Up to date:"
+      } ${report.target}: ` +
+        `${report.components.length} components, ${report.downloaded.length} files fetched ` +
+        `(${mb} MB in ${seconds.toFixed(1)} s), ${report.skipped.length} already there`,
+    );
+    out.info(`Offline: copy the directory, then run: sh ${report.target}/local_install.sh`);
+    out.info(
+      `Online: ferry mirror serve ${report.target} --listen :8080, then on clients: ` +
+        `curl -fsSL http://HOST:8080/install.sh | FERRY_MIRROR=http://HOST:8080 sh`,
+    );
+  }
+  if (report.failed.length > 0) return exitCodeForAll(report.failed.map((f) => f.error));
+  if (report.conflicts.length > 0) return ExitCode.failure;
+  if (report.missing.length > 0 && !ignoreMissing) {
+    out.error(
+      `${report.missing.length} file(s) are missing from the source (listed above); ` +
+        `the rest was cloned. Pass --ignore-missing to accept that`,
+    );
+    return ExitCode.failure;
+  }
+  return ExitCode.ok;
+}
+
+/**
+ * Says which ferry binaries the clone publishes and where it goes, after refusing a place that
+ * cannot be written: the clone is built beside the target (or in it, when it is already a
+ * mirror), so this is checked before anything is fetched.
+ */
+async function announce(out: Output, start: CloneStart): Promise<void> {
+  const { self, target } = start;
+  if (!self) {
+    out.info("Not publishing ferry itself into the mirror (--skip-ferry-binary)");
+  } else if (Object.keys(self.binaries).length === 0) {
+    out.warn(
+      "Not publishing ferry itself into the mirror: this is not a compiled ferry binary " +
+        "(pass --ferry-binary FILE or --ferry-binaries DIR); local_install.sh will need " +
+        "ferry or tiup packages from the source",
+    );
+  } else {
+    out.info(`ferry binaries for: ${Object.keys(self.binaries).sort().join(", ")}`);
+  }
+  const existing = await stat(target).then((info) => info.isDirectory(), () => false);
+  const parent = nodePath.dirname(target);
+  if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
+    await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
+  }
+  out.info(`Cloning ${start.source} into ${target}`);
+}

@@ -1,11 +1,11 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { initRepository } from "../../lib/writer/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
-export const mirrorInitCommand: Command = {
+export const mirrorInitCommand = defineCommand({
   usage: "<PATH> [-k|--key-dir DIR]",
   description: `Creates an empty TiUP-compatible repository in PATH, which must be an empty
 directory (it is created if missing), exactly as \`tiup mirror init\` does: 3 root keys, one index,
@@ -27,13 +27,13 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     },
   },
   positionals: { min: 1, max: 1, names: "PATH" },
-  async run({ args, flags, out }) {
+  async run({ args, options, out }) {
     const dir = nodePath.resolve(args[0]!);
     const info = await fs.stat(dir).catch(() => undefined);
     if (info && !info.isDirectory()) {
       throw new UsageError(`Cannot create a mirror in "${dir}": it is a file, not a directory`);
     }
-    const keyDir = stringFlag(flags, "key-dir");
+    const keyDir = options["key-dir"];
     const storage = new LocalStorage(dir);
     const keyOutput = keyDir
       ? { storage: new LocalStorage(nodePath.resolve(keyDir)), prefix: "" }
@@ -56,4 +56,4 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     out.info(`Next: ferry mirror genkey; ferry mirror set ${dir}; ferry mirror grant $USER`);
     return 0;
   },
-};
+});

@@ -1,4 +1,4 @@
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { publishComponent } from "../../lib/writer/publish_component.ts";
 import { tarballFromFile } from "../../lib/writer/tarball_from_file.ts";
@@ -17,7 +17,7 @@ import {
 } from "./_writer_context.ts";
 import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
-export const mirrorPublishCommand: Command = {
+export const mirrorPublishCommand = defineCommand({
   usage:
     "<COMPONENT> <VERSION> <TARBALL> <ENTRY> [-k KEY] [--os OS] [--arch ARCH] [--desc TEXT] [--standalone] [--hide] [--mirror DIR]",
   description:
@@ -50,16 +50,16 @@ Examples:
     "token-file": TOKEN_FILE_FLAG,
   },
   positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const [component, version, tarballPath, entry] = args as [string, string, string, string];
-    const os = singlePlatformFlag(flags, "os");
-    const arch = singlePlatformFlag(flags, "arch");
+    const os = singlePlatformFlag("os", options.os);
+    const arch = singlePlatformFlag("arch", options.arch);
     const host = os === undefined || arch === undefined ? hostPlatform() : undefined;
     const platform = `${os ?? host!.os}/${arch ?? host!.arch}`;
     // The tarball is read (hashed, its entries listed) before the mirror is touched at all.
     const tarball = await tarballFromFile(tarballPath);
-    const location = await mirrorLocation(stringFlag(flags, "mirror"), env, "publish");
-    const description = stringFlag(flags, "desc");
+    const location = await mirrorLocation(options.mirror, env, "publish");
+    const description = options.desc;
     const pkg = {
       component,
       version,
@@ -67,12 +67,12 @@ Examples:
       entry,
       tarball,
       ...(description !== undefined ? { description } : {}),
-      ...(booleanFlag(flags, "standalone") ? { standalone: true } : {}),
-      ...(booleanFlag(flags, "hide") ? { hidden: true } : {}),
+      ...(options.standalone ? { standalone: true } : {}),
+      ...(options.hide ? { hidden: true } : {}),
     };
     if (isRemoteLocation(location)) {
-      const key = await loadOwnerKey(flags, env);
-      const token = await publishToken(flags, env);
+      const key = await loadOwnerKey(options.key, env);
+      const token = await publishToken(options["token-file"], env);
       const remote = await publishToHttpMirror(location, pkg, {
         key,
         ...(token !== undefined ? { token } : {}),
@@ -86,11 +86,11 @@ Examples:
       return 0;
     }
     const dir = await resolveMirrorDir(location, env, "publish");
-    const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags);
+    const key = await loadOwnerKey(options.key, env);
+    const { storage, keys } = openMirror(dir, options["key-dir"]);
     const result = await publishComponent(storage, pkg, { key, keys });
     for (const note of result.notes) out.info(`Note: ${note}`);
     reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
     return 0;
   },
-};
+});

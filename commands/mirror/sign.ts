@@ -1,6 +1,6 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { DownloadError, HttpStatusError, UsageError } from "../../lib/errors.ts";
 import { downloadErrors } from "../../lib/http/download_errors.ts";
 import { DEFAULT_FETCH_POLICY, fetchWithPolicy } from "../../lib/http/fetch_policy.ts";
@@ -13,7 +13,7 @@ import { KEY_FLAG, loadOwnerKey } from "./_writer_context.ts";
 /** Manifests are small; a root with many keys stays far below this. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-export const mirrorSignCommand: Command = {
+export const mirrorSignCommand = defineCommand({
   usage: "<FILE|URL> [-k KEY] [--timeout SECONDS]",
   description: `Signs the manifest's "signed" object with your key and appends {keyid, sig} to its
 signatures, as \`tiup mirror sign\` does; the file is rewritten as canonical JSON. A key that has
@@ -31,14 +31,14 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
     },
   },
   positionals: { min: 1, max: 1, names: "FILE|URL" },
-  async run({ args, flags, out, env, signal }) {
+  async run({ args, options, out, env, signal }) {
     const target = args[0]!;
-    const key = await loadOwnerKey(flags, env);
+    const key = await loadOwnerKey(options.key, env);
     if (isRemoteLocation(target)) {
-      const seconds = Number(stringFlag(flags, "timeout") ?? "10");
+      const seconds = Number(options.timeout ?? "10");
       if (!Number.isFinite(seconds) || seconds <= 0) {
         throw new UsageError(
-          `Cannot use --timeout "${stringFlag(flags, "timeout")}": give seconds`,
+          `Cannot use --timeout "${options.timeout}": give seconds`,
         );
       }
       const timeoutMs = seconds * 1000;
@@ -95,4 +95,4 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
     out.print(`Signed ${target} with key ${key.id.slice(0, 16)}`);
     return 0;
   },
-};
+});

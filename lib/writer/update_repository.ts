@@ -9,8 +9,13 @@ import { recoverInterruptedCommit } from "./recover_interrupted_commit.ts";
 
 export type { CommitProgress } from "./_commit_change.ts";
 
-/** Builds a transaction from the verified current state (may read more, e.g. a component). */
-export type PlanChange = (state: RepositoryState) => RepositoryChange | Promise<RepositoryChange>;
+/**
+ * Builds a transaction from the verified current state (may read more, e.g. a component);
+ * `undefined` when the state already says everything: then nothing is written.
+ */
+export type PlanChange = (
+  state: RepositoryState,
+) => RepositoryChange | undefined | Promise<RepositoryChange | undefined>;
 
 /** Options for {@linkcode updateRepository}. */
 export interface UpdateRepositoryOptions {
@@ -59,19 +64,21 @@ export async function updateRepository(
     const recovered = await recoverInterruptedCommit(storage, { now });
     const before = await loadRepositoryState(storage, { now });
     const change = await plan(before);
-    const result = await commitChange(storage, change, {
-      state: before,
-      now,
-      keys: options.keys ?? { storage, prefix: MIRROR_KEYS_PREFIX },
-      ...(options.expiry ? { expiry: options.expiry } : {}),
-      ...(options.commitLog !== undefined ? { commitLog: options.commitLog } : {}),
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    });
+    const result = change
+      ? await commitChange(storage, change, {
+        state: before,
+        now,
+        keys: options.keys ?? { storage, prefix: MIRROR_KEYS_PREFIX },
+        ...(options.expiry ? { expiry: options.expiry } : {}),
+        ...(options.commitLog !== undefined ? { commitLog: options.commitLog } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      })
+      : { files: [], timestampVersion: before.timestamp.manifest.signed.version, warnings: [] };
     const warnings: string[] = [
       ...(recovered ? [recovered.message, ...recovered.warnings] : []),
       ...result.warnings,
     ];
-    const rootExpired = change.root
+    const rootExpired = change?.root
       ? undefined
       : before.expired.find((e) => e.file.endsWith(`/${before.root.path}`));
     if (rootExpired) {
