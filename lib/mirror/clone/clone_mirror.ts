@@ -33,7 +33,7 @@ import {
 } from "../install_scripts/render_local_install_script.ts";
 import { buildCloneComponent } from "./build_clone_component.ts";
 import { copyWithinTarget } from "./copy_within_target.ts";
-import { downloadFiles, type FileFailure, type FileTask } from "./download_files.ts";
+import { downloadFiles, type FileFailure, type FileTask, sha512Of } from "./download_files.ts";
 import { isSafeTarballUrl } from "./is_safe_tarball_url.ts";
 import { latestStable } from "../../format/latest_stable.ts";
 import { loadSigningKeys } from "./load_signing_keys.ts";
@@ -645,8 +645,8 @@ async function loadAll(
   return out;
 }
 
-function expectedOf(item: VersionItem): { length: number; sha256: string } {
-  return { length: item.length, sha256: String(item.hashes.sha256 ?? "") };
+function expectedOf(item: VersionItem): { length: number; sha256: string; sha512?: string } {
+  return { length: item.length, sha256: String(item.hashes.sha256 ?? ""), ...sha512Of(item) };
 }
 
 function sameFile(a: VersionItem, b: VersionItem): boolean {
