@@ -15,16 +15,20 @@ export interface StreamHasher {
 
 /** Options for {@linkcode HashPool}. */
 export interface HashPoolOptions {
-  /** Worker threads. Default: the number of CPUs, at most 4; 0 hashes on the calling thread. */
+  /**
+   * Worker threads. Default: one per CPU beside the calling thread (at least 1, at most 4): one
+   * worker hashes both at about 370 MB/s, and each costs ~15 MB of memory. 0 hashes on the
+   * calling thread.
+   */
   workers?: number;
 }
 
 /** Bytes gathered before they are posted to a worker: fewer, larger messages. */
 const BATCH_BYTES = 1024 * 1024;
 /** Bytes posted to the workers and not yet hashed, beyond which `update` asks callers to wait. */
-const MAX_PENDING_BYTES = 32 * 1024 * 1024;
+const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 /** Returned batch buffers kept for reuse (a little more than the backlog holds). */
-const SPARE_BUFFERS = 40;
+const SPARE_BUFFERS = 16;
 
 /**
  * The worker's code. It keeps one pair of hash states per stream id and answers every batch
@@ -83,7 +87,7 @@ interface Lane {
  * (SHA-512 alone runs at about 450 MB/s per core), and done in line they serialise with it.
  * Each stream is hashed by one worker; chunks are copied into 1 MiB batches that are transferred
  * (not cloned) to it — one copy on the calling thread, since the same bytes are also written to
- * disk — and at most 32 MiB may wait to be hashed before `update` makes its caller wait. Where workers are missing (Node without the web Worker) or
+ * disk — and at most 8 MiB may wait to be hashed before `update` makes its caller wait. Where workers are missing (Node without the web Worker) or
  * cannot start, streams are hashed on the calling thread: the digests are the same either way.
  * Call {@linkcode HashPool.close} when done: live workers keep a process from exiting.
  */
@@ -99,7 +103,7 @@ export class HashPool {
 
   constructor(options: HashPoolOptions = {}) {
     const cpus = typeof navigator === "object" ? navigator.hardwareConcurrency ?? 1 : 1;
-    this.#size = Math.max(0, Math.floor(options.workers ?? Math.min(4, cpus)));
+    this.#size = Math.max(0, Math.floor(options.workers ?? Math.max(1, Math.min(4, cpus - 1))));
   }
 
   /** A hasher for one stream: on a worker when the pool has one, else in line. */

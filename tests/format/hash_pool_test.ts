@@ -28,9 +28,9 @@ for (const workers of [0, 1, 2]) {
   test(`HashPool with ${workers} workers gives node:crypto's digests for interleaved streams`, async () => {
     const pool = new HashPool({ workers });
     try {
-      // Six streams at once, one of them empty and one larger than the pool's 32 MiB backlog,
+      // Six streams at once, one of them empty and one larger than the pool's 8 MiB backlog,
       // fed round-robin like concurrent downloads.
-      const streams = [0, 1, 1000, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024, 40 * 1024 * 1024].map(
+      const streams = [0, 1, 1000, 3 * 1024 * 1024 + 17, 5 * 1024 * 1024, 20 * 1024 * 1024].map(
         (size, i) => ({ chunks: chunksOf(size, i + 1), hasher: pool.hasher(), next: 0 }),
       );
       let fed = true;
