@@ -1,14 +1,24 @@
 import { createHash } from "node:crypto";
-import type { FileHashes } from "./hash.ts";
+/** What a {@linkcode StreamHasher} computed: SHA-256, and SHA-512 when it was asked for. */
+export interface StreamDigest {
+  sha256: string;
+  sha512?: string;
+}
+
+/** Options for {@linkcode HashPool.hasher}. */
+export interface HasherOptions {
+  /** Compute SHA-512 as well (it costs about twice SHA-256). Default true. */
+  sha512?: boolean;
+}
 
 /**
- * An incremental SHA-256 + SHA-512 of one byte stream, fed chunk by chunk. `update` returns a
+ * An incremental SHA-256 (+ SHA-512) of one byte stream, fed chunk by chunk. `update` returns a
  * promise only when the hashing has fallen behind (the caller should then wait: memory stays
  * bounded); `digest` settles once every byte fed so far is hashed.
  */
 export interface StreamHasher {
   update(chunk: Uint8Array): void | Promise<void>;
-  digest(): Promise<FileHashes>;
+  digest(): Promise<StreamDigest>;
   /** Drops the hash state (the stream failed); `digest` is never called after it. */
   abort(): void;
 }
@@ -16,9 +26,9 @@ export interface StreamHasher {
 /** Options for {@linkcode HashPool}. */
 export interface HashPoolOptions {
   /**
-   * Worker threads. Default: one per CPU beside the calling thread (at least 1, at most 4): one
-   * worker hashes both at about 370 MB/s, and each costs ~15 MB of memory. 0 hashes on the
-   * calling thread.
+   * Worker threads. Default: one per CPU, at most 4 (SHA-512 runs at only ~250 MB/s per core in
+   * Bun and Deno, so one worker would cap a clone there; each costs ~15 MB of memory). 0 hashes
+   * on the calling thread.
    */
   workers?: number;
 }
@@ -39,25 +49,25 @@ const WORKER_SOURCE = `
 import { createHash } from "node:crypto";
 const streams = new Map();
 self.onmessage = (event) => {
-  const { id, bytes, end, drop } = event.data;
+  const { id, bytes, end, drop, sha512 } = event.data;
   if (drop) {
     streams.delete(id);
     return;
   }
   let state = streams.get(id);
   if (!state) {
-    state = { sha256: createHash("sha256"), sha512: createHash("sha512") };
+    state = { sha256: createHash("sha256"), sha512: sha512 ? createHash("sha512") : undefined };
     streams.set(id, state);
   }
   state.sha256.update(bytes);
-  state.sha512.update(bytes);
+  state.sha512?.update(bytes);
   // The batch's buffer goes back with the answer, to be filled again: a fresh 1 MiB buffer per
   // batch costs page faults on first touch, more than the copy into it.
   const reply = { id, bytes: bytes.length, buffer: bytes.buffer };
   if (end) {
     streams.delete(id);
     reply.sha256 = state.sha256.digest("hex");
-    reply.sha512 = state.sha512.digest("hex");
+    if (state.sha512) reply.sha512 = state.sha512.digest("hex");
   }
   self.postMessage(reply, [bytes.buffer]);
 };
@@ -77,7 +87,7 @@ interface Lane {
   /** Bytes posted to this worker and not yet acknowledged. */
   pending: number;
   /** Streams whose digest this worker owes. */
-  waiting: Map<number, { resolve: (hashes: FileHashes) => void; reject: (e: Error) => void }>;
+  waiting: Map<number, { resolve: (hashes: StreamDigest) => void; reject: (e: Error) => void }>;
   failure?: Error;
 }
 
@@ -103,13 +113,17 @@ export class HashPool {
 
   constructor(options: HashPoolOptions = {}) {
     const cpus = typeof navigator === "object" ? navigator.hardwareConcurrency ?? 1 : 1;
-    this.#size = Math.max(0, Math.floor(options.workers ?? Math.max(1, Math.min(4, cpus - 1))));
+    this.#size = Math.max(0, Math.floor(options.workers ?? Math.min(4, cpus)));
   }
 
   /** A hasher for one stream: on a worker when the pool has one, else in line. */
-  hasher(): StreamHasher {
+  hasher(options: HasherOptions = {}): StreamHasher {
+    const sha512 = options.sha512 ?? true;
+    // SHA-256 alone is cheaper than the copy to a worker and back (measured: a 333 MB download
+    // took more CPU and no less time with it on a worker): only SHA-512 streams go there.
+    if (!sha512) return inlineHasher({ sha512 });
     const lane = this.#closed ? undefined : this.#pickLane();
-    return lane ? this.#workerHasher(lane) : inlineHasher();
+    return lane ? this.#workerHasher(lane, sha512) : inlineHasher({ sha512 });
   }
 
   /** Stops the workers; digests still owed reject. Idempotent. */
@@ -160,10 +174,14 @@ export class HashPool {
     if (reply.buffer?.byteLength === BATCH_BYTES && this.#spare.length < SPARE_BUFFERS) {
       this.#spare.push(reply.buffer);
     }
-    if (reply.sha256 !== undefined && reply.sha512 !== undefined) {
+    if (reply.sha256 !== undefined) {
       const waiter = lane.waiting.get(reply.id);
       lane.waiting.delete(reply.id);
-      waiter?.resolve({ sha256: reply.sha256, sha512: reply.sha512 });
+      waiter?.resolve(
+        reply.sha512 === undefined
+          ? { sha256: reply.sha256 }
+          : { sha256: reply.sha256, sha512: reply.sha512 },
+      );
     }
     if (this.#pendingBytes < MAX_PENDING_BYTES) this.#wake();
   }
@@ -183,20 +201,23 @@ export class HashPool {
     for (const wake of wakers) wake();
   }
 
-  #post(lane: Lane, id: number, bytes: Uint8Array<ArrayBuffer>, end: boolean): void {
+  #post(
+    lane: Lane,
+    message: { id: number; bytes: Uint8Array<ArrayBuffer>; end: boolean; sha512: boolean },
+  ): void {
     if (lane.failure) throw lane.failure;
-    lane.pending += bytes.length;
-    this.#pendingBytes += bytes.length;
-    lane.worker.postMessage({ id, bytes, end }, [bytes.buffer]);
+    lane.pending += message.bytes.length;
+    this.#pendingBytes += message.bytes.length;
+    lane.worker.postMessage(message, [message.bytes.buffer]);
   }
 
-  #workerHasher(lane: Lane): StreamHasher {
+  #workerHasher(lane: Lane, sha512: boolean): StreamHasher {
     const id = this.#nextId++;
     let batch: Uint8Array<ArrayBuffer> = new Uint8Array(0);
     let filled = 0;
     let ended = false;
     const send = (end: boolean) => {
-      this.#post(lane, id, batch.subarray(0, filled), end);
+      this.#post(lane, { id, bytes: batch.subarray(0, filled), end, sha512 });
       batch = new Uint8Array(0);
       filled = 0;
     };
@@ -222,7 +243,7 @@ export class HashPool {
         if (ended) return Promise.reject(new TypeError("digest() was already called"));
         ended = true;
         if (lane.failure) return Promise.reject(lane.failure);
-        const result = new Promise<FileHashes>((resolve, reject) => {
+        const result = new Promise<StreamDigest>((resolve, reject) => {
           lane.waiting.set(id, { resolve, reject });
         });
         send(true);
@@ -239,16 +260,19 @@ export class HashPool {
 }
 
 /** A {@linkcode StreamHasher} on the calling thread. */
-export function inlineHasher(): StreamHasher {
+export function inlineHasher(options: HasherOptions = {}): StreamHasher {
   const sha256 = createHash("sha256");
-  const sha512 = createHash("sha512");
+  const sha512 = options.sha512 ?? true ? createHash("sha512") : undefined;
   return {
     update(chunk) {
       sha256.update(chunk);
-      sha512.update(chunk);
+      sha512?.update(chunk);
     },
     digest() {
-      return Promise.resolve({ sha256: sha256.digest("hex"), sha512: sha512.digest("hex") });
+      const hex = sha256.digest("hex");
+      return Promise.resolve(
+        sha512 ? { sha256: hex, sha512: sha512.digest("hex") } : { sha256: hex },
+      );
     },
     abort() {},
   };

@@ -51,6 +51,24 @@ for (const workers of [0, 1, 2]) {
   });
 }
 
+test("HashPool hashers asked for SHA-256 only give SHA-256 only (hashed in line)", async () => {
+  const pool = new HashPool({ workers: 1 });
+  try {
+    const chunks = chunksOf(2 * 1024 * 1024 + 3, 4);
+    for (
+      const hasher of [
+        pool.hasher({ sha512: false }),
+        new HashPool({ workers: 0 }).hasher({ sha512: false }),
+      ]
+    ) {
+      for (const chunk of chunks) await hasher.update(chunk);
+      assert.deepEqual(await hasher.digest(), { sha256: expected(chunks).sha256 });
+    }
+  } finally {
+    pool.close();
+  }
+});
+
 test("HashPool.close() rejects the digests still owed, and later hashers run in line", async () => {
   const pool = new HashPool({ workers: 1 });
   const hasher = pool.hasher();

@@ -5,7 +5,7 @@ import type { ProgressEvent } from "../../cli/progress.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
 import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
-import { type ExpectedFile, verifiedBody } from "./verifying_stream.ts";
+import { type ExpectedFile, needsSha512, verifiedBody } from "./verifying_stream.ts";
 import { HashPool } from "../../format/hash_pool.ts";
 
 /** One file to bring from the source into the target. */
@@ -139,7 +139,7 @@ export async function downloadFiles(
         maxBytes: Math.max(...task.expected.map((e) => e.length)),
       });
       const verified = verifiedBody(bodyStream(object), task.expected, task.path, {
-        hasher: hashing.hasher(),
+        hasher: hashing.hasher({ sha512: needsSha512(task.expected) }),
         onBytes: (count) => {
           report.bytes += count;
           progress.bytes(count, task.path);

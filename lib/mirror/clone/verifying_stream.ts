@@ -13,14 +13,18 @@ export interface ExpectedFile {
 export interface VerifiedDigest {
   length: number;
   sha256: string;
-  sha512: string;
+  /** Computed (and checked) when an expected file gives one. */
+  sha512?: string;
 }
 
 /** Options for {@linkcode verifyingStream} and {@linkcode verifiedBody}. */
 export interface VerifyOptions {
   /** Hears of every chunk that passes (for progress). */
   onBytes?: (count: number) => void;
-  /** Where the bytes are hashed (a worker of a HashPool); default on the calling thread. */
+  /**
+   * Where the bytes are hashed (a HashPool's `hasher`); default on the calling thread. It must
+   * compute SHA-512 when an expected file gives one (see {@linkcode needsSha512}).
+   */
   hasher?: StreamHasher;
 }
 
@@ -121,7 +125,7 @@ function createVerifier(
 ): Verifier {
   if (expected.length === 0) throw new TypeError(`Cannot verify "${what}" against nothing`);
   const limit = Math.max(...expected.map((e) => e.length));
-  const hasher = options.hasher ?? inlineHasher();
+  const hasher = options.hasher ?? inlineHasher({ sha512: needsSha512(expected) });
   let length = 0;
   let settled = false;
   let settle: (digest: VerifiedDigest) => void = () => {};
@@ -169,6 +173,11 @@ function createVerifier(
   };
 }
 
+/** True when one of `expected` gives a SHA-512, which must then be computed and checked. */
+export function needsSha512(expected: readonly ExpectedFile[]): boolean {
+  return expected.some((e) => e.sha512 !== undefined);
+}
+
 function mismatch(
   expected: readonly ExpectedFile[],
   what: string,
@@ -189,6 +198,9 @@ function mismatch(
         sameLength.map((e) => e.sha256).join(" or ")
       } (a stale or tampered copy?)`,
     );
+  }
+  if (actual.sha512 === undefined && needsSha512(sameSha256)) {
+    throw new TypeError(`Cannot verify "${what}": its hasher computed no sha512`);
   }
   if (!sameSha256.some((e) => e.sha512 === undefined || e.sha512 === actual.sha512)) {
     return new HashMismatchError(

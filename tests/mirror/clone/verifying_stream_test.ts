@@ -71,7 +71,8 @@ for (const [name, verify, options] of shapes) {
 
     test(`${name} accepts a manifest entry without sha512 by its sha256`, async () => {
       const { sha512: _, ...withoutSha512 } = good;
-      assert.deepEqual((await pass([bytes], [withoutSha512])).digest, good);
+      const { digest } = await pass([bytes], [withoutSha512]);
+      assert.equal((digest as { sha256: string }).sha256, good.sha256);
     });
 
     test(`${name} rejects a tampered file of the right length`, async () => {
