@@ -5,6 +5,7 @@
  */
 import type { VersionItem } from "../../format/manifest_types.ts";
 import type { ExpectedFile } from "./verifying_stream.ts";
+import { sha512Of } from "./download_files.ts";
 
 /** One build the clone carries: a component version on a platform, with its signed item. */
 export interface CarriedBuild {
@@ -17,9 +18,9 @@ export interface CarriedBuild {
 /** Builds by component: id → "os/arch" → versions. */
 export type PicksByComponent = Map<string, Map<string, Set<string>>>;
 
-/** The signed length and SHA-256 a file must have. */
+/** The signed length, SHA-256 and (when the manifest gives one) SHA-512 a file must have. */
 export function expectedOf(item: VersionItem): ExpectedFile {
-  return { length: item.length, sha256: String(item.hashes.sha256 ?? "") };
+  return { length: item.length, sha256: String(item.hashes.sha256 ?? ""), ...sha512Of(item) };
 }
 
 /** Whether two items describe the same bytes. */

@@ -5,7 +5,8 @@ import { bodyStream } from "../../storage/read_bytes.ts";
 import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
 import { hashStream } from "../../format/hash.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
-import { type ExpectedFile, verifyingStream } from "./verifying_stream.ts";
+import { type ExpectedFile, needsSha512, verifiedBody } from "./verifying_stream.ts";
+import { HashPool } from "../../format/hash_pool.ts";
 
 /** One file to bring from the source into the target. */
 export interface FileTask {
@@ -61,14 +62,25 @@ export interface DownloadOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Stops starting new transfers; the promise then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Threads that hash the downloads (see HashPool); 0 hashes on the event loop. */
+  hashWorkers?: number;
+}
+
+/**
+ * The SHA-512 a signed manifest entry gives, as a field of an {@linkcode ExpectedFile}: present
+ * whenever the manifest has one, so the download is checked against it too.
+ */
+export function sha512Of(item: { hashes: { sha512?: string } }): { sha512?: string } {
+  const sha512 = item.hashes.sha512;
+  return typeof sha512 === "string" && sha512 !== "" ? { sha512 } : {};
 }
 
 /** Default number of parallel transfers. */
 export const DEFAULT_JOBS = 8;
 
 /**
- * Brings files from `source` into `target`, each verified against its signed length and SHA-256
- * while it streams, before it becomes visible:
+ * Brings files from `source` into `target`, each verified against its signed length, SHA-256 and
+ * SHA-512 while it streams, before it becomes visible:
  *
  * - a target file that already matches (by the journal's stat data, else by hashing it) is
  *   skipped, so a re-run fetches only what changed and a resumed run only what is missing;
@@ -77,7 +89,9 @@ export const DEFAULT_JOBS = 8;
  *   the target keeps its previous file, or none;
  * - a 404 lands in `missing` and the other files still complete (TiUP aborts the whole clone,
  *   issue #1111); so do verification and transfer failures, in `failed`;
- * - at most `jobs` transfers run at once; duplicate paths are fetched once.
+ * - at most `jobs` transfers run at once; duplicate paths are fetched once;
+ * - the hashing runs on worker threads (a HashPool), so the event loop only moves bytes from
+ *   the sockets to the files, and the two hashes run beside it on the other cores.
  */
 export async function downloadFiles(
   source: StorageReader,
@@ -116,19 +130,23 @@ export async function downloadFiles(
   });
   progress.tick(undefined, true);
   let sinceSave = 0;
+  const hashing = new HashPool(
+    options.hashWorkers === undefined ? {} : { workers: options.hashWorkers },
+  );
   await forEachLimited(fetch, jobs, async (task) => {
     try {
       const object = await source.read(task.sourcePath ?? task.path, {
         maxBytes: Math.max(...task.expected.map((e) => e.length)),
       });
-      const verifier = verifyingStream(task.expected, task.path, (count) => {
-        report.bytes += count;
-        progress.bytes(count, task.path);
+      const verified = verifiedBody(bodyStream(object), task.expected, task.path, {
+        hasher: hashing.hasher({ sha512: needsSha512(task.expected) }),
+        onBytes: (count) => {
+          report.bytes += count;
+          progress.bytes(count, task.path);
+        },
       });
-      const stat = await target.write(task.path, bodyStream(object).pipeThrough(verifier.stream), {
-        deferSync: true,
-      });
-      const digest = await verifier.digest;
+      const stat = await target.write(task.path, verified.body, { deferSync: true });
+      const digest = await verified.digest;
       journal?.record(stat, digest.sha256);
       report.downloaded.push(task.path);
       if (++sinceSave >= 64) {
@@ -141,6 +159,7 @@ export async function downloadFiles(
     }
     progress.fileDone();
   }, abortable).finally(async () => {
+    hashing.close();
     // One filesystem flush for all the files written above, before the journal (and, later, the
     // manifests) say they are there.
     if (report.downloaded.length > 0) await target.flush?.();
@@ -164,7 +183,10 @@ function dedupe(tasks: readonly FileTask[]): FileTask[] {
     }
     // Two manifests name the same file: it must satisfy both, so keep what they agree on.
     seen.expected = seen.expected.filter((e) =>
-      task.expected.some((t) => t.length === e.length && t.sha256 === e.sha256)
+      task.expected.some((t) =>
+        t.length === e.length && t.sha256 === e.sha256 &&
+        (t.sha512 === undefined || e.sha512 === undefined || t.sha512 === e.sha512)
+      )
     );
     if (seen.expected.length === 0) seen.expected = [...task.expected];
     seen.replace = (seen.replace ?? false) && (task.replace ?? false);

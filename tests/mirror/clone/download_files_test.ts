@@ -168,21 +168,46 @@ describe("downloadFiles()", () => {
     },
   );
 
-  test("downloadFiles() never makes a tampered download visible, nor replaces the old file", async () => {
-    const { source, tasks, dir, target } = await setup({ "a.tar.gz": random(10) });
-    await source.inner.write("a.tar.gz", random(10)); // the source now serves other bytes
-    const report = await downloadFiles(source, target, tasks);
-    assert.equal(report.failed.length, 1);
-    assert.ok(
-      report.failed[0]!.error instanceof HashMismatchError,
-      String(report.failed[0]!.error),
-    );
-    await assert.rejects(fs.stat(nodePath.join(dir, "a.tar.gz")));
-    assert.deepEqual(
-      (await fs.readdir(dir)).filter((name) => !name.startsWith(".ferry-staging")),
-      [],
-      "no temporary file is left behind",
-    );
+  const tamperings: Array<[string, (source: WatchedSource, tasks: FileTask[]) => Promise<void>]> = [
+    ["a tampered download", async (source) => {
+      await source.inner.write("a.tar.gz", random(10)); // the source now serves other bytes
+    }],
+    // Length and SHA-256 match, the signed SHA-512 does not: the file is refused all the same.
+    ["a file whose sha512 differs from the manifest", async (_, tasks) => {
+      tasks[0]!.expected[0]!.sha512 = "0".repeat(128);
+    }],
+  ];
+  for (const [what, tamper] of tamperings) {
+    test(`downloadFiles() never makes ${what} visible, nor leaves a temporary file`, async () => {
+      const { source, tasks, dir, target } = await setup({ "a.tar.gz": random(10) });
+      await tamper(source, tasks);
+      const report = await downloadFiles(source, target, tasks);
+      assert.equal(report.failed.length, 1);
+      assert.ok(
+        report.failed[0]!.error instanceof HashMismatchError,
+        String(report.failed[0]!.error),
+      );
+      await assert.rejects(fs.stat(nodePath.join(dir, "a.tar.gz")));
+      assert.deepEqual(
+        (await fs.readdir(dir)).filter((name) => !name.startsWith(".ferry-staging")),
+        [],
+        "no temporary file is left behind",
+      );
+    });
+  }
+
+  test("downloadFiles() checks the sha512 it is given, hashing on workers or in line", async () => {
+    for (const hashWorkers of [0, 2]) {
+      const bytes = random(3 * 1024 * 1024 + 5);
+      const { source, tasks, dir, target } = await setup({
+        "a.tar.gz": bytes,
+        "b.tar.gz": random(7),
+      });
+      tasks[0]!.expected[0]!.sha512 = createHash("sha512").update(bytes).digest("hex");
+      const report = await downloadFiles(source, target, tasks, { hashWorkers });
+      assert.deepEqual(report.downloaded, ["a.tar.gz", "b.tar.gz"], `hashWorkers ${hashWorkers}`);
+      assert.deepEqual(new Uint8Array(await fs.readFile(nodePath.join(dir, "a.tar.gz"))), bytes);
+    }
   });
 
   test("downloadFiles() reports progress with totals", async () => {
