@@ -1,10 +1,10 @@
-import type { FlagSpec } from "../lib/cli/command.ts";
+import type { FlagSpecs } from "../lib/cli/command.ts";
 
 /**
  * The flags that shape the registry table, kept apart from the table's loader (YAML, the
  * upstream client) so that a command can show these flags without loading it.
  */
-export const REGISTRY_TABLE_FLAGS: Record<string, FlagSpec> = {
+export const REGISTRY_TABLE_FLAGS = {
   config: {
     type: "string",
     short: "c",
@@ -29,4 +29,4 @@ export const REGISTRY_TABLE_FLAGS: Record<string, FlagSpec> = {
     valueName: "NAME",
     description: "Registry for names without one (Docker Hub mirror mode)",
   },
-};
+} as const satisfies FlagSpecs;

@@ -1,5 +1,5 @@
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../lib/cli/command.ts";
+import { defineCommand } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
@@ -12,7 +12,7 @@ import { loadRegistryTable, REGISTRY_TABLE_FLAGS } from "./_registry_table.ts";
 import { serverFlags } from "./_server_flags.ts";
 import { waitForStop } from "./_wait_for_stop.ts";
 
-export const proxyCommand: Command = {
+export const proxyCommand = defineCommand({
   usage: "[--listen HOST:PORT] [--config FILE] [--cache-dir DIR] [--tls-cert FILE --tls-key FILE]",
   description: `Lets docker, containerd, podman and skopeo pull public images through this one host
 when the origin registries are slow or unreachable. Three ways to address an image:
@@ -51,17 +51,17 @@ or the config's metrics token.`,
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { max: 0 },
-  async run({ flags, out, env, signal }) {
-    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:5000");
-    const accessLog = stringFlag(flags, "access-log") ?? "on";
+  async run({ options, flags, out, env, signal }) {
+    const listen = parseListen(options.listen ?? "127.0.0.1:5000");
+    const accessLog = options["access-log"] ?? "on";
     if (accessLog !== "on" && accessLog !== "off") {
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
-    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
+    const tls = await loadTls(options["tls-cert"], options["tls-key"]);
     const config = await loadRegistryTable(flags);
 
     const cacheDir = nodePath.resolve(
-      stringFlag(flags, "cache-dir") ?? nodePath.join(ferryHome(env), "proxy-cache"),
+      options["cache-dir"] ?? nodePath.join(ferryHome(env), "proxy-cache"),
     );
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
@@ -92,4 +92,4 @@ or the config's metrics token.`,
     await app.idle();
     return 0;
   },
-};
+});

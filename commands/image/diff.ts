@@ -1,12 +1,12 @@
 import { mkdir, readFile } from "node:fs/promises";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { diffBundle } from "../../lib/image/diff_bundle.ts";
 import { MAX_INVENTORY_BYTES } from "../../lib/image/inventory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 
-export const imageDiffCommand: Command = {
+export const imageDiffCommand = defineCommand({
   usage: "DIR --have FAR-INVENTORY -o DELTA",
   description: `Writes into DELTA only what the far side lacks: DIR's signed inventory and the
 manifests and blobs it lists that FAR-INVENTORY (a copy of the far side's DIR/images.json)
@@ -23,9 +23,9 @@ Example:
     output: { type: "string", short: "o", valueName: "DELTA", description: "Where the delta goes" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, flags, out }) {
-    const have = stringFlag(flags, "have");
-    const output = stringFlag(flags, "output");
+  async run({ args, options, flags, out }) {
+    const have = options.have;
+    const output = options.output;
     if (have === undefined) {
       throw new UsageError("Cannot diff: name the far side's inventory with --have FILE");
     }
@@ -51,4 +51,4 @@ Example:
     );
     return 0;
   },
-};
+});

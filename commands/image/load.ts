@@ -1,9 +1,9 @@
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadBundle } from "../../lib/image/load_bundle.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
-export const imageLoadCommand: Command = {
+export const imageLoadCommand = defineCommand({
   usage: "DELTA --into DIR",
   description: `Verifies a delta from "ferry image diff" against DIR's own root.json (signatures,
 expiry, no older than DIR's inventory) and every manifest and blob it brings against its
@@ -15,8 +15,8 @@ Example:
     into: { type: "string", valueName: "DIR", description: "The bundle to merge into" },
   },
   positionals: { min: 1, max: 1, names: "DELTA" },
-  async run({ args, flags, out }) {
-    const into = stringFlag(flags, "into");
+  async run({ args, options, flags, out }) {
+    const into = options.into;
     if (into === undefined) throw new UsageError("Cannot load: name the bundle with --into DIR");
     const report = await loadBundle(new LocalStorage(args[0]!), new LocalStorage(into));
     out.print(
@@ -25,4 +25,4 @@ Example:
     );
     return 0;
   },
-};
+});

@@ -1,11 +1,11 @@
-import { type Command, integerFlag } from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { pushBundle } from "../../lib/image/push_bundle.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS, registryClients } from "../_registry_table.ts";
 
-export const imagePushCommand: Command = {
+export const imagePushCommand = defineCommand({
   usage: "DIR REGISTRY[/PREFIX] [--config FILE] [--registry NAME=URL,…]",
   description: `Loads a verified bundle into an existing registry (Harbor, Distribution, zot):
 every repository goes to REGISTRY/PREFIX/<repository> (the source registry's name dropped),
@@ -27,7 +27,7 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { min: 2, max: 2, names: "DIR REGISTRY[/PREFIX]" },
-  async run({ args, flags, out }) {
+  async run({ args, options, flags, out }) {
     const [dir, destination] = args as [string, string];
     const config = await loadRegistryTable(flags);
     let name: string;
@@ -49,7 +49,7 @@ Examples:
       }
     }
     prefix = prefix.replace(/\/+$/, "");
-    const chunkMb = integerFlag(flags, "chunk-mb", { min: 1, max: 1024 }) ?? 8;
+    const chunkMb = parseIntegerFlag("chunk-mb", options["chunk-mb"], { min: 1, max: 1024 }) ?? 8;
     const progress = createProgress(out, "Pushing");
     const started = performance.now();
     const report = await pushBundle(
@@ -69,4 +69,4 @@ Examples:
     );
     return 0;
   },
-};
+});

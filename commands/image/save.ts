@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { type Command, integerFlag, listFlag, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag, splitList } from "../../lib/cli/command.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { parseImageReference } from "../../lib/image/image_reference.ts";
@@ -8,7 +8,7 @@ import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import type { ProxyConfig } from "../../proxy/proxy_config.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS, registryClients } from "../_registry_table.ts";
 
-export const imageSaveCommand: Command = {
+export const imageSaveCommand = defineCommand({
   usage: "IMAGE… [-f LIST] -o DIR [--platform OS/ARCH,…] [--config FILE] [--registry NAME=URL]",
   description: `Pulls images into DIR as an OCI image layout (oci-layout, index.json, blobs/sha256)
 that is also a TiUP mirror: skopeo, podman and oras read it directly, "ferry mirror serve DIR"
@@ -52,18 +52,18 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { names: "IMAGE…" },
-  async run({ args, flags, out, signal }) {
-    const dir = stringFlag(flags, "output");
+  async run({ args, options, flags, out, signal }) {
+    const dir = options.output;
     if (dir === undefined) throw new UsageError("Cannot save images: name the bundle with -o DIR");
     const config = await loadRegistryTable(flags);
     const names = [...args];
-    for (const list of listFlag(flags, "file")) names.push(...await readImageList(list));
+    for (const list of splitList(options.file)) names.push(...await readImageList(list));
     if (names.length === 0) {
       throw new UsageError("Cannot save images: name some (IMAGE… or -f LIST)");
     }
     const images = names.map((name) => parseImageReference(name, referenceContext(config)));
-    const platforms = parsePlatforms(stringFlag(flags, "platform"));
-    const jobs = integerFlag(flags, "jobs", { min: 1, max: 64 }) ?? 8;
+    const platforms = parsePlatforms(options.platform);
+    const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 8;
     const progress = createProgress(out, "Saving");
     const started = performance.now();
     const report = await saveImages(new LocalStorage(dir), images, {
@@ -84,7 +84,7 @@ Examples:
     );
     return 0;
   },
-};
+});
 
 /** What the image name parser needs of the table: its names, the default, the library ones. */
 export function referenceContext(config: ProxyConfig) {

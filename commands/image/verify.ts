@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -8,7 +8,7 @@ import { verifyBundle } from "../../lib/image/verify_bundle.ts";
 import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
-export const imageVerifyCommand: Command = {
+export const imageVerifyCommand = defineCommand({
   usage: "DIR [--root FILE] [--now RFC3339] [--jobs N] [--json]",
   description: `Checks an image bundle offline before it is trusted: the root chain from DIR's
 root.json, the inventory's signatures (the bundle's index keys) and expiry, index.json against
@@ -41,9 +41,9 @@ Examples:
     json: { type: "boolean", description: "Print the report as JSON: {ok, problems, counts}" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, flags, out, signal }) {
+  async run({ args, options, flags, out, signal }) {
     const dir = args[0]!;
-    const nowText = stringFlag(flags, "now");
+    const nowText = options.now;
     let now: Date | undefined;
     if (nowText !== undefined) {
       try {
@@ -54,7 +54,7 @@ Examples:
         );
       }
     }
-    const rootFile = stringFlag(flags, "root");
+    const rootFile = options.root;
     const root = rootFile === undefined ? undefined : await readFile(rootFile).catch((error) => {
       throw new UsageError(`Cannot read --root "${rootFile}": ${error.code ?? error.message}`);
     });
@@ -63,12 +63,12 @@ Examples:
         `Cannot use --root "${rootFile}": it is larger than ${MAX_ROOT_BYTES} bytes`,
       );
     }
-    const json = booleanFlag(flags, "json");
+    const json = options.json;
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying blobs");
     const report = await verifyBundle(new LocalStorage(dir), {
       ...(now ? { now } : {}),
       ...(root ? { root: new Uint8Array(root) } : {}),
-      jobs: integerFlag(flags, "jobs", { min: 1, max: 64 }) ?? 4,
+      jobs: parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 4,
       onProgress: (event) => progress.update(event),
       signal,
     }).finally(() => progress.stop());
@@ -96,4 +96,4 @@ Examples:
     }
     return report.ok ? ExitCode.ok : ExitCode.verification;
   },
-};
+});
