@@ -23,7 +23,7 @@ Example:
     output: { type: "string", short: "o", valueName: "DELTA", description: "Where the delta goes" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, options, flags, out }) {
+  async run({ args, options, out }) {
     const have = options.have;
     const output = options.output;
     if (have === undefined) {

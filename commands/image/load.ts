@@ -15,7 +15,7 @@ Example:
     into: { type: "string", valueName: "DIR", description: "The bundle to merge into" },
   },
   positionals: { min: 1, max: 1, names: "DELTA" },
-  async run({ args, options, flags, out }) {
+  async run({ args, options, out }) {
     const into = options.into;
     if (into === undefined) throw new UsageError("Cannot load: name the bundle with --into DIR");
     const report = await loadBundle(new LocalStorage(args[0]!), new LocalStorage(into));

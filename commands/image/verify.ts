@@ -41,7 +41,7 @@ Examples:
     json: { type: "boolean", description: "Print the report as JSON: {ok, problems, counts}" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, options, flags, out, signal }) {
+  async run({ args, options, out, signal }) {
     const dir = args[0]!;
     const nowText = options.now;
     let now: Date | undefined;
