@@ -135,6 +135,8 @@ function ready(): Promise<void> {
       "image",
       "save",
       ...IMAGES.map((i) => i.ref),
+      // One by digest alone: index.json names it REGISTRY/REPO@DIGEST.
+      `upstream.test/test/hello@${rig.digest("test/hello", "v1")}`,
       "-o",
       bundle,
       "--config",
@@ -249,6 +251,8 @@ test(
         image.ref,
       );
     }
+    const hello = rig.digest("test/hello", "v1");
+    assert.equal(await skopeoDigest(`oci:${bundle}:upstream.test/test/hello@${hello}`), hello);
   },
 );
 
