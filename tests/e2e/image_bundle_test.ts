@@ -359,6 +359,12 @@ test(
         // --default-registry upstream.test: the short, registry-mirrors style name.
         { name: `${serverHost}/test/multi:latest`, repo: "test/multi", tag: "latest" },
         { name: "upstream.test/test/hello:v1", repo: "test/hello", tag: "v1" },
+        // By digest, as the digest-only save of the suite is named.
+        {
+          name: `${serverHost}/upstream.test/test/hello@${rig.digest("test/hello", "v1")}`,
+          repo: "test/hello",
+          tag: "v1",
+        },
       ];
       for (const { name, repo, tag } of cases) {
         const pulled = await pullAndInspect(name);
