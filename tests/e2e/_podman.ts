@@ -57,7 +57,6 @@ export async function makeIsolatedPodman(
   const at = (name: string) => nodePath.join(dir, name);
   const subdirs = [
     "root",
-    "runroot",
     "tmp",
     "home",
     "xdg-config",
@@ -68,10 +67,13 @@ export async function makeIsolatedPodman(
   for (const sub of subdirs) {
     await fs.mkdir(at(sub), { recursive: true, mode: 0o700 });
   }
+  // podman 4.3 refuses a run root longer than 50 characters (its sockets live there), which a
+  // test's nested temp dir easily is: the run root is a short directory of its own.
+  const runroot = await fs.mkdtemp("/tmp/ferry-podman-");
   await fs.writeFile(at("registries.conf"), registriesConf(registries));
   await fs.writeFile(
     at("storage.conf"),
-    `[storage]\ndriver = "vfs"\ngraphroot = "${at("root")}"\nrunroot = "${at("runroot")}"\n`,
+    `[storage]\ndriver = "vfs"\ngraphroot = "${at("root")}"\nrunroot = "${runroot}"\n`,
   );
   // The file events backend and cgroupfs: no journald or systemd is needed (or present).
   await fs.writeFile(
@@ -99,7 +101,7 @@ export async function makeIsolatedPodman(
     "--root",
     at("root"),
     "--runroot",
-    at("runroot"),
+    runroot,
     "--storage-driver",
     "vfs",
     "--tmpdir",
@@ -145,6 +147,9 @@ export async function makeIsolatedPodman(
         );
       });
     },
-    remove: () => fs.rm(dir, { recursive: true, force: true }),
+    async remove() {
+      await fs.rm(runroot, { recursive: true, force: true });
+      await fs.rm(dir, { recursive: true, force: true });
+    },
   };
 }
