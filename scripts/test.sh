@@ -16,7 +16,7 @@ declare -A PACKAGES=(
   [curl]=curl [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo
   [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk [setsid]=util-linux
   [flock]=util-linux [ctr]=containerd [inotifywait]=inotify-tools [chromium]=chromium
-  [qemu-aarch64-static]=qemu-user-static
+  [qemu-aarch64-static]=qemu-user-static [podman]=podman
 )
 # CI_SKIP_INSTALL=1: install nothing (a machine already set up, shared with running processes).
 skip_install="${CI_SKIP_INSTALL:-0}"

@@ -28,6 +28,8 @@ export interface InventoryRepository {
   tags: Record<string, string>;
   /** Every manifest digest of this repository (tagged, children, referrers, digest-only saves). */
   manifests: string[];
+  /** Manifests saved by digest with no tag: index.json names them `REPOSITORY@DIGEST`. */
+  pinned?: string[];
   /** Every config and layer digest its manifests name. */
   blobs: string[];
 }
@@ -129,8 +131,10 @@ export function checkInventoryShape(signed: Inventory, file = INVENTORY_PATH): v
   }
   for (const [name, repo] of Object.entries(signed.repositories ?? {})) {
     const tags = Object.values(repo?.tags ?? {});
+    const pinned = repo?.pinned ?? [];
     const ok = Array.isArray(repo?.manifests) && Array.isArray(repo?.blobs) &&
-      [...tags, ...repo.manifests].every((d) => signed.manifests?.[d] !== undefined) &&
+      Array.isArray(pinned) &&
+      [...tags, ...repo.manifests, ...pinned].every((d) => signed.manifests?.[d] !== undefined) &&
       repo.blobs.every((d) => signed.blobs?.[d] !== undefined);
     if (!ok) throw bad(`repository "${name}" names content the inventory does not list`);
   }

@@ -22,20 +22,28 @@ export function blobPath(digest: string): string {
 
 /**
  * The layout's `index.json` for what `inventory` lists: one descriptor per tag, named
- * `REGISTRY/REPOSITORY:TAG`, in name order so that equal bundles have equal bytes.
+ * `REGISTRY/REPOSITORY:TAG`, then one per image saved by digest alone, named
+ * `REGISTRY/REPOSITORY@DIGEST` (the spec's ref.name grammar allows "@" and ":"; unlisted, such
+ * an image would be garbage to a layout's GC and unresolvable by oras and skopeo), in name order
+ * so that equal bundles have equal bytes.
  */
 export function layoutIndexBytes(inventory: Inventory): Uint8Array {
   const manifests = [];
   for (const name of Object.keys(inventory.repositories).sort()) {
     const repository = inventory.repositories[name]!;
-    for (const tag of Object.keys(repository.tags).sort()) {
-      const digest = repository.tags[tag]!;
+    const named: Array<[string, string]> = [
+      ...Object.keys(repository.tags).sort().map((tag) =>
+        [`${name}:${tag}`, repository.tags[tag]!] as [string, string]
+      ),
+      ...[...repository.pinned ?? []].sort().map((d) => [`${name}@${d}`, d] as [string, string]),
+    ];
+    for (const [refName, digest] of named) {
       const manifest = inventory.manifests[digest]!;
       manifests.push({
         mediaType: manifest.mediaType,
         digest,
         size: manifest.size,
-        annotations: { [REF_NAME]: `${name}:${tag}` },
+        annotations: { [REF_NAME]: refName },
       });
     }
   }

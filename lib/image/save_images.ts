@@ -91,6 +91,7 @@ export async function saveImages(
     const saved: SavedImage[] = [];
     const extras: SavedImage[] = [];
     const tags: Array<{ name: string; tag: string; digest: string }> = [];
+    const pins: Array<{ name: string; digest: string }> = [];
     const probed = new Set<string>();
 
     const add = (name: string, fetched: FetchedManifest) => {
@@ -141,6 +142,8 @@ export async function saveImages(
       const got = await requireManifest(options.clients, image, reference);
       if (image.tag !== undefined) {
         tags.push({ name: storedName(image), tag: image.tag, digest: got.digest });
+      } else {
+        pins.push({ name: storedName(image), digest: got.digest });
       }
       saved.push({ name: storedName(image), reference, digest: got.digest });
       await collect(image, got);
@@ -200,12 +203,13 @@ export async function saveImages(
         await storage.write(path, fetched.bytes, { deferSync: true });
       }
     }
-    const inventory = mergeInventory(current, collected, blobs, tags, {
+    const inventory = mergeInventory(current, collected, blobs, { tags, pins }, {
       expires: formatRfc3339(addDays(now, options.expiryDays ?? 365)),
     });
     await writeBundleIndex(storage, inventory, encodeInventory(inventory, signer.keys));
     for (const image of saved) {
-      options.onNote?.(`Saved ${image.name}:${image.reference} ${image.digest}`);
+      const at = image.reference.startsWith("sha256:") ? "@" : ":";
+      options.onNote?.(`Saved ${image.name}${at}${image.reference} ${image.digest}`);
     }
     return {
       images: saved,
@@ -280,7 +284,10 @@ function mergeInventory(
   current: Inventory | undefined,
   collected: Map<string, Collected>,
   blobs: Map<string, { size: number; names: Set<string> }>,
-  tags: Array<{ name: string; tag: string; digest: string }>,
+  names: {
+    tags: Array<{ name: string; tag: string; digest: string }>;
+    pins: Array<{ name: string; digest: string }>;
+  },
   options: { expires: string },
 ): Inventory {
   const base = current ?? emptyInventory(options.expires);
@@ -308,10 +315,12 @@ function mergeInventory(
     next.blobs[digest] = size;
     for (const name of names) addUnique(repository(name).blobs, digest);
   }
-  for (const { name, tag, digest } of tags) repository(name).tags[tag] = digest;
+  for (const { name, tag, digest } of names.tags) repository(name).tags[tag] = digest;
+  for (const { name, digest } of names.pins) addUnique(repository(name).pinned ??= [], digest);
   for (const repo of Object.values(next.repositories)) {
     repo.manifests.sort();
     repo.blobs.sort();
+    repo.pinned?.sort();
   }
   return next;
 }

@@ -1,8 +1,9 @@
 /**
  * `ferry image save`, `ferry image verify` and `ferry mirror serve` of an image bundle, against
  * the project's registry rig (plain, token-auth and TLS instances of CNCF Distribution) with
- * real clients: skopeo reads the OCI layout directly and pulls from the served bundle, and a
- * containerd of the test's own pulls through a hosts.toml mirror entry. One directory is both
+ * real clients: skopeo reads the OCI layout directly and pulls from the served bundle, a
+ * containerd of the test's own pulls through a hosts.toml mirror entry, and an isolated podman
+ * pulls by the bundle's names and through a registries.conf mirror entry. One directory is both
  * a TiUP mirror (with a published component) and the image bundle.
  *
  * @module
@@ -25,6 +26,7 @@ import {
 } from "./_cli.ts";
 import { seededRandom, verifyMirrorDir } from "./_clone_fixtures.ts";
 import { type RunningContainerd, startContainerd } from "./_containerd.ts";
+import { makeIsolatedPodman } from "./_podman.ts";
 import { pushBlob, pushManifest, pushReferrer } from "./_push_artifact.ts";
 import { run, type RunningRig, startRig } from "./_registry_rig.ts";
 
@@ -133,6 +135,8 @@ function ready(): Promise<void> {
       "image",
       "save",
       ...IMAGES.map((i) => i.ref),
+      // One by digest alone: index.json names it REGISTRY/REPO@DIGEST.
+      `upstream.test/test/hello@${rig.digest("test/hello", "v1")}`,
       "-o",
       bundle,
       "--config",
@@ -247,6 +251,8 @@ test(
         image.ref,
       );
     }
+    const hello = rig.digest("test/hello", "v1");
+    assert.equal(await skopeoDigest(`oci:${bundle}:upstream.test/test/hello@${hello}`), hello);
   },
 );
 
@@ -297,6 +303,76 @@ test(
       const line = listed.split("\n").find((l) => l.startsWith(`${image.ref} `));
       assert.ok(line, `ctr images ls has no ${image.ref}:\n${listed}`);
       assert.equal(line.split(/\s+/)[2], rig.digest(image.repo, image.tag), image.ref);
+    }
+  },
+);
+
+/**
+ * The upstream's digest of the linux/amd64 config of repo:tag (from the plain instance, which
+ * shares its storage with the others): what podman's image ID must be.
+ */
+async function upstreamAmd64ConfigDigest(repo: string, tag: string): Promise<string> {
+  const get = async (reference: string) => {
+    const response = await fetch(`${rig.env.RIG_UPSTREAM_URL}/v2/${repo}/manifests/${reference}`, {
+      headers: { accept: ACCEPT_ALL },
+    });
+    assert.equal(response.status, 200, `${repo}:${reference}`);
+    return await response.json();
+  };
+  let manifest = await get(tag);
+  if (manifest.manifests) {
+    const child = manifest.manifests.find((m: { platform: { os: string; architecture: string } }) =>
+      m.platform.os === "linux" && m.platform.architecture === "amd64"
+    );
+    manifest = await get(child.digest);
+  }
+  return manifest.config.digest;
+}
+
+test(
+  "podman (own root, runroot, registries.conf, vfs) pulls each image with equal digests",
+  T,
+  async () => {
+    await ready();
+    const podman = await makeIsolatedPodman(nodePath.join(temp!.dir, "podman"), [
+      { location: serverHost, insecure: true },
+      // A registries.conf mirror entry: `upstream.test/…` (unresolvable) is pulled from the
+      // bundle under the name it was saved as, HOST:PORT/upstream.test/…
+      {
+        prefix: "upstream.test",
+        location: "upstream.test",
+        mirrors: [`${serverHost}/upstream.test`],
+      },
+    ]);
+    try {
+      // Each pull into an empty store: podman keeps one image per config (the Docker list
+      // and the OCI index share theirs), and .Digest is the manifest its first pull named.
+      const pullAndInspect = async (name: string) => {
+        await podman.run(["rmi", "--all", "--force"]);
+        await podman.run(["pull", "--quiet", "--os", "linux", "--arch", "amd64", name]);
+        const out = await podman.run(["image", "inspect", "--format", "{{.Id}} {{.Digest}}", name]);
+        const [id, digest] = out.trim().split(" ");
+        return { config: `sha256:${id}`, digest };
+      };
+      const cases = [
+        ...IMAGES.map((i) => ({ name: `${serverHost}/${i.ref}`, repo: i.repo, tag: i.tag })),
+        // --default-registry upstream.test: the short, registry-mirrors style name.
+        { name: `${serverHost}/test/multi:latest`, repo: "test/multi", tag: "latest" },
+        { name: "upstream.test/test/hello:v1", repo: "test/hello", tag: "v1" },
+        // By digest, as the digest-only save of the suite is named.
+        {
+          name: `${serverHost}/upstream.test/test/hello@${rig.digest("test/hello", "v1")}`,
+          repo: "test/hello",
+          tag: "v1",
+        },
+      ];
+      for (const { name, repo, tag } of cases) {
+        const pulled = await pullAndInspect(name);
+        assert.equal(pulled.digest, rig.digest(repo, tag), name);
+        assert.equal(pulled.config, await upstreamAmd64ConfigDigest(repo, tag), name);
+      }
+    } finally {
+      await podman.remove();
     }
   },
 );

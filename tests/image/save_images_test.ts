@@ -134,6 +134,32 @@ describe("saveImages()", () => {
     await assert.rejects(storage.stat(LAYOUT_INDEX_PATH), NotFoundError);
   });
 
+  test("an image saved by digest only gets an index.json entry (oras, GC and skopeo find it)", async () => {
+    const registry = new MemoryRegistry();
+    const pinned = registry.image("pinned", undefined, "by digest");
+    const tagged = registry.image("app", "v1", "by tag");
+    const storage = await emptyBundle();
+    await saveImages(storage, [
+      { registry: "reg.test", repository: "pinned", digest: pinned.digest },
+      REF("app", "v1"),
+    ], { clients: () => registry });
+    const layout = JSON.parse(await readText(storage, LAYOUT_INDEX_PATH));
+    const entries = layout.manifests.map((
+      m: { digest: string; annotations: Record<string, string> },
+    ) => [m.annotations["org.opencontainers.image.ref.name"], m.digest]);
+    // ref.name's grammar allows "@" and ":" as separators: NAME@DIGEST is a valid name.
+    assert.deepEqual(entries, [
+      ["reg.test/app:v1", tagged.digest],
+      [`reg.test/pinned@${pinned.digest}`, pinned.digest],
+    ]);
+    assert.equal((await verifyBundle(storage)).ok, true);
+    // A second save by tag into the same bundle keeps the pinned entry.
+    await saveImages(storage, [REF("app", "v1")], { clients: () => registry });
+    const again = JSON.parse(await readText(storage, LAYOUT_INDEX_PATH));
+    assert.equal(again.manifests.length, 2);
+    assert.equal((await verifyBundle(storage)).ok, true);
+  });
+
   test("refuses an image the registry does not have", async () => {
     const storage = await emptyBundle();
     await assert.rejects(
