@@ -69,9 +69,34 @@ export async function requireRigTools(): Promise<void> {
   }
 }
 
-/** Starts and seeds a rig in `stateDir` on ports `basePort`..`basePort+8`. */
-export async function startRig(stateDir: string, basePort: number): Promise<RunningRig> {
+/**
+ * A base port for a rig: ports base..base+9, all below Linux's ephemeral range (32768 and up),
+ * where an outgoing connection of any process may take a port between the rig's check that it
+ * is free and the registry's bind.
+ */
+export function pickRigBasePort(): number {
+  return 12000 + 10 * Math.floor(Math.random() * 2000);
+}
+
+/**
+ * Starts and seeds a rig in `stateDir` on ports `basePort`..`basePort+8` (default: picked by
+ * {@linkcode pickRigBasePort}). A start that fails, as when another process took one of the
+ * ports meanwhile, is retried twice on other ports, in state dirs of its own.
+ */
+export async function startRig(stateDir: string, basePort?: number): Promise<RunningRig> {
   await requireRigTools();
+  for (let attempt = 1;; attempt++) {
+    const dir = attempt === 1 ? stateDir : `${stateDir}-${attempt}`;
+    const base = attempt === 1 && basePort !== undefined ? basePort : pickRigBasePort();
+    try {
+      return await startRigOnce(dir, base);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startRigOnce(stateDir: string, basePort: number): Promise<RunningRig> {
   const script = rigScript();
   const args = ["--state-dir", stateDir, "--base-port", String(basePort)];
   const stop = async () => {

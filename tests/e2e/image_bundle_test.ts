@@ -71,8 +71,8 @@ function ferry(args: string[], code = 0) {
 function ready(): Promise<void> {
   started ??= (async () => {
     temp = await makeTempDir("ferry-e2e-image");
-    const basePort = 35000 + 10 * Math.floor(Math.random() * 250);
-    rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
+    rig = await startRig(nodePath.join(temp.dir, "rig"));
+    const basePort = rig.basePort;
     const p = (offset: number) => `http://127.0.0.1:${basePort + offset}`;
     configPath = nodePath.join(temp.dir, "registries.yaml");
     await fs.writeFile(

@@ -51,8 +51,8 @@ describe("the web pages in headless Chromium", () => {
     });
     mirrorUrl = mirror.ready![1]!;
     demoDir = nodePath.join(home, "demo-mirror");
-    const basePort = 26000 + 10 * Math.floor(Math.random() * 300);
-    rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
+    rig = await startRig(nodePath.join(temp.dir, "rig"));
+    const basePort = rig.basePort;
     proxy = await startFerry([
       "proxy",
       "--listen",

@@ -70,8 +70,7 @@ async function startProxy(configPath: string): Promise<void> {
 function ready(): Promise<void> {
   started ??= (async () => {
     temp = await makeTempDir("ferry-e2e-ctr");
-    const basePort = 31000 + 10 * Math.floor(Math.random() * 300);
-    rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
+    rig = await startRig(nodePath.join(temp.dir, "rig"));
     // A repository whose first component names another registry in the proxy's table.
     await run("skopeo", [
       "copy",

@@ -31,8 +31,8 @@ let started: Promise<void> | undefined;
 function ready(): Promise<void> {
   started ??= (async () => {
     temp = await makeTempDir("ferry-e2e-proxy");
-    const basePort = 25000 + 10 * Math.floor(Math.random() * 300);
-    rig = await startRig(nodePath.join(temp.dir, "rig"), basePort);
+    rig = await startRig(nodePath.join(temp.dir, "rig"));
+    const basePort = rig.basePort;
     const p = (offset: number) => `http://127.0.0.1:${basePort + offset}`;
     const configPath = nodePath.join(temp.dir, "proxy.yaml");
     await fs.writeFile(
