@@ -2,12 +2,18 @@ import {
   DownloadError,
   HttpStatusError,
   NotFoundError,
-  ReadOnlyError,
   StorageError,
   TooLargeError,
 } from "../errors.ts";
-import { checkPath, checkPrefix } from "./check_path.ts";
-import type { FileStat, ReadOptions, StorageReader, StoredObject } from "./storage.ts";
+import { abortableBody } from "./abortable_body.ts";
+import { checkPath } from "./check_path.ts";
+import type {
+  FileStat,
+  ReadOptions,
+  RequestOptions,
+  StorageReader,
+  StoredObject,
+} from "./storage.ts";
 
 /** A fetch function; injected in tests so no test touches globalThis.fetch. */
 export type FetchFn = (request: Request) => Promise<Response>;
@@ -45,8 +51,9 @@ const TRANSIENT_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 /**
  * A read-only mirror over HTTP(S): GET and HEAD, single Range, timeouts, bounded retries on
  * transient failures, and a byte cap on every read. 404 (and 410) become NotFoundError; any other
- * non-2xx becomes HttpStatusError. It implements only StorageReader, so a remote mirror cannot
- * be passed where something will be written.
+ * non-2xx becomes HttpStatusError. It implements only StorageReader (no write, no delete, no
+ * list: an HTTP mirror has no index), so the type checker refuses a remote mirror where
+ * something will be written or listed.
  */
 export class HttpStorage implements StorageReader {
   readonly location: string;
@@ -85,8 +92,12 @@ export class HttpStorage implements StorageReader {
     return `${this.location}/${path.split("/").map(encodeURIComponent).join("/")}`;
   }
 
-  async stat(path: string): Promise<FileStat> {
-    const { response } = await this.#request(path, "HEAD", {}, this.#deadline(0));
+  async stat(path: string, options: RequestOptions = {}): Promise<FileStat> {
+    const { response } = await this.#request(path, "HEAD", {
+      headers: {},
+      deadline: this.#deadline(0),
+      signal: options.signal,
+    });
     await response.body?.cancel();
     // Number(null) is 0: a missing header must not read as an empty file.
     const header = response.headers.get("content-length");
@@ -104,12 +115,11 @@ export class HttpStorage implements StorageReader {
     const headers: Record<string, string> = {};
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end}`;
     const started = performance.now();
-    const { response, abort } = await this.#request(
-      path,
-      "GET",
+    const { response, abort } = await this.#request(path, "GET", {
       headers,
-      this.#deadline(limit, started),
-    );
+      deadline: this.#deadline(limit, started),
+      signal: options.signal,
+    });
     if (options.range && response.status !== 206) {
       await response.body?.cancel();
       throw new DownloadError(
@@ -123,30 +133,19 @@ export class HttpStorage implements StorageReader {
       await response.body?.cancel();
       throw new TooLargeError(this.urlFor(path), limit);
     }
-    const body = response.body ?? new Blob([]).stream();
+    // The caller's signal also reaches a body that no network connection backs (an in-process
+    // server), not only the fetch.
+    const body = abortableBody(response.body ?? new Blob([]).stream(), options.signal);
     const deadline = this.#deadline(Math.min(limit, length ?? Infinity), started);
     return {
       stat: { path, size: total ?? -1, modified: lastModified(response) },
-      body: body.pipeThrough(guardBody(this.urlFor(path), limit, length, {
+      body: toStream(body).pipeThrough(guardBody(this.urlFor(path), limit, length, {
         idleMs: this.#idleTimeoutMs,
         deadline,
         minBytesPerSecond: this.#minBytesPerSecond,
         abort,
       })),
     };
-  }
-
-  // deno-lint-ignore require-yield
-  async *list(prefix: string): AsyncIterable<FileStat> {
-    checkPrefix(prefix);
-    throw new StorageError(`Cannot list "${this.location}": HTTP mirrors cannot be listed`);
-  }
-
-  /** HTTP mirrors are read-only; this exists so the error is clear if anything tries. */
-  write(): Promise<never> {
-    return Promise.reject(
-      new ReadOnlyError(`Cannot write to "${this.location}": HTTP mirrors are read-only`),
-    );
   }
 
   /** When a transfer of `bytes` begun at `started` must be done (performance.now() time). */
@@ -157,20 +156,26 @@ export class HttpStorage implements StorageReader {
   async #request(
     path: string,
     method: string,
-    headers: Record<string, string>,
-    deadline: number,
+    { headers, deadline, signal }: {
+      headers: Record<string, string>;
+      deadline: number;
+      signal: AbortSignal | undefined;
+    },
   ): Promise<{ response: Response; abort: () => void }> {
     const url = this.urlFor(path);
     let lastError: unknown;
     for (let attempt = 0; attempt <= this.#retries; attempt++) {
+      signal?.throwIfAborted();
       if (attempt > 0) {
         const delay = this.#retryDelayMs * 2 ** (attempt - 1);
         if (performance.now() + delay >= deadline) break;
-        await sleep(delay);
+        await sleep(delay, signal);
       }
       const wait = Math.min(this.#headersTimeoutMs, deadline - performance.now());
       if (wait <= 0) break;
       const controller = new AbortController();
+      // The caller's signal stops this attempt and, through the same controller, its body.
+      signal?.addEventListener("abort", () => controller.abort(signal.reason), { once: true });
       const timer = setTimeout(() => controller.abort(), wait);
       let response: Response;
       try {
@@ -183,6 +188,7 @@ export class HttpStorage implements StorageReader {
           }),
         );
       } catch (error) {
+        signal?.throwIfAborted();
         if (controller.signal.aborted) {
           // Silent, not flaky: asking again would multiply the wait by the retries.
           lastError = new DownloadError(
@@ -213,6 +219,10 @@ export class HttpStorage implements StorageReader {
       } s)`,
     );
   }
+}
+
+function toStream(body: ReadableStream<Uint8Array> | Blob): ReadableStream<Uint8Array> {
+  return body instanceof Blob ? body.stream() : body;
 }
 
 function seconds(ms: number): string {
@@ -314,6 +324,12 @@ function guardBody(url: string, limit: number, expected: number | undefined, bod
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
 }

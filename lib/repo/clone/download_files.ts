@@ -3,7 +3,12 @@ import { forEachLimited } from "../../for_each_limited.ts";
 import { NotFoundError, StorageError } from "../../errors.ts";
 import type { ProgressEvent } from "../../cli/progress.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
-import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
+import {
+  canFlush,
+  type FileStat,
+  type Storage,
+  type StorageReader,
+} from "../../storage/storage.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
 import { type ExpectedFile, verifyingStream } from "./verifying_stream.ts";
 
@@ -143,7 +148,7 @@ export async function downloadFiles(
   }, abortable).finally(async () => {
     // One filesystem flush for all the files written above, before the journal (and, later, the
     // manifests) say they are there.
-    if (report.downloaded.length > 0) await target.flush?.();
+    if (report.downloaded.length > 0 && canFlush(target)) await target.flush();
     await journal?.save();
   });
   progress.tick(undefined, true);
