@@ -38,7 +38,7 @@ export interface RequestOptions {
    * Stops the request (and, for reads, the body) when aborted: the promise or stream fails with
    * the signal's reason. A write that is aborted leaves the old object, as any failed write does.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** Options for {@linkcode StorageReader.read}. */
