@@ -18,6 +18,7 @@ import type { S3Location } from "./s3_location.ts";
 import type {
   FileStat,
   ReadOptions,
+  ReplaceIfMatchStorage,
   RequestOptions,
   Storage,
   StoredObject,
@@ -84,7 +85,7 @@ const MIB = 1024 * 1024;
  * - Every request is bounded in time and retried only when the failure is transient.
  * - A missing key is NotFoundError; so is a "directory" (S3 has none).
  */
-export class S3Storage implements Storage {
+export class S3Storage implements Storage, ReplaceIfMatchStorage {
   readonly location: string;
   readonly #bucket: string;
   readonly #prefix: string;
@@ -205,6 +206,35 @@ export class S3Storage implements Storage {
     const answer = await this.#send("DELETE", path, { signal: options.signal, what });
     if (!answer.response.ok) throw await this.#failure(answer, what);
     await answer.body.cancel().catch(() => {});
+  }
+
+  /** `If-Match` on one PUT: the server compares the ETag and writes in one atomic step. */
+  async replaceIfMatch(
+    path: string,
+    data: Uint8Array | string,
+    identity: string,
+    options: RequestOptions = {},
+  ): Promise<FileStat | undefined> {
+    checkPath(path);
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const what = `replace "${this.#describe(path)}"`;
+    const answer = await this.#send("PUT", path, {
+      headers: { "if-match": identity },
+      body: bytes,
+      signal: options.signal,
+      what,
+    });
+    if (!answer.response.ok && answer.response.status !== 412 && answer.response.status !== 404) {
+      throw await this.#failure(answer, what);
+    }
+    await answer.body.cancel().catch(() => {});
+    if (!answer.response.ok) return undefined;
+    return {
+      path,
+      size: bytes.length,
+      modified: dateHeader(answer.response),
+      identity: answer.response.headers.get("etag") ?? "",
+    };
   }
 
   /** A server-side copy: the bytes do not pass through ferry. */

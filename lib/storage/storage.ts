@@ -126,6 +126,30 @@ export function canFlush<T extends object>(storage: T): storage is T & Flushable
   return typeof (storage as Partial<FlushableStorage>).flush === "function";
 }
 
+/**
+ * The compare-and-swap capability: replace an object only while it is still the one that was
+ * read, atomically on the server (S3 `If-Match`). Leases on object storage are built on it.
+ */
+export interface ReplaceIfMatchStorage {
+  /**
+   * Replaces `path` with `data` if its `identity` (from stat or read) is still `identity`;
+   * undefined, writing nothing, when it changed or is gone.
+   */
+  replaceIfMatch(
+    path: string,
+    data: Uint8Array | string,
+    identity: string,
+    options?: RequestOptions,
+  ): Promise<FileStat | undefined>;
+}
+
+/** True when `storage` can replace an object conditionally on its identity. */
+export function canReplaceIfMatch<T extends object>(
+  storage: T,
+): storage is T & ReplaceIfMatchStorage {
+  return typeof (storage as Partial<ReplaceIfMatchStorage>).replaceIfMatch === "function";
+}
+
 /** An exclusive lock on a path of a storage (flock(2) on local disk); see `Storage.tryLock`. */
 export interface StorageLock {
   /** Replaces the lock file's content in place (who holds it, for other writers' messages). */
