@@ -15,10 +15,11 @@ import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { cloneIntoDirectory } from "../../lib/repo/clone/clone_into_directory.ts";
+import { cloneMirror, type CloneOptions } from "../../lib/repo/clone/clone_mirror.ts";
 import { DEFAULT_JOBS } from "../../lib/repo/clone/download_files.ts";
 import { findSelfBinaries } from "../../lib/repo/clone/find_self_binaries.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { openStorage } from "../../lib/storage/open_storage.ts";
+import { isS3Location, openStorage, openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 import { platformFlag } from "../_platform_flags.ts";
@@ -117,7 +118,10 @@ Examples:
     const home = ferryHome(env);
     const given = stringFlag(flags, "source");
     const sourceAddress = given ?? (await resolveMirrorAddress(home, env)).address;
-    const source = openStorage(sourceAddress, { userAgent: `ferry/${FERRY_VERSION}` });
+    const source = openStorage(sourceAddress, { userAgent: `ferry/${FERRY_VERSION}`, env });
+    // A bucket is written in place (object stores have no rename); clients see the clone once
+    // its timestamp is written, last, as with every writer transaction.
+    const bucket = isS3Location(targetDir!) ? openWritableStorage(targetDir!, { env }) : undefined;
     // Trust: --source-root; for the configured mirror, what this profile already trusts;
     // otherwise the source's own root.json on first use (said in the notes).
     let trust: { trustedRoot?: Uint8Array; sourceCache?: LocalStorage } = {};
@@ -168,20 +172,26 @@ Examples:
 
     // The clone is built beside the target (or in it, when it is already a mirror): refuse a
     // place that cannot be written before fetching anything.
-    const target = nodePath.resolve(targetDir!);
-    const existing = await stat(target).then((info) => info.isDirectory(), () => false);
+    const target = bucket ? bucket.location : nodePath.resolve(targetDir!);
+    const existing = !bucket && await stat(target).then((info) => info.isDirectory(), () => false);
     const parent = nodePath.dirname(target);
-    if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
+    if (!bucket && (existing || await stat(parent).then((i) => i.isDirectory(), () => false))) {
       await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
     }
 
     const json = booleanFlag(flags, "json");
     const progress = json ? NO_PROGRESS : createProgress(out, "Cloning");
     const started = Date.now();
-    out.info(`Cloning ${source.location} into ${nodePath.resolve(targetDir!)}`);
+    out.info(`Cloning ${source.location} into ${target}`);
     let report;
     try {
-      report = await cloneIntoDirectory(source, targetDir!, {
+      const into = bucket
+        ? async (options: CloneOptions) => ({
+          ...await cloneMirror(source, bucket, options),
+          target: bucket.location,
+        })
+        : (options: CloneOptions) => cloneIntoDirectory(source, targetDir!, options);
+      report = await into({
         os,
         arch,
         full: booleanFlag(flags, "full"),

@@ -5,6 +5,7 @@ import { grantOwner } from "../../lib/repo/grant_owner.ts";
 import { loadKeyFile } from "../../lib/repo/load_key.ts";
 import {
   defaultKeyPath,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -52,12 +53,12 @@ Examples:
     });
     const publicInfo = loaded.kind === "private" ? loaded.key.publicInfo : loaded.publicInfo;
     const name = stringFlag(flags, "name");
-    const { storage, keys } = openMirror(dir, flags);
+    const { storage, keys } = openMirror(dir, flags, env);
     const result = await grantOwner(storage, {
       id,
       ...(name !== undefined ? { name } : {}),
       key: publicInfo,
-    }, { keys });
+    }, { keys, ...lockReporting(out) });
     const keyId = loaded.kind === "private" ? loaded.key.id : loaded.id;
     reportUpdate(
       out,

@@ -4,6 +4,7 @@ import { modifyComponent } from "../../lib/repo/modify_component.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -59,7 +60,7 @@ Examples:
     }
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "modify");
     const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags);
+    const { storage, keys } = openMirror(dir, flags, env);
     const result = await modifyComponent(storage, {
       component,
       ...(version !== undefined ? { version } : {}),
@@ -67,7 +68,7 @@ Examples:
       ...(hidden !== undefined ? { hidden } : {}),
       ...(standalone !== undefined ? { standalone } : {}),
       ...(yanked !== undefined ? { yanked } : {}),
-    }, { key, keys });
+    }, { key, keys, ...lockReporting(out) });
     reportUpdate(out, result, `Modified ${spec} in ${dir}`);
     return 0;
   },

@@ -5,6 +5,7 @@ import { tarballFromFile } from "../../lib/repo/tarball_from_file.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -53,7 +54,7 @@ Examples:
     const tarball = await tarballFromFile(tarballPath);
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "publish");
     const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags);
+    const { storage, keys } = openMirror(dir, flags, env);
     const description = stringFlag(flags, "desc");
     const result = await publishComponent(storage, {
       component,
@@ -64,7 +65,7 @@ Examples:
       ...(description !== undefined ? { description } : {}),
       ...(booleanFlag(flags, "standalone") ? { standalone: true } : {}),
       ...(booleanFlag(flags, "hide") ? { hidden: true } : {}),
-    }, { key, keys });
+    }, { key, keys, ...lockReporting(out) });
     for (const note of result.notes) out.info(`Note: ${note}`);
     reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
     return 0;

@@ -5,6 +5,7 @@ import {
   daysFlag,
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -58,7 +59,7 @@ Examples:
     }
     const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "renew");
     const key = component === undefined ? undefined : await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags);
+    const { storage, keys } = openMirror(dir, flags, env);
     const indexDays = daysFlag(flags, "index-days");
     const snapshotDays = daysFlag(flags, "snapshot-days");
     const timestampDays = daysFlag(flags, "timestamp-days");
@@ -68,7 +69,7 @@ Examples:
       ...(indexDays !== undefined ? { indexDays } : {}),
       ...(snapshotDays !== undefined ? { snapshotDays } : {}),
       ...(timestampDays !== undefined ? { timestampDays } : {}),
-    }, { ...(key ? { key } : {}), keys });
+    }, { ...(key ? { key } : {}), keys, ...lockReporting(out) });
     reportUpdate(out, result, `Renewed ${component ?? "the repository"} in ${dir}`);
     return 0;
   },

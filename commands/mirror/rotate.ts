@@ -15,6 +15,7 @@ import { rotateRoot } from "../../lib/repo/rotate_root.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import {
   daysFlag,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -85,7 +86,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
     const dir = await resolveMirrorDir(args[0] ?? stringFlag(flags, "mirror"), env, "rotate", {
       readOnly: prepare,
     });
-    const { storage, keys } = openMirror(dir, flags);
+    const { storage, keys } = openMirror(dir, flags, env);
     if (apply !== undefined) {
       const bytes = await fs.readFile(apply).catch((error) => {
         throw new UsageError(`Cannot read "${apply}": ${error.code ?? error.message}`);
@@ -93,6 +94,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       const result = await rotateRoot(storage, new Uint8Array(bytes), {
         file: apply,
         keys,
+        ...lockReporting(out),
       });
       reportUpdate(
         out,

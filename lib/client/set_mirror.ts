@@ -5,7 +5,7 @@ import { NotFoundError, SignatureError, StorageError } from "../errors.ts";
 import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
 import { TrustedMetadataSet } from "../repo/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
-import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";
+import { isRemoteLocation, isS3Location, openStorage } from "../storage/open_storage.ts";
 import { readBytes, readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { checkRootFitsMirror } from "./check_root_fits_mirror.ts";
@@ -99,7 +99,7 @@ export async function setMirror(
 ): Promise<SetMirrorResult> {
   const now = options.now ?? (() => new Date());
   const addr = normalizeMirrorAddress(address, options.cwd);
-  const remote = isRemoteLocation(addr);
+  const remote = isRemoteLocation(addr) || isS3Location(addr);
   const profile = new LocalStorage(home);
   const cacheName = `bin/${createHash("sha256").update(addr).digest("hex").slice(0, 16)}.root.json`;
 

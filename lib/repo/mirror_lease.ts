@@ -82,6 +82,7 @@ export async function acquireLease(
       } satisfies LeaseBody,
     );
   let told = false;
+  let swapsLost = 0;
   for (;;) {
     const expires = clock() + ttl;
     try {
@@ -99,6 +100,13 @@ export async function acquireLease(
       if (stat) {
         return held(storage, path, { token, ttl, clock, body, identity: stat.identity!, expires });
       }
+      // Someone else swapped first: look again, but never spin against the server.
+      if (clock() >= deadline) {
+        throw new StorageError(
+          `Cannot lock the mirror "${storage.location}": the lease "${path}" keeps changing`,
+        );
+      }
+      await sleep(Math.min(1000, 50 * ++swapsLost));
       continue;
     }
     const who = `pid ${current.body.pid} on "${current.body.host}", since ${current.body.since}`;

@@ -93,6 +93,8 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
   readonly #partBytes: number;
   readonly #maxConditionalBytes: number;
   #connection: Promise<Connection> | undefined;
+  /** Whether the server matches `If-Match` against the bare ETag; undefined until known. */
+  #bareIfMatch: boolean | undefined;
 
   constructor(where: S3Location, options: S3StorageOptions) {
     this.#bucket = where.bucket;
@@ -208,7 +210,11 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
     await answer.body.cancel().catch(() => {});
   }
 
-  /** `If-Match` on one PUT: the server compares the ETag and writes in one atomic step. */
+  /**
+   * `If-Match` on one PUT: the server compares the ETag and writes in one atomic step. Ceph
+   * pacific matches only the bare ETag (`abc`), AWS the quoted one (`"abc"`): the form that
+   * works is learnt from the first swap whose 412 was not a real mismatch.
+   */
   async replaceIfMatch(
     path: string,
     data: Uint8Array | string,
@@ -217,9 +223,35 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
   ): Promise<FileStat | undefined> {
     checkPath(path);
     const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const bare = identity.replace(/^"(.*)"$/, "$1");
+    const forms = this.#bareIfMatch === true
+      ? [bare]
+      : this.#bareIfMatch === false
+      ? [`"${bare}"`]
+      : [`"${bare}"`, bare];
+    for (const [i, form] of forms.entries()) {
+      const stat = await this.#putIfMatch(path, bytes, form, options);
+      if (stat) {
+        this.#bareIfMatch = form === bare;
+        return stat;
+      }
+      // A 412: a real mismatch, unless the object still has that ETag (the form was wrong).
+      if (i === forms.length - 1) return undefined;
+      const current = await this.stat(path, options).catch(() => undefined);
+      if (current?.identity?.replace(/^"(.*)"$/, "$1") !== bare) return undefined;
+    }
+    return undefined;
+  }
+
+  async #putIfMatch(
+    path: string,
+    bytes: Uint8Array,
+    etag: string,
+    options: RequestOptions,
+  ): Promise<FileStat | undefined> {
     const what = `replace "${this.#describe(path)}"`;
     const answer = await this.#send("PUT", path, {
-      headers: { "if-match": identity },
+      headers: { "if-match": etag },
       body: bytes,
       signal: options.signal,
       what,

@@ -13,6 +13,7 @@ import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import {
   canFlush,
   canList,
+  canReplaceIfMatch,
   type FileStat,
   type ListableStorage,
   type Storage,
@@ -518,6 +519,29 @@ export function defineStorageConformanceTests(
       await writer.write("public.json", "{}");
       assert.equal((await b.modeOf("public.json")) & 0o077 & 0o022, 0);
     }
+  });
+
+  it("replaceIfMatch(), where offered: of racing swaps from one identity exactly one wins", async (b) => {
+    const { reader, writer } = b;
+    if (!writer) throw new TypeError("A writable backend must provide its write role");
+    if (!canReplaceIfMatch(writer)) return;
+    const first = await writer.write("lease", "v1");
+    const results = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) => writer.replaceIfMatch("lease", `v2 by ${i}`, first.identity!),
+      ),
+    );
+    const winners = results.flatMap((stat, i) => (stat ? [i] : []));
+    assert.equal(winners.length, 1, JSON.stringify(results));
+    assert.equal(text(await readAll(reader, "lease")), `v2 by ${winners[0]}`);
+    // The winner's identity works once more; the first one no longer does.
+    assert.equal(await writer.replaceIfMatch("lease", "stale", first.identity!), undefined);
+    const next = await writer.replaceIfMatch("lease", "v3", results[winners[0]!]!.identity!);
+    assert.ok(next);
+    assert.equal(text(await readAll(reader, "lease")), "v3");
+    assert.equal(await writer.replaceIfMatch("missing", "x", first.identity!), undefined);
+    await assert.rejects(reader.stat("missing"), NotFoundError);
   });
 
   it("delete() removes an object; deleting a missing one throws NotFoundError", async (b) => {
