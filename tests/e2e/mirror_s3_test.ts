@@ -15,7 +15,7 @@ import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { S3_SKIP, s3Rig, stopS3Rig } from "../storage/_s3_rig.ts";
-import { makeTempDir, runFerry } from "./_cli.ts";
+import { makeTempDir, runFerryExpecting } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 300_000 };
 let temp: { dir: string; remove(): Promise<void> } | undefined;
@@ -23,16 +23,25 @@ let env: Record<string, string | undefined> = {};
 let mirror = "";
 let started: Promise<void> | undefined;
 
-async function ferry(args: string[], expectCode = 0) {
-  const result = await runFerry(args, { cwd: temp!.dir, env, timeoutMs: 180_000 });
-  assert.equal(
-    result.code,
-    expectCode,
-    `ferry ${
-      args.join(" ")
-    } exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-  return result;
+function ferry(args: string[], expectCode = 0) {
+  return runFerryExpecting(args, expectCode, { cwd: temp!.dir, env, timeoutMs: 180_000 });
+}
+
+/** `ferry mirror publish hello VERSION` for linux/amd64 into the bucket. */
+function publish(version: string) {
+  const tarball = `hello-${version}.tar.gz`;
+  const platform = ["--os", "linux", "--arch", "amd64"];
+  return ferry([
+    "mirror",
+    "publish",
+    "hello",
+    version,
+    tarball,
+    "hello",
+    ...platform,
+    "--mirror",
+    mirror,
+  ]);
 }
 
 /** The rig, a profile with an owner key, and an initialised mirror in a fresh prefix. */
@@ -68,32 +77,18 @@ function ready(): Promise<void> {
   return started;
 }
 
-after(async () => {
-  await temp?.remove();
-  await stopS3Rig();
-});
-
 describe("ferry mirror on s3://", { skip: S3_SKIP }, () => {
+  // Inside the describe: Bun runs a file-level after() only for tests outside any describe.
+  after(async () => {
+    await temp?.remove();
+    await stopS3Rig();
+  });
+
   it(
     "two publishers in two processes at once: both versions land, verify passes",
     TIMEOUT,
     async () => {
       await ready();
-      const publish = (version: string) =>
-        ferry([
-          "mirror",
-          "publish",
-          "hello",
-          version,
-          `hello-${version}.tar.gz`,
-          "hello",
-          "--os",
-          "linux",
-          "--arch",
-          "amd64",
-          "--mirror",
-          mirror,
-        ]);
       const [one, two] = await Promise.all([publish("v1"), publish("v2")]);
       // At most one of them found the lease taken, and said it waited rather than failing.
       const waited = [one, two].filter((r) => /Waiting for another writer/.test(r.stderr));
@@ -113,19 +108,7 @@ describe("ferry mirror on s3://", { skip: S3_SKIP }, () => {
     const m = ["--mirror", mirror];
     await ferry(["mirror", "modify", "hello", "--desc", "Says hello", ...m]);
     await ferry(["mirror", "renew", "hello", "--days", "365", ...m]);
-    await ferry([
-      "mirror",
-      "publish",
-      "hello",
-      "v3",
-      "hello-v3.tar.gz",
-      "hello",
-      "--os",
-      "linux",
-      "--arch",
-      "amd64",
-      ...m,
-    ]);
+    await publish("v3");
     await ferry(["mirror", "verify", mirror]);
   });
 
