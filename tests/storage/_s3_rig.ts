@@ -73,12 +73,21 @@ export async function stopS3Rig(): Promise<void> {
 async function start(): Promise<S3Rig> {
   if (S3_SKIP) throw new Error(S3_SKIP);
   stateDir = await mkdtemp(nodePath.join(tmpdir(), "ferry-s3rig-"));
-  port = await freePortRange(30);
-  await run(
-    "bash",
-    [S3_RIG_SCRIPT, "start", "--state-dir", stateDir, "--port", String(port)],
-    240_000,
-  );
+  // radosgw binds its port seconds after the check: another process may take it meanwhile.
+  // A start that failed stopped what it started; the next try uses other ports.
+  for (let attempt = 1;; attempt++) {
+    port = await freePortRange(30);
+    try {
+      await run(
+        "bash",
+        [S3_RIG_SCRIPT, "start", "--state-dir", stateDir, "--port", String(port)],
+        240_000,
+      );
+      break;
+    } catch (error) {
+      if (attempt === 3 || !/already in use/.test(String(error))) throw error;
+    }
+  }
   watchdog(stateDir);
   const env: Record<string, string> = {};
   for (const line of (await readFile(nodePath.join(stateDir, "s3.env"), "utf8")).split("\n")) {
@@ -124,7 +133,8 @@ function watchdog(dir: string): void {
 /** A base port whose next `count` ports are all free on loopback (checked, then used). */
 async function freePortRange(count: number): Promise<number> {
   for (let tries = 0; tries < 50; tries++) {
-    const base = 20000 + 30 * Math.floor(Math.random() * 1200);
+    // Below Linux's ephemeral range (32768 and up), which outgoing connections draw from.
+    const base = 10000 + 30 * Math.floor(Math.random() * 700);
     let free = true;
     for (let p = base; p < base + count && free; p++) free = await portFree(p);
     if (free) return base;
