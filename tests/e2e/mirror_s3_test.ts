@@ -13,9 +13,9 @@ import * as nodePath from "node:path";
 import { after, describe, it } from "node:test";
 import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { openWritableStorage } from "../../lib/storage/open_storage.ts";
-import { collectBytes } from "../../lib/storage/read_bytes.ts";
+import { collectBytes, readText } from "../../lib/storage/read_bytes.ts";
 import { S3_SKIP, s3Rig, stopS3Rig } from "../storage/_s3_rig.ts";
-import { makeTempDir, runFerryExpecting } from "./_cli.ts";
+import { makeTempDir, runFerryExpecting, startFerry } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 300_000 };
 let temp: { dir: string; remove(): Promise<void> } | undefined;
@@ -59,7 +59,7 @@ function ready(): Promise<void> {
       TIUP_MIRRORS: "",
     };
     mirror = `s3://${rig.bucket}/e2e-${randomBytes(4).toString("hex")}/mirror`;
-    for (const version of ["v1", "v2", "v3"]) {
+    for (const version of ["v1", "v2", "v3", "v4"]) {
       const pkg = nodePath.join(temp.dir, `pkg-${version}`);
       await fs.mkdir(pkg);
       await fs.writeFile(nodePath.join(pkg, "hello"), `#!/bin/sh\necho ${version}\n`, {
@@ -100,6 +100,38 @@ describe("ferry mirror on s3://", { skip: S3_SKIP }, () => {
       const list = await ferry(["list", "hello"]);
       assert.match(list.stdout, /v1/);
       assert.match(list.stdout, /v2/);
+    },
+  );
+
+  it(
+    "a publisher killed with SIGKILL holding the lease: the next waits out its expiry, then lands",
+    TIMEOUT,
+    async () => {
+      await ready();
+      const bucket = openWritableStorage(mirror, { env });
+      const tarball = "hello-v1.tar.gz";
+      const platform = ["--os", "linux", "--arch", "amd64"];
+      const victim = await startFerry(
+        ["mirror", "publish", "hello", "v0.9", tarball, "hello", ...platform, "--mirror", mirror],
+        { env, cwd: temp!.dir },
+      );
+      try {
+        // Killed the moment the lease names it: it never releases it, nor renews it again.
+        let holding = false;
+        for (let i = 0; i < 600 && !holding; i++) {
+          const lease = await readText(bucket, "lock").catch(() => "{}");
+          const body = JSON.parse(lease);
+          holding = body.pid === victim.pid && body.expires > 0;
+          if (!holding) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(holding, "the publisher never took the lease");
+      } finally {
+        victim.child.kill("SIGKILL");
+        await victim.exited;
+      }
+      const next = await publish("v4");
+      assert.match(next.stderr, /Waiting for another writer \(pid \d+/);
+      await ferry(["mirror", "verify", mirror]);
     },
   );
 
