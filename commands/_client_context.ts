@@ -11,7 +11,7 @@ import { type MirrorAddress, resolveMirrorAddress } from "../lib/client/resolve_
 import { setMirror, type SetMirrorResult } from "../lib/client/set_mirror.ts";
 import { isTiupProfile } from "../lib/client/tiup_profile.ts";
 import { NotFoundError, StorageError } from "../lib/errors.ts";
-import type { MirrorUpdater, RefreshResult } from "../lib/repo/mirror_updater.ts";
+import type { MirrorUpdater, RefreshResult } from "../lib/trust/mirror_updater.ts";
 import { openStorage } from "../lib/storage/open_storage.ts";
 import { FERRY_VERSION } from "../lib/version.ts";
 

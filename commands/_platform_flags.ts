@@ -1,9 +1,9 @@
 import { closestMatch } from "../lib/cli/closest_match.ts";
-import { type FlagSpec, type FlagValues, listFlag } from "../lib/cli/command.ts";
+import { type FlagSpecs, splitList } from "../lib/cli/command.ts";
 import { printable, UsageError } from "../lib/errors.ts";
 
 /** `--os` and `--arch`, as `ferry package` and `ferry mirror publish` both take them. */
-export const PLATFORM_FLAGS: Record<"os" | "arch", FlagSpec> = {
+export const PLATFORM_FLAGS = {
   os: {
     type: "string",
     valueName: "OS",
@@ -14,7 +14,7 @@ export const PLATFORM_FLAGS: Record<"os" | "arch", FlagSpec> = {
     valueName: "ARCH",
     description: "Target architecture: amd64, arm64 or any (default: this host's)",
   },
-};
+} as const satisfies FlagSpecs;
 
 /** The operating systems and architectures TiUP mirrors carry (TIUP-FORMAT.md §0). */
 const KNOWN = { os: ["linux", "darwin"], arch: ["amd64", "arm64"] } as const;
@@ -40,15 +40,16 @@ export interface PlatformFlagOptions {
 /**
  * Reads `--os` or `--arch` as a list (`--arch amd64,arm64`, or the flag repeated) and refuses
  * any value a mirror cannot carry with a UsageError that lists the valid ones and suggests the
- * closest (`arm` → `arm64`), so a typo never silently drops a platform. `[]` when absent.
+ * closest (`arm` → `arm64`), so a typo never silently drops a platform. `[]` when absent
+ * (`text` undefined).
  */
 export function platformFlag(
-  flags: FlagValues,
   name: "os" | "arch",
+  text: string | undefined,
   options: PlatformFlagOptions = {},
 ): string[] {
   const valid: string[] = [...KNOWN[name], ...(options.allowAny ? ["any"] : [])];
-  const values = listFlag(flags, name);
+  const values = splitList(text);
   for (const value of values) {
     if (valid.includes(value)) continue;
     const lower = value.toLowerCase();
@@ -65,10 +66,10 @@ export function platformFlag(
 
 /** A single-valued `--os`/`--arch` (publish, package); undefined when absent. */
 export function singlePlatformFlag(
-  flags: FlagValues,
   name: "os" | "arch",
+  text: string | undefined,
 ): string | undefined {
-  const values = platformFlag(flags, name, { allowAny: true });
+  const values = platformFlag(name, text, { allowAny: true });
   if (values.length > 1) {
     throw new UsageError(`Cannot use --${name} "${values.join(",")}": give one value`);
   }

@@ -1,10 +1,10 @@
-import type { FlagSpec } from "../lib/cli/command.ts";
+import type { FlagSpecs } from "../lib/cli/command.ts";
 
 /**
  * The flags every ferry server command takes (`mirror serve`, `proxy`): where to listen, HTTPS,
  * and the access log. One definition, so both commands spell and document them the same way.
  */
-export function serverFlags(defaultListen: string): Record<string, FlagSpec> {
+export function serverFlags(defaultListen: string) {
   return {
     listen: {
       type: "string",
@@ -25,5 +25,5 @@ export function serverFlags(defaultListen: string): Record<string, FlagSpec> {
       default: "on",
       description: "Print one line per request on stdout",
     },
-  };
+  } as const satisfies FlagSpecs;
 }

@@ -108,4 +108,29 @@ export const ALL_COMMANDS: CommandEntry[] = [
     summary: "Run a container-registry pull proxy with a verified local cache",
     load: async () => (await import("./proxy.ts")).proxyCommand,
   },
+  {
+    name: "image save",
+    summary: "Save container images into a bundle directory (OCI layout + TiUP mirror)",
+    load: async () => (await import("./image/save.ts")).imageSaveCommand,
+  },
+  {
+    name: "image verify",
+    summary: "Check an image bundle offline: signed inventory, every manifest and blob",
+    load: async () => (await import("./image/verify.ts")).imageVerifyCommand,
+  },
+  {
+    name: "image diff",
+    summary: "Write a delta bundle with only what the far side's inventory lacks",
+    load: async () => (await import("./image/diff.ts")).imageDiffCommand,
+  },
+  {
+    name: "image load",
+    summary: "Verify a delta bundle and merge it into an image bundle",
+    load: async () => (await import("./image/load.ts")).imageLoadCommand,
+  },
+  {
+    name: "image push",
+    summary: "Push an image bundle into a registry (Harbor, Distribution, zot), digests kept",
+    load: async () => (await import("./image/push.ts")).imagePushCommand,
+  },
 ];

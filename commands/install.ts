@@ -1,10 +1,10 @@
-import type { Command } from "../lib/cli/command.ts";
+import { defineCommand } from "../lib/cli/command.ts";
 import { installComponent } from "../lib/client/install_component.ts";
 import { parseComponentSpec } from "../lib/client/parse_component_spec.ts";
 import { openClientMirror } from "./_client_context.ts";
 
 /** `ferry install comp[:version]...`: verified download and safe unpack of components. */
-export const installCommand: Command = {
+export const installCommand = defineCommand({
   usage: "<COMPONENT[:VERSION]>...",
   description: `Installs each component into $FERRY_HOME/components/<name>/<version>. Without a
 version: the latest stable one (highest semver, not nightly, not yanked); "nightly" picks the
@@ -41,4 +41,4 @@ Examples:
       );
     }
   },
-};
+});

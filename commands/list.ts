@@ -1,4 +1,4 @@
-import { booleanFlag, type Command } from "../lib/cli/command.ts";
+import { defineCommand } from "../lib/cli/command.ts";
 import type { Output } from "../lib/cli/output.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { hostPlatform } from "../lib/client/host_platform.ts";
@@ -11,7 +11,7 @@ import { UsageError } from "../lib/errors.ts";
 import { openClientMirror } from "./_client_context.ts";
 
 /** `ferry list [component]`: what the mirror has, and what is installed. */
-export const listCommand: Command = {
+export const listCommand = defineCommand({
   usage: "[COMPONENT] [--installed] [--all] [--json]",
   description: `Without a component: the mirror's components with owner, installed versions and
 description (hidden ones only with --all; yanked ones never).
@@ -29,10 +29,10 @@ Examples:
     json: { type: "boolean", description: "Print JSON instead of a table" },
   },
   positionals: { max: 1, names: "[COMPONENT]" },
-  async run({ args, flags, env, out }) {
-    const json = booleanFlag(flags, "json");
-    const all = booleanFlag(flags, "all");
-    const onlyInstalled = booleanFlag(flags, "installed");
+  async run({ args, options, env, out }) {
+    const json = options.json;
+    const all = options.all;
+    const onlyInstalled = options.installed;
     const home = ferryHome(env);
     const component = args[0];
     if (component === undefined && onlyInstalled) {
@@ -103,7 +103,7 @@ Examples:
       ]),
     );
   },
-};
+});
 
 /** Prints an aligned table with a header and a dashed rule, as `tiup list` does. */
 function table(out: Output, header: string[], rows: string[][]): void {

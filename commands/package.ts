@@ -1,7 +1,7 @@
 import { stat } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { packTarball } from "../lib/archive/pack_tarball.ts";
-import { type Command, stringFlag } from "../lib/cli/command.ts";
+import { defineCommand } from "../lib/cli/command.ts";
 import { checkComponentName } from "../lib/client/check_component_name.ts";
 import { checkComponentVersion } from "../lib/client/check_component_version.ts";
 import { hostPlatform } from "../lib/client/host_platform.ts";
@@ -15,7 +15,7 @@ const PLATFORMS = ["linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64",
 const OUTPUT_DIR = "package";
 const USAGE = "<TARGET...> --name NAME --release VERSION [--os OS] [--arch ARCH] [-C DIR]";
 
-export const packageCommand: Command = {
+export const packageCommand = defineCommand({
   usage: USAGE,
   description:
     `Runs the equivalent of  tar -czf package/NAME-VERSION-OS-ARCH.tar.gz [-C DIR] TARGET...
@@ -50,9 +50,9 @@ Examples:
     hide: { type: "boolean", description: "Deprecated and ignored" },
   },
   positionals: { min: 1, names: "TARGET..." },
-  async run({ args, flags, out }) {
-    const name = stringFlag(flags, "name");
-    const release = stringFlag(flags, "release");
+  async run({ args, options, out }) {
+    const name = options.name;
+    const release = options.release;
     const missing = [name === undefined ? "--name" : "", release === undefined ? "--release" : ""]
       .filter((flag) => flag !== "");
     if (missing.length > 0) {
@@ -63,20 +63,24 @@ Examples:
     checkComponentName(name as string, "--name");
     checkComponentVersion(release as string, "--release");
     const platform = choosePlatform(
-      singlePlatformFlag(flags, "os"),
-      singlePlatformFlag(flags, "arch"),
+      singlePlatformFlag("os", options.os),
+      singlePlatformFlag("arch", options.arch),
     );
 
-    const deprecated = ["entry", "desc", "standalone", "hide"].filter((flag) =>
-      flags[flag] !== undefined && flags[flag] !== false
-    );
+    const given = {
+      entry: options.entry !== undefined,
+      desc: options.desc !== undefined,
+      standalone: options.standalone,
+      hide: options.hide,
+    };
+    const deprecated = Object.keys(given).filter((flag) => given[flag as keyof typeof given]);
     if (deprecated.length > 0) {
       const list = deprecated.map((flag) => `--${flag}`).join(", ");
       const verb = deprecated.length === 1 ? "is ignored: it belongs" : "are ignored: they belong";
       out.info(`Note: ${list} ${verb} to "ferry mirror publish"`);
     }
 
-    const directory = stringFlag(flags, "directory") ?? ".";
+    const directory = options.directory ?? ".";
     const info = await stat(directory).catch(() => undefined);
     if (!info?.isDirectory()) {
       throw new UsageError(`Cannot change to -C "${printable(directory)}": no such directory`);
@@ -105,14 +109,14 @@ Examples:
     const written = await storage.write(output, body);
     if (replaced) out.info(`Replaced the earlier ${output}`);
     out.print(output);
-    const entry = stringFlag(flags, "entry") ?? guessEntry(args);
+    const entry = options.entry ?? guessEntry(args);
     out.info(
       `Packed ${args.length} target(s) into ${output} (${written.size} bytes). Next, publish it:`,
     );
     out.info(`  ferry mirror publish ${name} ${release} ${output} ${entry}`);
     return 0;
   },
-};
+});
 
 function choosePlatform(os: string | undefined, arch: string | undefined) {
   const host = os === undefined || arch === undefined ? hostPlatform() : undefined;

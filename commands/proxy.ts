@@ -1,6 +1,5 @@
-import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, listFlag, stringFlag } from "../lib/cli/command.ts";
+import { type Command, stringFlag } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
@@ -9,12 +8,7 @@ import { parseListen } from "../lib/server/parse_listen.ts";
 import { LocalStorage } from "../lib/storage/local_storage.ts";
 import { FERRY_VERSION } from "../lib/version.ts";
 import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
-import {
-  checkProxyConfig,
-  parseProxyConfig,
-  parseRegistryFlag,
-} from "../proxy/parse_proxy_config.ts";
-import { defaultProxyConfig } from "../proxy/proxy_config.ts";
+import { loadRegistryTable, REGISTRY_TABLE_FLAGS } from "./_registry_table.ts";
 import { serverFlags } from "./_server_flags.ts";
 import { waitForStop } from "./_wait_for_stop.ts";
 
@@ -49,30 +43,12 @@ are refused unless the registry itself is in one. With client logins on, /metric
 or the config's metrics token.`,
   flags: {
     ...serverFlags("127.0.0.1:5000"),
-    config: { type: "string", short: "c", valueName: "FILE", description: "YAML config file" },
     "cache-dir": {
       type: "string",
       valueName: "DIR",
       description: "Where the cache lives (default $FERRY_HOME/proxy-cache)",
     },
-    registry: {
-      type: "string",
-      multiple: true,
-      valueName: "NAME=URL[,OPT…]",
-      description: "Add a registry to the table (repeatable), e.g. my.reg=https://10.0.0.5:5000; " +
-        "options: ca=FILE, credentials=FILE (user:password), token-realm=URL, library",
-    },
-    alias: {
-      type: "string",
-      multiple: true,
-      valueName: "HOST=NAME",
-      description: "Serve registry NAME to requests for Host HOST (repeatable)",
-    },
-    "default-registry": {
-      type: "string",
-      valueName: "NAME",
-      description: "Registry for names without one (Docker Hub mirror mode)",
-    },
+    ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { max: 0 },
   async run({ flags, out, env, signal }) {
@@ -82,31 +58,7 @@ or the config's metrics token.`,
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
     const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
-    const configPath = stringFlag(flags, "config");
-    let config = defaultProxyConfig();
-    if (configPath !== undefined) {
-      const text = await readFile(configPath, "utf8").catch((error) => {
-        throw new UsageError(`Cannot read config file "${configPath}": ${error.code ?? error}`);
-      });
-      const base = nodePath.dirname(nodePath.resolve(configPath));
-      config = await parseProxyConfig(text, {
-        source: `"${configPath}"`,
-        readFile: (path) => readFile(nodePath.resolve(base, path), "utf8"),
-      });
-    }
-    for (const value of listFlag(flags, "registry")) {
-      const registry = await parseRegistryFlag(value, {
-        readFile: (path) => readFile(path, "utf8"),
-      });
-      config.registries[registry.name] = registry;
-    }
-    for (const value of listFlag(flags, "alias")) {
-      const [host = "", name = ""] = splitPair(value, "--alias", "HOST=NAME");
-      config.aliases[host.toLowerCase()] = name;
-    }
-    const defaultRegistry = stringFlag(flags, "default-registry");
-    if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
-    checkProxyConfig(config, "the flags and config file");
+    const config = await loadRegistryTable(flags);
 
     const cacheDir = nodePath.resolve(
       stringFlag(flags, "cache-dir") ?? nodePath.join(ferryHome(env), "proxy-cache"),
@@ -141,11 +93,3 @@ or the config's metrics token.`,
     return 0;
   },
 };
-
-function splitPair(value: string, flag: string, form: string): [string, string] {
-  const at = value.indexOf("=");
-  if (at <= 0 || at === value.length - 1) {
-    throw new UsageError(`Cannot use ${flag} "${value}": expected ${form}`);
-  }
-  return [value.slice(0, at), value.slice(at + 1)];
-}

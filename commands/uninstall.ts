@@ -1,4 +1,4 @@
-import { booleanFlag, type Command } from "../lib/cli/command.ts";
+import { defineCommand } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
 import { listInstalled } from "../lib/client/list_installed.ts";
 import { parseComponentSpec } from "../lib/client/parse_component_spec.ts";
@@ -6,7 +6,7 @@ import { uninstallComponent } from "../lib/client/uninstall_component.ts";
 import { NotFoundError, UsageError } from "../lib/errors.ts";
 
 /** `ferry uninstall comp:version... | comp --all | --all`. */
-export const uninstallCommand: Command = {
+export const uninstallCommand = defineCommand({
   usage: "<COMPONENT:VERSION>... | <COMPONENT>... --all | --all",
   description:
     `Removes installed versions from $FERRY_HOME/components (the mirror is not contacted).
@@ -19,9 +19,9 @@ Examples:
     all: { type: "boolean", description: "Every version (of the named components, or of all)" },
   },
   positionals: { names: "<COMPONENT[:VERSION]>..." },
-  async run({ args, flags, env, out }) {
+  async run({ args, options, env, out }) {
     const home = ferryHome(env);
-    const all = booleanFlag(flags, "all");
+    const all = options.all;
     const specs = args.map(parseComponentSpec);
     if (specs.length === 0) {
       if (!all) {
@@ -60,4 +60,4 @@ Examples:
       out.print(`Removed ${spec.name} ${removed.join(", ")}`.trimEnd());
     }
   },
-};
+});

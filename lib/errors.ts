@@ -4,7 +4,7 @@
  * StorageError → NotFoundError, ReadOnlyError, PathError, AlreadyExistsError
  * VerificationError → SignatureError, ExpiredError, RollbackError, HashMismatchError,
  *                     LengthMismatchError, ManifestFormatError
- * DownloadError → HttpStatusError, TooLargeError
+ * DownloadError → HttpStatusError, TooLargeError, PublishRejectedError
  * UsageError
  *
  * Misuse of an API throws TypeError/RangeError; unparseable text throws SyntaxError.
@@ -91,6 +91,23 @@ export class HttpStatusError extends DownloadError {
   override name = "HttpStatusError";
   constructor(readonly url: string, readonly status: number, options?: ErrorOptions) {
     super(`Cannot fetch "${url}": the server answered ${status}`, options);
+  }
+}
+
+/**
+ * A mirror's publish API (tiup-server's, or `ferry mirror serve --publish`) refused a request:
+ * `httpStatus` is the HTTP status (409: the manifest is no longer the next version), `status`
+ * the answer's status text ("MANIFEST CONFLICT").
+ */
+export class PublishRejectedError extends DownloadError {
+  override name = "PublishRejectedError";
+  constructor(
+    message: string,
+    readonly httpStatus: number,
+    readonly status: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
   }
 }
 

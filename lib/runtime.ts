@@ -102,6 +102,8 @@ export interface ServeHttpOptions {
   port: number;
   /** PEM text of the certificate chain and private key, for HTTPS. */
   tls?: { cert: string; key: string };
+  /** Largest request body accepted (Bun's default is 128 MiB; uploads need more). */
+  maxRequestBodyBytes?: number;
 }
 
 /** A running server. */
@@ -181,6 +183,7 @@ function serveWithBun(
     idleTimeout: 240,
     development: false,
     ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.maxRequestBodyBytes ? { maxRequestBodySize: options.maxRequestBodyBytes } : {}),
     // The client address is looked up only if the handler asks (the access log does): Bun
     // answers it with a getpeername(2) per call, the one system call of a request answered
     // from memory besides the socket's own read and write.

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Clock } from "../lib/clock.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import type { BlobFetcher } from "./blob_fetcher.ts";
 import type { DeclaredSizes } from "./declared_sizes.ts";
@@ -24,7 +25,7 @@ export interface ProxyState {
   declaredSizes: DeclaredSizes;
   metrics: ProxyMetrics;
   upstream(registry: string): UpstreamClient;
-  now(): number;
+  now: Clock;
   /** Records a use of a cache key (for least-recently-used eviction). */
   touch(key: string): void;
   /** Something was added to the cache: check the size limit soon. */

@@ -1,10 +1,10 @@
-import { createHash } from "node:crypto";
 import {
   AlreadyExistsError,
   HashMismatchError,
   LengthMismatchError,
   TooLargeError,
 } from "../lib/errors.ts";
+import { hashingStream } from "../lib/format/hash.ts";
 import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { cacheKeys } from "./cache_keys.ts";
@@ -230,47 +230,46 @@ class Download {
       );
       this.#resolveReady();
 
-      const [algorithm] = this.digest.split(":");
-      const hash = createHash(algorithm === "sha512" ? "sha512" : "sha256");
-      if (response.body) {
-        const reader = response.body.getReader();
-        while (true) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          if (this.maxBytes !== undefined && this.received + value.length > this.maxBytes) {
-            await reader.cancel().catch(() => {});
-            throw this.#tooLarge();
-          }
-          const refused = this.reserve(value.length);
-          if (refused) {
-            await reader.cancel().catch(() => {});
-            throw refused;
-          }
-          hash.update(value);
-          this.window.push({ start: this.received, bytes: value });
-          this.received += value.length;
-          this.#trimWindow();
-          this.#notify();
-          if (this.size !== undefined && this.received > this.size) {
-            await reader.cancel().catch(() => {});
-            break;
-          }
-          if (!cacheFailure) {
-            toCache!.enqueue(value);
-            // Wait for the disk when the write queue is full: memory stays bounded.
-            while (!cacheFailure && (toCache!.desiredSize ?? 1) <= 0) {
-              await new Promise<void>((resolve) => (wakeWriter = resolve));
-            }
+      const algorithm = this.digest.startsWith("sha512:") ? "sha512" : "sha256";
+      const hashing = hashingStream([algorithm]);
+      // No body is an empty one (its hash is still checked).
+      const reader = (response.body ?? new Blob([]).stream()).pipeThrough(hashing.stream)
+        .getReader();
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (this.maxBytes !== undefined && this.received + value.length > this.maxBytes) {
+          await reader.cancel().catch(() => {});
+          throw this.#tooLarge();
+        }
+        const refused = this.reserve(value.length);
+        if (refused) {
+          await reader.cancel().catch(() => {});
+          throw refused;
+        }
+        this.window.push({ start: this.received, bytes: value });
+        this.received += value.length;
+        this.#trimWindow();
+        this.#notify();
+        if (this.size !== undefined && this.received > this.size) {
+          await reader.cancel().catch(() => {});
+          break;
+        }
+        if (!cacheFailure) {
+          toCache!.enqueue(value);
+          // Wait for the disk when the write queue is full: memory stays bounded.
+          while (!cacheFailure && (toCache!.desiredSize ?? 1) <= 0) {
+            await new Promise<void>((resolve) => (wakeWriter = resolve));
           }
         }
       }
-      const actual = `${algorithm}:${hash.digest("hex")}`;
       if (this.size !== undefined && this.received !== this.size) {
         throw new LengthMismatchError(
           `Blob "${this.digest}" from the upstream has ${this.received} bytes, ` +
             `not the ${this.size} it announced; it was not cached`,
         );
       }
+      const actual = `${algorithm}:${(await hashing.digest)[algorithm]}`;
       if (actual !== this.digest) {
         throw new HashMismatchError(
           `Blob "${this.digest}" from the upstream hashes to "${actual}"; it was not cached`,

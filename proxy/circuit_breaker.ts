@@ -1,11 +1,12 @@
+import type { Clock } from "../lib/clock.ts";
+
 /** Options for {@linkcode CircuitBreaker}. */
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. */
   failures: number;
   /** How long an open circuit refuses before it lets one probe through. */
   cooldownMs: number;
-  /** Clock (epoch ms). */
-  now: () => number;
+  now: Clock;
 }
 
 /**
@@ -36,7 +37,7 @@ export class CircuitBreaker {
    */
   blockedFor(): number {
     if (!this.open) return 0;
-    const now = this.#options.now();
+    const now = this.#options.now().getTime();
     if (now < this.#openUntil) return this.#openUntil - now;
     this.#openUntil = now + this.#options.cooldownMs; // this caller probes; the rest wait
     return 0;
@@ -52,7 +53,7 @@ export class CircuitBreaker {
   failure(): void {
     this.#consecutive++;
     if (this.#consecutive === this.#options.failures) {
-      this.#openUntil = this.#options.now() + this.#options.cooldownMs;
+      this.#openUntil = this.#options.now().getTime() + this.#options.cooldownMs;
     }
   }
 }

@@ -1,6 +1,7 @@
 import bcrypt from "bcryptjs";
 import { Buffer } from "node:buffer";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import type { ProxyConfig } from "./proxy_config.ts";
 import { RateLimiter } from "./rate_limiter.ts";
 
@@ -12,7 +13,7 @@ export type ClientAuthResult = { ok: true; user: string } | { ok: false; retryAf
 
 /** Options for {@linkcode ClientAuth}. */
 export interface ClientAuthOptions {
-  now?: () => number;
+  now?: Clock;
   /** Checks a password against a bcrypt hash (bcryptjs by default). */
   compare?: (password: string, hash: string) => Promise<boolean>;
 }
@@ -50,7 +51,7 @@ export class ClientAuth {
   readonly #users: Map<string, string>;
   readonly #secret: string | undefined;
   readonly #ttlMs: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #verified = new Map<string, number>();
   readonly #cacheKey = randomBytes(32);
   readonly #compare: (password: string, hash: string) => Promise<boolean>;
@@ -62,7 +63,7 @@ export class ClientAuth {
     this.#users = new Map(auth.users.map((u) => [u.name, u.bcryptHash]));
     this.#secret = auth.tokenSecret;
     this.#ttlMs = auth.tokenTtlMs;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.now ?? systemClock;
     this.#compare = options.compare ?? ((password, hash) => bcrypt.compare(password, hash));
     // bcrypt's time depends only on the cost in the hash: the highest cost in use is never
     // faster than a real user's check. Any 53 characters of bcrypt's alphabet are a valid hash.
@@ -71,7 +72,7 @@ export class ClientAuth {
       "ferryproxydummysaltxx".padEnd(53, ".")
     }`;
     const limiter = (rule: { burst: number; perMinute: number }) =>
-      new RateLimiter(rule.perMinute / 60, rule.burst, this.#now);
+      new RateLimiter(rule.perMinute / 60, rule.burst, this.#clock);
     this.#clientFailures = limiter(CLIENT_FAILURES);
     this.#userFailures = limiter(USER_FAILURES);
   }
@@ -118,7 +119,7 @@ export class ClientAuth {
     if (this.#secret === undefined || !/^basic\s/i.test(authorization ?? "")) return { ok: false };
     const result = await this.check(authorization, client);
     if (!result.ok) return result;
-    const now = this.#now();
+    const now = this.#clock().getTime();
     const seconds = Math.max(1, Math.floor(this.#ttlMs / 1000));
     const token = sign(
       {
@@ -148,7 +149,9 @@ export class ClientAuth {
       .digest("base64");
     const until = this.#verified.get(key);
     // A remembered success proves the password as well as bcrypt would: no limit applies.
-    if (hash !== undefined && until !== undefined && until > this.#now()) return { ok: true, user };
+    if (hash !== undefined && until !== undefined && until > this.#clock().getTime()) {
+      return { ok: true, user };
+    }
     // Taken before bcrypt runs, so that concurrent guesses cannot all slip past the limit, and
     // given back when the password was right.
     const wait = Math.max(this.#clientFailures.peek(client), this.#userFailures.peek(user));
@@ -160,7 +163,7 @@ export class ClientAuth {
     this.#clientFailures.refund(client);
     this.#userFailures.refund(user);
     if (this.#verified.size > 10_000) this.#verified.clear();
-    this.#verified.set(key, this.#now() + CACHE_MS);
+    this.#verified.set(key, this.#clock().getTime() + CACHE_MS);
     return { ok: true, user };
   }
 
@@ -175,7 +178,9 @@ export class ClientAuth {
       const head = JSON.parse(Buffer.from(header, "base64url").toString("utf8"));
       const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
       if (head.alg !== "HS256" || claims.aud !== AUDIENCE) return { ok: false };
-      if (typeof claims.exp !== "number" || claims.exp * 1000 <= this.#now()) return { ok: false };
+      if (typeof claims.exp !== "number" || claims.exp * 1000 <= this.#clock().getTime()) {
+        return { ok: false };
+      }
       if (typeof claims.sub !== "string" || !this.#users.has(claims.sub)) return { ok: false };
       return { ok: true, user: claims.sub };
     } catch {

@@ -30,7 +30,7 @@ export class ClientGate {
     this.#auth = new ClientAuth(config.auth, options);
     const rate = config.rateLimit;
     this.#limiter = rate
-      ? new RateLimiter(rate.requestsPerSecond, rate.burst, options.now ?? Date.now)
+      ? new RateLimiter(rate.requestsPerSecond, rate.burst, options.now)
       : undefined;
     this.#metricsToken = config.metricsToken;
     this.#metrics = metrics;
@@ -79,6 +79,26 @@ export class ClientGate {
       });
     }
     await this.admit(request, origin);
+  }
+
+  /**
+   * Lets a browser see the proxy's page when logins are on, or throws 429/401. Always a Basic
+   * challenge, even when registry clients are sent to `/auth/token`: a browser can answer
+   * only that one (Basic credentials are checked by the same rules and failure limits).
+   */
+  async admitPage(request: ClientRequest): Promise<void> {
+    this.#rateLimit(request.client);
+    if (!this.#auth.enabled) return;
+    const result = await this.#auth.check(request.authorization, request.client);
+    if (result.ok) return;
+    this.#refuse(
+      request,
+      result.retryAfter,
+      () =>
+        new OciError(401, "UNAUTHORIZED", "Log in to this proxy to see its page", undefined, {
+          "www-authenticate": 'Basic realm="ferry proxy"',
+        }),
+    );
   }
 
   #rateLimit(client: string): void {

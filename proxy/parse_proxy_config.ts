@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import { UsageError } from "../lib/errors.ts";
+import { parseKeyValueList } from "../lib/cli/parse_key_value.ts";
 import { defaultProxyConfig, type ProxyConfig, type RegistryEntry } from "./proxy_config.ts";
 
 /** Reads files the config names (CA bundles, htpasswd, secrets); injected for tests. */
@@ -230,19 +231,16 @@ export async function parseRegistryFlag(
   options: { readFile: ReadConfigFile },
 ): Promise<RegistryEntry> {
   const where = `--registry "${value}"`;
-  const [first = "", ...extras] = value.split(",");
-  const at = first.indexOf("=");
-  if (at <= 0 || at === first.length - 1) {
+  const [first, ...extras] = parseKeyValueList(value);
+  if (!first || first.key === "" || !first.value) {
     throw new UsageError(
       `Cannot use ${where}: expected NAME=URL[,ca=FILE][,credentials=FILE][,token-realm=URL]` +
         "[,library]",
     );
   }
-  const entry: Record<string, unknown> = { url: first.slice(at + 1) };
+  const entry: Record<string, unknown> = { url: first.value };
   const realms: string[] = [];
-  for (const extra of extras) {
-    const eq = extra.indexOf("=");
-    const [key, option] = eq < 0 ? [extra, undefined] : [extra.slice(0, eq), extra.slice(eq + 1)];
+  for (const { key, value: option } of extras) {
     if (key === "library" && option === undefined) entry.library = true;
     else if (key === "ca" && option) entry.ca = option;
     else if (key === "token-realm" && option) realms.push(option);
@@ -258,14 +256,15 @@ export async function parseRegistryFlag(
       entry.password = text.slice(colon + 1);
     } else {
       throw new UsageError(
-        `Cannot use "${extra}" in ${where}: known options are ca=FILE, credentials=FILE, ` +
+        `Cannot use "${option === undefined ? key : `${key}=${option}`}" in ${where}: known ` +
+          "options are ca=FILE, credentials=FILE, " +
           "token-realm=URL and library",
       );
     }
   }
   if (realms.length > 0) entry.tokenRealms = realms;
   const config = await parseProxyConfig(
-    JSON.stringify({ builtinRegistries: false, registries: { [first.slice(0, at)]: entry } }),
+    JSON.stringify({ builtinRegistries: false, registries: { [first.key]: entry } }),
     { source: where, readFile: options.readFile },
   );
   return Object.values(config.registries)[0]!;

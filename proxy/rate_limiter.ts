@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from "../lib/clock.ts";
+
 /**
  * A token bucket per client: `requestsPerSecond` sustained, `burst` at once. Memory is bounded:
  * past 10 000 clients, full buckets (idle clients) are forgotten.
@@ -7,7 +9,7 @@ export class RateLimiter {
   constructor(
     readonly requestsPerSecond: number,
     readonly burst: number,
-    readonly now: () => number = Date.now,
+    readonly now: Clock = systemClock,
   ) {}
 
   /** Takes one token for `client`: 0 when allowed, else the seconds to wait before retrying. */
@@ -33,7 +35,7 @@ export class RateLimiter {
   }
 
   #refill(client: string): { tokens: number; at: number } {
-    const now = this.now();
+    const now = this.now().getTime();
     const bucket = this.#buckets.get(client) ?? { tokens: this.burst, at: now };
     bucket.tokens = Math.min(
       this.burst,

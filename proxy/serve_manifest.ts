@@ -42,7 +42,7 @@ export async function serveManifest(
   const { registry, repository, reference: tag } = route;
   const accepted = acceptClass(request.accept);
   const record = await state.manifests.getTag(registry, repository, tag, accepted);
-  if (record && state.now() - record.checkedAt < state.config.cache.tagTtlMs) {
+  if (record && state.now().getTime() - record.checkedAt < state.config.cache.tagTtlMs) {
     const cached = await state.manifests.get(record.digest);
     if (cached) {
       state.metrics.inc("ferry_proxy_cache_hits_total", { kind: "tag" });
@@ -90,7 +90,7 @@ async function fetchTag(
   const headers: Record<string, string> = accept ? { accept } : {};
   const what = `manifest "${repository}:${tag}"`;
   const remember = (manifest: CachedManifest, isNew: boolean) => {
-    const checkedAt = state.now();
+    const checkedAt = state.now().getTime();
     // The client is answered first; writing the cache (fsynced writes) is not its business.
     state.background(`cache ${what}`, async () => {
       if (isNew) await state.manifests.put(manifest);

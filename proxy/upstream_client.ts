@@ -1,9 +1,13 @@
 import { Buffer } from "node:buffer";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import type { RegistryEntry } from "./proxy_config.ts";
 import { type AuthChallenge, parseChallenge } from "./parse_challenge.ts";
 import { CircuitBreaker } from "./circuit_breaker.ts";
 import { type ResolveHost, resolveWithDns, TargetGuard } from "./_target_guard.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
+import { fetchAttempt } from "../lib/http/fetch_attempt.ts";
+import { guardBody } from "../lib/http/guard_body.ts";
+import { retryTransient } from "../lib/http/retry_transient.ts";
 
 /** What the upstream client reports after each upstream exchange (for metrics and logs). */
 export interface UpstreamEvent {
@@ -23,10 +27,13 @@ export interface UpstreamClientOptions {
   fetch: typeof fetch;
   /** Time to wait for response headers, and the longest pause between body chunks. */
   timeoutMs: number;
-  /** Extra attempts after a network error, 429 or 5xx (not a timeout; before any body byte). */
+  /**
+   * Extra attempts after a network error or a transient status (408, 429, 502, 503, 504; a
+   * Retry-After within bounds); not after a timeout; before any body byte.
+   */
   retries: number;
   userAgent: string;
-  now?: () => number;
+  now?: Clock;
   /** First retry delay; doubles per attempt. */
   retryDelayMs?: number;
   /** Failures in a row after which the upstream counts as down (default 3). */
@@ -42,9 +49,14 @@ export interface UpstreamClientOptions {
 
 /** A request to one upstream registry. */
 export interface UpstreamRequest {
-  method: "GET" | "HEAD";
+  /** POST, PUT and PATCH are for `ferry image push`; the proxy itself only reads. */
+  method: UpstreamMethod;
   /** The repository at the upstream, for the token scope. */
   repository: string;
+  /** The token scope's actions (default "pull"; a push asks for "pull,push"). */
+  actions?: string;
+  /** A request body, in memory so that it can be sent again after a 401 or a redirect. */
+  body?: Uint8Array;
   /** Path and query below the registry's origin: "/v2/library/nginx/manifests/latest". */
   path: string;
   headers?: Record<string, string>;
@@ -54,6 +66,9 @@ export interface UpstreamRequest {
    */
   deadlineMs?: number;
 }
+
+/** The methods an upstream request may use. */
+export type UpstreamMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
 
 interface CachedToken {
   value: string;
@@ -79,9 +94,10 @@ const MAX_TOKEN_BYTES = 64 * 1024;
  *   (resolved, v4 and v6) unless the registry itself is in such a network;
  * - a response must start within `timeoutMs` (and the request's `deadlineMs`) and its body may
  *   not stall longer than `timeoutMs`;
- * - network errors, 429 and 5xx are retried `retries` times with backoff; a timeout is not (a
- *   hung upstream would cost `timeoutMs` per attempt), nor a certificate that does not verify
- *   or a refused redirect (they would fail again); after
+ * - network errors and transient statuses (408, 429, 502-504) are retried `retries` times
+ *   with backoff, under lib/http's retry policy (a Retry-After beyond its bound is not waited
+ *   for); a timeout is not (a hung upstream would cost `timeoutMs` per attempt), nor a
+ *   certificate that does not verify or a refused redirect (they would fail again); after
  *   `breakerFailures` failures in a row the upstream counts as down and requests fail at once
  *   for `breakerCooldownMs`, then one probe goes out; what still fails is an
  *   {@linkcode UpstreamUnavailableError} (no response) or the final response.
@@ -102,14 +118,15 @@ export class UpstreamClient {
   constructor(registry: RegistryEntry, options: UpstreamClientOptions) {
     this.#registry = registry;
     this.#options = options;
-    this.#now = options.now ?? Date.now;
+    const clock = options.now ?? systemClock;
+    this.#now = () => clock().getTime();
     this.#origin = new URL(registry.url).origin;
     this.#tokenRealms = new Set((registry.tokenRealms ?? []).map(realmKey));
     this.#guard = new TargetGuard(registry.url, options.resolveHost ?? resolveWithDns);
     this.#breaker = new CircuitBreaker({
       failures: options.breakerFailures ?? 3,
       cooldownMs: options.breakerCooldownMs ?? 15_000,
-      now: this.#now,
+      now: clock,
     });
   }
 
@@ -119,7 +136,7 @@ export class UpstreamClient {
     const deadline = request.deadlineMs === undefined
       ? Infinity
       : performance.now() + request.deadlineMs;
-    let scope = `repository:${request.repository}:pull`;
+    let scope = `repository:${request.repository}:${request.actions ?? "pull"}`;
     for (let attempt = 0;; attempt++) {
       const authorization = await this.#authorization(scope, deadline);
       const headers: Record<string, string> = {
@@ -135,6 +152,7 @@ export class UpstreamClient {
         url,
         headers,
         deadline,
+        request.body,
       );
       if (response.status !== 401 || attempt > 0) return response;
       // A challenge from a redirect target is not the registry's: answering it would hand our
@@ -250,16 +268,17 @@ export class UpstreamClient {
   }
 
   async #followRedirects(
-    method: "GET" | "HEAD",
+    method: UpstreamMethod,
     start: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<{ response: Response; origin: string }> {
     let url = start;
     let current = headers;
     const origin = new URL(start).origin;
     for (let hop = 0;; hop++) {
-      const response = await this.#fetchWithRetries(method, url, current, deadline);
+      const response = await this.#fetchWithRetries(method, url, current, deadline, body);
       const location = response.headers.get("location");
       if (!REDIRECTS.has(response.status) || !location) {
         return { response, origin: new URL(url).origin };
@@ -323,36 +342,31 @@ export class UpstreamClient {
     }
   }
 
+  /** Exchanges under the shared retry policy (lib/http), told to the breaker and the metrics. */
   async #fetchWithRetries(
-    method: "GET" | "HEAD",
+    method: UpstreamMethod,
     url: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<Response> {
-    const delay = this.#options.retryDelayMs ?? 200;
-    for (let attempt = 0;; attempt++) {
-      const wait = delay * 2 ** attempt;
-      const last = attempt >= this.#options.retries || performance.now() + wait >= deadline;
-      let response: Response;
-      try {
-        response = await this.#exchange(method, url, headers, deadline);
-      } catch (error) {
-        const transient = error instanceof UpstreamUnavailableError && error.reason === "network" &&
-          !this.#breaker.open;
-        this.#emit(method, url, "error", !last && transient);
-        if (last || !transient) throw error;
-        await sleep(wait);
-        continue;
-      }
-      if (!last && !this.#breaker.open && (response.status === 429 || response.status >= 500)) {
-        this.#emit(method, url, response.status, true);
-        await response.body?.cancel().catch(() => {});
-        await sleep(wait);
-        continue;
-      }
-      this.#emit(method, url, response.status);
-      return response;
-    }
+    // POST and PATCH (an upload session, a chunk) are never sent twice: retryTransient only
+    // repeats idempotent methods.
+    const { response } = await retryTransient(
+      async () => ({ response: await this.#exchange(method, url, headers, deadline, body) }),
+      { retries: this.#options.retries, retryDelayMs: this.#options.retryDelayMs ?? 200 },
+      {
+        method,
+        deadline,
+        // A timeout is not retried (a hung upstream would cost timeoutMs per attempt), nor a
+        // refusal (a certificate that does not verify, a redirect into a private network).
+        isTransientError: (error) =>
+          error instanceof UpstreamUnavailableError && error.reason === "network",
+        mayRetry: () => !this.#breaker.open,
+        onAttempt: (status, retrying) => this.#emit(method, url, status, retrying),
+      },
+    );
+    return response;
   }
 
   /** One exchange, unless the upstream is known to be down; its outcome feeds the breaker. */
@@ -361,6 +375,7 @@ export class UpstreamClient {
     url: string,
     headers: Record<string, string>,
     deadline: number,
+    body?: Uint8Array,
   ): Promise<Response> {
     const name = this.#registry.name;
     const blocked = this.#breaker.blockedFor();
@@ -374,7 +389,7 @@ export class UpstreamClient {
     }
     let response: Response;
     try {
-      response = await this.#fetchOnce(method, url, headers, deadline);
+      response = await this.#fetchOnce(method, url, headers, deadline, body);
     } catch (error) {
       if (error instanceof UpstreamUnavailableError && error.reason !== "refused") {
         this.#breaker.failure();
@@ -386,91 +401,68 @@ export class UpstreamClient {
     return response;
   }
 
-  /** One exchange with a header timeout; the body is wrapped with an idle timeout. */
+  /** One exchange with a header timeout; the body is guarded by an idle timeout. */
   async #fetchOnce(
     method: string,
     url: string,
     headers: Record<string, string>,
     deadline: number,
-  ) {
-    const controller = new AbortController();
-    const timeoutMs = this.#options.timeoutMs;
-    const headerMs = Math.max(0, Math.min(timeoutMs, deadline - performance.now()));
-    let timedOut = false;
-    let timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, headerMs);
-    let response: Response;
-    try {
-      response = await this.#options.fetch(url, {
+    requestBody?: Uint8Array,
+  ): Promise<Response> {
+    const name = this.#registry.name;
+    const { timeoutMs } = this.#options;
+    const { response, abort } = await fetchAttempt(
+      this.#options.fetch,
+      url,
+      {
         method,
         headers,
+        ...(requestBody ? { body: requestBody as Uint8Array<ArrayBuffer> } : {}),
         redirect: "manual",
-        signal: controller.signal,
-      });
-    } catch (error) {
-      clearTimeout(timer);
-      const name = this.#registry.name;
-      if (timedOut) {
-        throw new UpstreamUnavailableError(
-          name,
-          "timeout",
-          `Registry "${name}" did not answer within ${Math.round(headerMs)} ms`,
-        );
-      }
-      if (isCertificateError(error)) {
-        throw new UpstreamUnavailableError(
-          name,
-          "refused",
-          `Cannot trust registry "${name}" at "${new URL(url).origin}": its TLS certificate ` +
-            `does not verify (${describe(error)}); configure its CA ("ca") if it is private`,
-          { cause: error },
-        );
-      }
-      throw new UpstreamUnavailableError(
-        name,
-        "network",
-        `Cannot reach registry "${name}" at "${new URL(url).origin}": ${describe(error)}`,
-        { cause: error },
-      );
-    }
-    clearTimeout(timer);
-    if (!response.body || method === "HEAD") return response;
-    const reader = response.body.getReader();
-    const registry = this.#registry.name;
-    const onBroken = () => this.#emit(method, url, "error", false, "body");
-    const body = new ReadableStream<Uint8Array>({
-      async pull(streamController) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          controller.abort();
-        }, timeoutMs);
-        try {
-          const { done, value } = await reader.read();
-          if (done) streamController.close();
-          else streamController.enqueue(value);
-        } catch (error) {
-          onBroken();
-          streamController.error(
-            new UpstreamUnavailableError(
-              registry,
-              timedOut ? "timeout" : "network",
-              timedOut
-                ? `Registry "${registry}" stopped sending for ${timeoutMs} ms`
-                : `Registry "${registry}" broke off a transfer: ${describe(error)}`,
+      },
+      {
+        timeoutMs: Math.min(timeoutMs, deadline - performance.now()),
+        toError: ({ timedOut, waitedMs, error }) =>
+          timedOut
+            ? new UpstreamUnavailableError(
+              name,
+              "timeout",
+              `Registry "${name}" did not answer within ${Math.round(waitedMs)} ms`,
+            )
+            : isCertificateError(error)
+            ? new UpstreamUnavailableError(
+              name,
+              "refused",
+              `Cannot trust registry "${name}" at "${new URL(url).origin}": its TLS ` +
+                `certificate does not verify (${describe(error)}); configure its CA ("ca") if ` +
+                "it is private",
+              { cause: error },
+            )
+            : new UpstreamUnavailableError(
+              name,
+              "network",
+              `Cannot reach registry "${name}" at "${new URL(url).origin}": ${describe(error)}`,
               { cause: error },
             ),
-          );
-        } finally {
-          clearTimeout(timer);
-        }
       },
-      cancel(reason) {
-        clearTimeout(timer);
-        return reader.cancel(reason);
+    );
+    if (!response.body || method === "HEAD") return response;
+    const body = guardBody(response.body, {
+      idleMs: timeoutMs,
+      abort,
+      toError: (failure) => {
+        this.#emit(method, url, "error", false, "body");
+        const error = failure.kind === "broken" ? failure.error : undefined;
+        return new UpstreamUnavailableError(
+          name,
+          failure.kind === "stalled" ? "timeout" : "network",
+          failure.kind === "stalled"
+            ? `Registry "${name}" stopped sending for ${timeoutMs} ms`
+            : `Registry "${name}" broke off a transfer: ${describe(error)}`,
+          { cause: error },
+        );
       },
-    }, { highWaterMark: 0 });
+    });
     return new Response(body, { status: response.status, headers: response.headers });
   }
 
@@ -542,10 +534,6 @@ function isCertificateError(error: unknown): boolean {
     }
   }
   return false;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function describe(error: unknown): string {

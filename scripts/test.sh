@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 declare -A PACKAGES=(
   [curl]=curl [openssl]=openssl [docker-registry]=docker-registry [skopeo]=skopeo
   [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk [setsid]=util-linux
-  [flock]=util-linux [ctr]=containerd [inotifywait]=inotify-tools
+  [flock]=util-linux [ctr]=containerd [inotifywait]=inotify-tools [chromium]=chromium
   [qemu-aarch64-static]=qemu-user-static
   # the S3 rig (scripts/rig/s3-rig.sh): Ceph RADOS Gateway on a one-node cluster
   [ceph]=ceph-common [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw

@@ -251,6 +251,7 @@ async function main(): Promise<number> {
 
   results.push(await step("fmt", DENO, ["fmt", "--check"]));
   results.push(await step("lint", DENO, ["lint"]));
+  results.push(await step("imports", DENO, ["run", "-A", "scripts/check_imports.ts"]));
   results.push(await step("check", DENO, ["check", ...checkTargets]));
   results.push(
     await step("deno test", DENO, ["test", "-A", "--no-check", ...targets], {

@@ -16,9 +16,9 @@
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { generateSigningKey } from "../lib/repo/generate_key.ts";
-import { keyId, publicKeyInfoOf, type SigningKey } from "../lib/repo/key_info.ts";
-import { parseKeyFile } from "../lib/repo/load_key.ts";
+import { generateSigningKey } from "../lib/format/generate_key.ts";
+import { keyId, publicKeyInfoOf, type SigningKey } from "../lib/format/key_info.ts";
+import { parseKeyFile } from "../lib/format/load_key.ts";
 
 const POOL_FILE = fileURLToPath(new URL("./fixtures/test_only_keys.json", import.meta.url));
 

@@ -4,24 +4,25 @@
  *
  * Mirror choice, first match wins: the explicit argument or `--mirror DIR`; `$FERRY_MIRROR`;
  * `$TIUP_MIRRORS`; `mirror = "…"` in `$FERRY_HOME/ferry.toml` (or tiup.toml), as written by
- * `ferry mirror set`. Local directories and `s3://BUCKET/PREFIX` can be written, HTTP mirrors
- * not.
+ * `ferry mirror set`. Local directories and `s3://BUCKET/PREFIX` are written directly; publish
+ * and modify also write to an http(s) mirror that serves the publish API (`ferry mirror serve
+ * --publish`).
  *
  * @module
  */
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagSpec, type FlagValues, integerFlag, stringFlag } from "../../lib/cli/command.ts";
+import { type FlagSpec, type FlagSpecs, parseIntegerFlag } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
 import { UsageError } from "../../lib/errors.ts";
-import type { SigningKey } from "../../lib/repo/key_info.ts";
-import { loadSigningKey } from "../../lib/repo/load_key.ts";
-import type { KeyLocation } from "../../lib/repo/repo_keys.ts";
-import type { UpdateResult } from "../../lib/repo/update_repository.ts";
+import type { SigningKey } from "../../lib/format/key_info.ts";
+import { loadSigningKey } from "../../lib/format/load_key.ts";
+import type { KeyLocation } from "../../lib/writer/repo_keys.ts";
+import type { UpdateResult } from "../../lib/writer/update_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import type { MirrorLockOptions } from "../../lib/repo/mirror_lock.ts";
+import type { MirrorLockOptions } from "../../lib/writer/mirror_lock.ts";
 import {
   isRemoteLocation,
   isS3Location,
@@ -32,7 +33,7 @@ import type { Storage } from "../../lib/storage/storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 
 /** Flags every writing verb accepts. */
-export const MIRROR_FLAGS: Record<string, FlagSpec> = {
+export const MIRROR_FLAGS = {
   mirror: {
     type: "string",
     valueName: "DIR",
@@ -44,15 +45,15 @@ export const MIRROR_FLAGS: Record<string, FlagSpec> = {
     valueName: "DIR",
     description: "Where the mirror's index/snapshot/timestamp keys are (default: DIR/keys)",
   },
-};
+} as const satisfies FlagSpecs;
 
 /** The `-k/--key` flag of verbs that sign as an owner. */
-export const KEY_FLAG: FlagSpec = {
+export const KEY_FLAG = {
   type: "string",
   short: "k",
   valueName: "FILE",
   description: "Private key file to sign with (default: $FERRY_HOME/keys/private.json)",
-};
+} as const satisfies FlagSpec;
 
 /** Options for {@linkcode resolveMirrorDir}. */
 export interface ResolveMirrorDirOptions {
@@ -71,16 +72,7 @@ export async function resolveMirrorDir(
   verb: string,
   options: ResolveMirrorDirOptions = {},
 ): Promise<string> {
-  let location = explicit || env.FERRY_MIRROR || env.TIUP_MIRRORS;
-  if (!location) {
-    const config = await readProfileConfig(ferryHome(env));
-    location = config.mirror;
-  }
-  if (!location) {
-    throw new UsageError(
-      `"ferry mirror ${verb}" needs a mirror: pass --mirror DIR, set FERRY_MIRROR, or run "ferry mirror set DIR"`,
-    );
-  }
+  const location = await mirrorLocation(explicit, env, verb);
   if (isRemoteLocation(location)) {
     throw new UsageError(
       `Cannot ${verb} on "${location}": ferry writes only to mirror directories and s3:// ` +
@@ -102,14 +94,52 @@ export async function resolveMirrorDir(
   return dir;
 }
 
+/** The mirror to write, as given (a directory, s3:// or an http(s) URL), chosen as the module doc says. */
+export async function mirrorLocation(
+  explicit: string | undefined,
+  env: Record<string, string | undefined>,
+  verb: string,
+): Promise<string> {
+  let location = explicit || env.FERRY_MIRROR || env.TIUP_MIRRORS;
+  if (!location) {
+    const config = await readProfileConfig(ferryHome(env));
+    location = config.mirror;
+  }
+  if (!location) {
+    throw new UsageError(
+      `"ferry mirror ${verb}" needs a mirror: pass --mirror DIR, set FERRY_MIRROR, or run "ferry mirror set DIR"`,
+    );
+  }
+  return location;
+}
+
+/** The `--token-file` flag of verbs that can write through a mirror's publish API. */
+export const TOKEN_FILE_FLAG: FlagSpec = {
+  type: "string",
+  valueName: "FILE",
+  description:
+    "With --mirror http://…: bearer token for the server's write API (or $FERRY_PUBLISH_TOKEN)",
+};
+
+/** The bearer token for a publish API: `--token-file`, else `$FERRY_PUBLISH_TOKEN`, else none. */
+export async function publishToken(
+  file: string | undefined,
+  env: Record<string, string | undefined>,
+): Promise<string | undefined> {
+  if (file === undefined) return env.FERRY_PUBLISH_TOKEN || undefined;
+  const text = await fs.readFile(file, "utf8").catch((error) => {
+    throw new UsageError(`Cannot read the token file "${file}": ${error.code ?? error.message}`);
+  });
+  return text.trim();
+}
+
 /** The mirror's storage and where its role keys are (`--key-dir`, else `<mirror>/keys`). */
 export function openMirror(
   dir: string,
-  flags: FlagValues,
+  keyDir: string | undefined,
   env: Record<string, string | undefined> = process.env,
 ): { storage: Storage; keys: KeyLocation } {
   const storage = openWritableStorage(dir, { env });
-  const keyDir = stringFlag(flags, "key-dir");
   const keys = keyDir ? { storage: new LocalStorage(keyDir), prefix: "" } : {
     storage,
     prefix: "keys/",
@@ -127,16 +157,16 @@ export function defaultKeyPath(env: Record<string, string | undefined>): string 
   return nodePath.join(ferryHome(env), "keys", "private.json");
 }
 
-/** Loads the signing key named by `-k`, or the default one, with a hint when it is missing. */
+/** Loads the signing key named by `-k` (`keyFlag`), or the default one, with a hint when it is missing. */
 export async function loadOwnerKey(
-  flags: FlagValues,
+  keyFlag: string | undefined,
   env: Record<string, string | undefined>,
 ): Promise<SigningKey> {
-  const path = stringFlag(flags, "key") ?? defaultKeyPath(env);
+  const path = keyFlag ?? defaultKeyPath(env);
   try {
     return await loadSigningKey(path);
   } catch (error) {
-    if (stringFlag(flags, "key") === undefined && /ENOENT/.test((error as Error).message)) {
+    if (keyFlag === undefined && /ENOENT/.test((error as Error).message)) {
       throw new UsageError(
         `Cannot find the key "${path}": create it with "ferry mirror genkey", or pass -k FILE`,
       );
@@ -151,9 +181,9 @@ export async function loadOwnerKey(
  */
 export const MAX_EXPIRY_DAYS = 36_500;
 
-/** Parses a day-count flag: a whole number from 1 (0 would sign an expired manifest). */
-export function daysFlag(flags: FlagValues, name: string): number | undefined {
-  return integerFlag(flags, name, { min: 1, max: MAX_EXPIRY_DAYS, unit: "days" });
+/** Parses the day count `text` of `--<name>`: a whole number from 1 (0 would sign an expired manifest). */
+export function parseDaysFlag(name: string, text: string | undefined): number | undefined {
+  return parseIntegerFlag(name, text, { min: 1, max: MAX_EXPIRY_DAYS, unit: "days" });
 }
 
 /** Prints what a transaction wrote, what it renewed and what is still expired. */

@@ -1,14 +1,14 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
-import type { SigningKey } from "../../lib/repo/key_info.ts";
-import { loadSigningKey } from "../../lib/repo/load_key.ts";
+import { generateSigningKey } from "../../lib/format/generate_key.ts";
+import type { SigningKey } from "../../lib/format/key_info.ts";
+import { loadSigningKey } from "../../lib/format/load_key.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
-export const mirrorGenkeyCommand: Command = {
+export const mirrorGenkeyCommand = defineCommand({
   usage: "[-n NAME] [-p|--public] [--save]",
   description: `Generates a 2048-bit RSA key in TiUP's format and saves the private key as
 $FERRY_HOME/keys/NAME.json (mode 0600). An existing key is never overwritten: genkey skips with a
@@ -31,8 +31,8 @@ Examples:
     save: { type: "boolean", description: "Also save the public key to ./<id16>-public.json" },
   },
   positionals: { max: 0 },
-  async run({ flags, out, env }) {
-    const name = stringFlag(flags, "name") ?? "private";
+  async run({ options, out, env }) {
+    const name = options.name ?? "private";
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
       throw new UsageError(`Cannot use key name "${name}": use letters, digits and . _ - only`);
     }
@@ -41,13 +41,13 @@ Examples:
     const exists = await fs.stat(path).then(() => true, () => false);
     let key: SigningKey;
     if (exists) {
-      if (!booleanFlag(flags, "public") && !booleanFlag(flags, "save")) {
+      if (!options.public && !options.save) {
         out.warn(`Key already exists, skipped: ${path}`);
         return 0;
       }
       key = await loadSigningKey(path);
     } else {
-      if (booleanFlag(flags, "public")) {
+      if (options.public) {
         throw new UsageError(
           `Cannot show "${path}": it does not exist; run "ferry mirror genkey -n ${name}"`,
         );
@@ -62,18 +62,18 @@ Examples:
       key = generated.key;
       out.info(`Private key has been written to ${path}`);
     }
-    if (booleanFlag(flags, "public")) {
+    if (options.public) {
       out.print(`KeyID: ${key.id}`);
       out.print(JSON.stringify(key.publicInfo, null, "\t"));
     }
-    if (booleanFlag(flags, "save")) {
+    if (options.save) {
       const file = `${key.id.slice(0, 16)}-public.json`;
       await new LocalStorage(process.cwd()).write(file, `${JSON.stringify(key.publicInfo)}\n`, {
         mode: 0o644,
       });
       out.info(`Public key has been written to ${nodePath.resolve(file)}`);
     }
-    if (!exists && !booleanFlag(flags, "public")) out.print(`KeyID: ${key.id}`);
+    if (!exists && !options.public) out.print(`KeyID: ${key.id}`);
     return 0;
   },
-};
+});

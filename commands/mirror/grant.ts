@@ -1,8 +1,8 @@
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { grantOwner } from "../../lib/repo/grant_owner.ts";
-import { loadKeyFile } from "../../lib/repo/load_key.ts";
+import { grantOwner } from "../../lib/writer/grant_owner.ts";
+import { loadKeyFile } from "../../lib/format/load_key.ts";
 import {
   defaultKeyPath,
   lockReporting,
@@ -12,7 +12,7 @@ import {
   resolveMirrorDir,
 } from "./_writer_context.ts";
 
-export const mirrorGrantCommand: Command = {
+export const mirrorGrantCommand = defineCommand({
   usage: "<OWNER-ID> [-n NAME] [-k KEYFILE] [--mirror DIR] [--key-dir DIR]",
   description: `Adds an owner to the mirror's index, as \`tiup mirror grant\` does: components the
 owner publishes are signed with its key. -k takes a private or a public key file (genkey --save
@@ -39,12 +39,12 @@ Examples:
     ...MIRROR_FLAGS,
   },
   positionals: { min: 1, max: 1, names: "OWNER-ID" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const id = args[0]!;
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "grant");
-    const keyPath = stringFlag(flags, "key") ?? defaultKeyPath(env);
+    const dir = await resolveMirrorDir(options.mirror, env, "grant");
+    const keyPath = options.key ?? defaultKeyPath(env);
     const loaded = await loadKeyFile(keyPath).catch((error) => {
-      if (stringFlag(flags, "key") === undefined && /ENOENT/.test(error.message)) {
+      if (options.key === undefined && /ENOENT/.test(error.message)) {
         throw new UsageError(
           `Cannot find the key "${keyPath}": create it with "ferry mirror genkey", or pass -k FILE`,
         );
@@ -52,8 +52,8 @@ Examples:
       throw error;
     });
     const publicInfo = loaded.kind === "private" ? loaded.key.publicInfo : loaded.publicInfo;
-    const name = stringFlag(flags, "name");
-    const { storage, keys } = openMirror(dir, flags, env);
+    const name = options.name;
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
     const result = await grantOwner(storage, {
       id,
       ...(name !== undefined ? { name } : {}),
@@ -67,4 +67,4 @@ Examples:
     );
     return 0;
   },
-};
+});

@@ -1,13 +1,13 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { initRepository } from "../../lib/repo/init_repository.ts";
+import { initRepository } from "../../lib/writer/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { isS3Location, openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { parseS3Location } from "../../lib/storage/s3_location.ts";
 
-export const mirrorInitCommand: Command = {
+export const mirrorInitCommand = defineCommand({
   usage: "<PATH|s3://BUCKET/PREFIX> [-k|--key-dir DIR]",
   description: `Creates an empty TiUP-compatible repository in PATH, which must be an empty
 directory (it is created if missing), exactly as \`tiup mirror init\` does: 3 root keys, one index,
@@ -29,7 +29,7 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     },
   },
   positionals: { min: 1, max: 1, names: "PATH" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const s3 = isS3Location(args[0]!);
     if (s3) parseS3Location(args[0]!);
     const dir = s3 ? args[0]! : nodePath.resolve(args[0]!);
@@ -37,7 +37,7 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     if (info && !info.isDirectory()) {
       throw new UsageError(`Cannot create a mirror in "${dir}": it is a file, not a directory`);
     }
-    const keyDir = stringFlag(flags, "key-dir");
+    const keyDir = options["key-dir"];
     const storage = openWritableStorage(dir, { env });
     const keyOutput = keyDir
       ? { storage: new LocalStorage(nodePath.resolve(keyDir)), prefix: "" }
@@ -62,4 +62,4 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     out.info(`Next: ferry mirror genkey; ferry mirror set ${dir}; ferry mirror grant $USER`);
     return 0;
   },
-};
+});

@@ -1,13 +1,13 @@
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode, exitCodeForAll } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { loadSigningKeys } from "../../lib/repo/clone/load_signing_keys.ts";
-import type { SigningKey } from "../../lib/repo/key_info.ts";
-import { mergeMirror, type MergeReport } from "../../lib/repo/merge/merge_mirror.ts";
-import { MIRROR_KEYS_PREFIX } from "../../lib/repo/repo_defaults.ts";
+import { loadSigningKeys } from "../../lib/mirror/clone/load_signing_keys.ts";
+import type { SigningKey } from "../../lib/format/key_info.ts";
+import { mergeMirror, type MergeReport } from "../../lib/mirror/merge/merge_mirror.ts";
+import { MIRROR_KEYS_PREFIX } from "../../lib/format/repo_defaults.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { openStorage, openWritableStorage } from "../../lib/storage/open_storage.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
@@ -15,7 +15,7 @@ import { FERRY_VERSION } from "../../lib/version.ts";
 import { resolveMirrorDir } from "./_writer_context.ts";
 
 /** `ferry mirror merge <dir|url>... [--key-dir DIR]` */
-export const mirrorMergeCommand: Command = {
+export const mirrorMergeCommand = defineCommand({
   usage: "<DIR|URL>... [--mirror DIR] [--key-dir DIR] [--owner ID] [--json]",
   description: `Adds every version the other mirrors have and this one lacks. Each source is first
 verified from its own root.json (TiUP trusts it blindly), every tarball is checked against the
@@ -55,12 +55,12 @@ Examples:
     json: { type: "boolean", description: "Print a JSON summary on stdout" },
   },
   positionals: { min: 1, names: "<DIR|URL>..." },
-  async run({ args, flags, out, env, signal }) {
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "merge");
+  async run({ args, options, out, env, signal }) {
+    const dir = await resolveMirrorDir(options.mirror, env, "merge");
     const base = openWritableStorage(dir, { env });
-    const jobs = integerFlag(flags, "jobs", { min: 1, max: 256 }) ?? 8;
+    const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 256 }) ?? 8;
     const keys = new Map<string, SigningKey>();
-    const keyDir = stringFlag(flags, "key-dir");
+    const keyDir = options["key-dir"];
     const keySources: Array<readonly [Storage, string]> = [
       [base, MIRROR_KEYS_PREFIX],
       [new LocalStorage(nodePath.join(ferryHome(env), "keys")), ""],
@@ -69,7 +69,7 @@ Examples:
     for (const [storage, prefix] of keySources) {
       for (const [id, key] of await loadSigningKeys(storage, prefix)) keys.set(id, key);
     }
-    const owner = stringFlag(flags, "owner");
+    const owner = options.owner;
 
     const reports: MergeReport[] = [];
     for (const location of args) {
@@ -81,7 +81,7 @@ Examples:
         throw new UsageError(`Cannot merge "${location}" into itself`);
       }
       out.info(`Merging ${source.location} into ${dir}`);
-      const progress = booleanFlag(flags, "json") ? NO_PROGRESS : createProgress(out, "Fetching");
+      const progress = options.json ? NO_PROGRESS : createProgress(out, "Fetching");
       try {
         reports.push(
           await mergeMirror(base, source, {
@@ -112,7 +112,7 @@ Examples:
       for (const f of report.failed) out.error(`${f.path}: ${f.error.message}`);
     }
     const added = reports.flatMap((r) => r.added);
-    if (booleanFlag(flags, "json")) {
+    if (options.json) {
       out.json({
         mirror: dir,
         sources: reports.map((r) => ({
@@ -139,4 +139,4 @@ Examples:
     }
     return ExitCode.ok;
   },
-};
+});

@@ -1,17 +1,22 @@
-import { type Command, type FlagValues, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { modifyComponent } from "../../lib/repo/modify_component.ts";
+import { modifyComponent } from "../../lib/writer/modify_component.ts";
+import { modifyOnHttpMirror } from "../../lib/remote_publish/modify_on_http_mirror.ts";
+import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
   lockReporting,
   MIRROR_FLAGS,
+  mirrorLocation,
   openMirror,
+  publishToken,
   reportUpdate,
   resolveMirrorDir,
+  TOKEN_FILE_FLAG,
 } from "./_writer_context.ts";
 
-export const mirrorModifyCommand: Command = {
+export const mirrorModifyCommand = defineCommand({
   usage:
     "<COMPONENT>[:VERSION] [-k KEY] [--desc TEXT] [--standalone|--no-standalone] [--hide|--no-hide] [--yank|--no-yank] [--mirror DIR]",
   description: `Re-signs the component's manifest as a new version (extending its expiry, never
@@ -29,16 +34,29 @@ Examples:
   flags: {
     key: KEY_FLAG,
     desc: { type: "string", valueName: "TEXT", description: "New description" },
-    standalone: { type: "boolean", description: "Mark the component standalone" },
-    "no-standalone": { type: "boolean", description: "Mark the component not standalone" },
-    hide: { type: "boolean", description: "Hide the component from listings" },
-    "no-hide": { type: "boolean", description: "Show the component in listings again" },
-    yank: { type: "boolean", description: "Yank the component, or VERSION with COMPONENT:VERSION" },
-    "no-yank": { type: "boolean", description: "Un-yank the component" },
+    standalone: { type: "boolean", tristate: true, description: "Mark the component standalone" },
+    "no-standalone": {
+      type: "boolean",
+      tristate: true,
+      description: "Mark the component not standalone",
+    },
+    hide: { type: "boolean", tristate: true, description: "Hide the component from listings" },
+    "no-hide": {
+      type: "boolean",
+      tristate: true,
+      description: "Show the component in listings again",
+    },
+    yank: {
+      type: "boolean",
+      tristate: true,
+      description: "Yank the component, or VERSION with COMPONENT:VERSION",
+    },
+    "no-yank": { type: "boolean", tristate: true, description: "Un-yank the component" },
     ...MIRROR_FLAGS,
+    "token-file": TOKEN_FILE_FLAG,
   },
   positionals: { min: 1, max: 1, names: "COMPONENT[:VERSION]" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const spec = args[0]!;
     const colon = spec.indexOf(":");
     const component = colon === -1 ? spec : spec.slice(0, colon);
@@ -46,10 +64,10 @@ Examples:
     if (version === "") {
       throw new UsageError(`Cannot modify "${spec}": the version after ":" is empty`);
     }
-    const hidden = tristate(flags, "hide");
-    const standalone = tristate(flags, "standalone");
-    const yanked = tristate(flags, "yank");
-    const description = stringFlag(flags, "desc");
+    const hidden = tristate("hide", options.hide, options["no-hide"]);
+    const standalone = tristate("standalone", options.standalone, options["no-standalone"]);
+    const yanked = tristate("yank", options.yank, options["no-yank"]);
+    const description = options.desc;
     if (
       hidden === undefined && standalone === undefined && yanked === undefined &&
       description === undefined
@@ -58,29 +76,43 @@ Examples:
         `"ferry mirror modify ${spec}" needs something to change: --desc, --hide, --standalone or --yank`,
       );
     }
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "modify");
-    const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags, env);
-    const result = await modifyComponent(storage, {
+    const request = {
       component,
       ...(version !== undefined ? { version } : {}),
       ...(description !== undefined ? { description } : {}),
       ...(hidden !== undefined ? { hidden } : {}),
       ...(standalone !== undefined ? { standalone } : {}),
       ...(yanked !== undefined ? { yanked } : {}),
-    }, { key, keys, ...lockReporting(out) });
+    };
+    const location = await mirrorLocation(options.mirror, env, "modify");
+    if (isRemoteLocation(location)) {
+      const key = await loadOwnerKey(options.key, env);
+      const token = await publishToken(options["token-file"], env);
+      const remote = await modifyOnHttpMirror(location, request, {
+        key,
+        ...(token !== undefined ? { token } : {}),
+      });
+      out.print(`Modified ${spec} in ${location} (manifest v${remote.componentVersion})`);
+      return 0;
+    }
+    const dir = await resolveMirrorDir(location, env, "modify");
+    const key = await loadOwnerKey(options.key, env);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
+    const result = await modifyComponent(storage, request, { key, keys, ...lockReporting(out) });
     reportUpdate(out, result, `Modified ${spec} in ${dir}`);
     return 0;
   },
-};
+});
 
 /**
  * true for --NAME (or --NAME=true), false for --NAME=false or --no-NAME, undefined when neither
  * was given.
  */
-function tristate(flags: FlagValues, name: string): boolean | undefined {
-  const on = flags[name];
-  const off = flags[`no-${name}`];
+function tristate(
+  name: string,
+  on: boolean | undefined,
+  off: boolean | undefined,
+): boolean | undefined {
   const values = [
     ...(typeof on === "boolean" ? [on] : []),
     ...(typeof off === "boolean" ? [!off] : []),

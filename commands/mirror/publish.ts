@@ -1,19 +1,24 @@
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { publishComponent } from "../../lib/repo/publish_component.ts";
-import { tarballFromFile } from "../../lib/repo/tarball_from_file.ts";
+import { publishComponent } from "../../lib/writer/publish_component.ts";
+import { tarballFromFile } from "../../lib/writer/tarball_from_file.ts";
+import { publishToHttpMirror } from "../../lib/remote_publish/publish_to_http_mirror.ts";
+import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
   lockReporting,
   MIRROR_FLAGS,
+  mirrorLocation,
   openMirror,
+  publishToken,
   reportUpdate,
   resolveMirrorDir,
+  TOKEN_FILE_FLAG,
 } from "./_writer_context.ts";
 import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
-export const mirrorPublishCommand: Command = {
+export const mirrorPublishCommand = defineCommand({
   usage:
     "<COMPONENT> <VERSION> <TARBALL> <ENTRY> [-k KEY] [--os OS] [--arch ARCH] [--desc TEXT] [--standalone] [--hide] [--mirror DIR]",
   description:
@@ -34,7 +39,8 @@ version is refused if its bytes differ.
 Examples:
   ferry package hello --name hello --release v0.0.1
   ferry mirror publish hello v0.0.1 package/hello-v0.0.1-linux-amd64.tar.gz hello
-  ferry mirror publish tool v1.2.0 dist/tool_1.2.0_darwin_arm64.tar.gz bin/tool --os darwin --arch arm64 --mirror /data/mirror`,
+  ferry mirror publish tool v1.2.0 dist/tool_1.2.0_darwin_arm64.tar.gz bin/tool --os darwin --arch arm64 --mirror /data/mirror
+  ferry mirror publish hello v0.0.2 hello.tar.gz hello --mirror http://mirror.lan:8080   # served with --publish`,
   flags: {
     key: KEY_FLAG,
     ...PLATFORM_FLAGS,
@@ -42,32 +48,50 @@ Examples:
     standalone: { type: "boolean", description: "The component runs on its own (new components)" },
     hide: { type: "boolean", description: "Hide it from `ferry list` (new components)" },
     ...MIRROR_FLAGS,
+    "token-file": TOKEN_FILE_FLAG,
   },
   positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const [component, version, tarballPath, entry] = args as [string, string, string, string];
-    const os = singlePlatformFlag(flags, "os");
-    const arch = singlePlatformFlag(flags, "arch");
+    const os = singlePlatformFlag("os", options.os);
+    const arch = singlePlatformFlag("arch", options.arch);
     const host = os === undefined || arch === undefined ? hostPlatform() : undefined;
     const platform = `${os ?? host!.os}/${arch ?? host!.arch}`;
     // The tarball is read (hashed, its entries listed) before the mirror is touched at all.
     const tarball = await tarballFromFile(tarballPath);
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "publish");
-    const key = await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags, env);
-    const description = stringFlag(flags, "desc");
-    const result = await publishComponent(storage, {
+    const location = await mirrorLocation(options.mirror, env, "publish");
+    const description = options.desc;
+    const pkg = {
       component,
       version,
       platform,
       entry,
       tarball,
       ...(description !== undefined ? { description } : {}),
-      ...(booleanFlag(flags, "standalone") ? { standalone: true } : {}),
-      ...(booleanFlag(flags, "hide") ? { hidden: true } : {}),
-    }, { key, keys, ...lockReporting(out) });
+      ...(options.standalone ? { standalone: true } : {}),
+      ...(options.hide ? { hidden: true } : {}),
+    };
+    if (isRemoteLocation(location)) {
+      const key = await loadOwnerKey(options.key, env);
+      const token = await publishToken(options["token-file"], env);
+      const remote = await publishToHttpMirror(location, pkg, {
+        key,
+        ...(token !== undefined ? { token } : {}),
+      });
+      for (const note of remote.notes) out.info(`Note: ${note}`);
+      out.print(`Published ${component} ${version} for ${platform} to ${location}`);
+      out.info(
+        `The server committed ${remote.tarballPath} and manifest v${remote.componentVersion}` +
+          (remote.attempts > 1 ? ` (after ${remote.attempts} attempts: others published too)` : ""),
+      );
+      return 0;
+    }
+    const dir = await resolveMirrorDir(location, env, "publish");
+    const key = await loadOwnerKey(options.key, env);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
+    const result = await publishComponent(storage, pkg, { key, keys, ...lockReporting(out) });
     for (const note of result.notes) out.info(`Note: ${note}`);
     reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
     return 0;
   },
-};
+});

@@ -1,18 +1,18 @@
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { renewComponent } from "../../lib/repo/renew_component.ts";
+import { renewComponent } from "../../lib/writer/renew_component.ts";
 import {
-  daysFlag,
   KEY_FLAG,
   loadOwnerKey,
   lockReporting,
   MIRROR_FLAGS,
   openMirror,
+  parseDaysFlag,
   reportUpdate,
   resolveMirrorDir,
 } from "./_writer_context.ts";
 
-export const mirrorRenewCommand: Command = {
+export const mirrorRenewCommand = defineCommand({
   usage:
     "[COMPONENT] [-k KEY] [--days N] [--index-days N] [--snapshot-days N] [--timestamp-days N] [--mirror DIR]",
   description: `Re-signs manifests with a later expiry; nothing is ever shortened. Unlike TiUP, it
@@ -51,18 +51,18 @@ Examples:
     ...MIRROR_FLAGS,
   },
   positionals: { max: 1, names: "[COMPONENT]" },
-  async run({ args, flags, out, env }) {
+  async run({ args, options, out, env }) {
     const component = args[0];
-    const days = daysFlag(flags, "days");
+    const days = parseDaysFlag("days", options.days);
     if (days !== undefined && component === undefined) {
       throw new UsageError(`--days applies to a component: ferry mirror renew COMPONENT --days N`);
     }
-    const dir = await resolveMirrorDir(stringFlag(flags, "mirror"), env, "renew");
-    const key = component === undefined ? undefined : await loadOwnerKey(flags, env);
-    const { storage, keys } = openMirror(dir, flags, env);
-    const indexDays = daysFlag(flags, "index-days");
-    const snapshotDays = daysFlag(flags, "snapshot-days");
-    const timestampDays = daysFlag(flags, "timestamp-days");
+    const dir = await resolveMirrorDir(options.mirror, env, "renew");
+    const key = component === undefined ? undefined : await loadOwnerKey(options.key, env);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
+    const indexDays = parseDaysFlag("index-days", options["index-days"]);
+    const snapshotDays = parseDaysFlag("snapshot-days", options["snapshot-days"]);
+    const timestampDays = parseDaysFlag("timestamp-days", options["timestamp-days"]);
     const result = await renewComponent(storage, {
       ...(component !== undefined ? { component } : {}),
       ...(days !== undefined ? { days } : {}),
@@ -73,4 +73,4 @@ Examples:
     reportUpdate(out, result, `Renewed ${component ?? "the repository"} in ${dir}`);
     return 0;
   },
-};
+});

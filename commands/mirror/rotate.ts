@@ -1,28 +1,22 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import {
-  booleanFlag,
-  type Command,
-  integerFlag,
-  listFlag,
-  stringFlag,
-} from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag, splitList } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { loadKeyFile } from "../../lib/repo/load_key.ts";
-import { prepareRootRotation } from "../../lib/repo/prepare_root_rotation.ts";
-import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
-import { rotateRoot } from "../../lib/repo/rotate_root.ts";
+import { loadKeyFile } from "../../lib/format/load_key.ts";
+import { prepareRootRotation } from "../../lib/writer/prepare_root_rotation.ts";
+import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
+import { rotateRoot } from "../../lib/writer/rotate_root.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import {
-  daysFlag,
   lockReporting,
   MIRROR_FLAGS,
   openMirror,
+  parseDaysFlag,
   reportUpdate,
   resolveMirrorDir,
 } from "./_writer_context.ts";
 
-export const mirrorRotateCommand: Command = {
+export const mirrorRotateCommand = defineCommand({
   usage:
     "[MIRROR] --prepare [--expires-days N] [--add-key FILE]... [--remove-key ID]... [--threshold N] [-o FILE] | [MIRROR] --apply FILE",
   description: `Publishes root version N+1 without any server or editor (TiUP's rotate needs both):
@@ -75,18 +69,18 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
     ...MIRROR_FLAGS,
   },
   positionals: { max: 1, names: "[MIRROR]" },
-  async run({ args, flags, out, env }) {
-    const prepare = booleanFlag(flags, "prepare");
-    const apply = stringFlag(flags, "apply");
+  async run({ args, options, out, env }) {
+    const prepare = options.prepare;
+    const apply = options.apply;
     if (prepare === (apply !== undefined)) {
       throw new UsageError(
         `"ferry mirror rotate" needs either --prepare or --apply FILE (see "ferry mirror rotate --help")`,
       );
     }
-    const dir = await resolveMirrorDir(args[0] ?? stringFlag(flags, "mirror"), env, "rotate", {
+    const dir = await resolveMirrorDir(args[0] ?? options.mirror, env, "rotate", {
       readOnly: prepare,
     });
-    const { storage, keys } = openMirror(dir, flags, env);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
     if (apply !== undefined) {
       const bytes = await fs.readFile(apply).catch((error) => {
         throw new UsageError(`Cannot read "${apply}": ${error.code ?? error.message}`);
@@ -104,21 +98,21 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       return 0;
     }
     const addKeys = [];
-    for (const file of listFlag(flags, "add-key")) {
+    for (const file of splitList(options["add-key"])) {
       const loaded = await loadKeyFile(file);
       addKeys.push(loaded.kind === "private" ? loaded.key.publicInfo : loaded.publicInfo);
     }
-    const threshold = integerFlag(flags, "threshold", { min: 1, max: 1000 });
-    const expiresDays = daysFlag(flags, "expires-days");
+    const threshold = parseIntegerFlag("threshold", options.threshold, { min: 1, max: 1000 });
+    const expiresDays = parseDaysFlag("expires-days", options["expires-days"]);
     const state = await loadRepositoryState(storage);
     const current = state.root.manifest.signed;
     const prepared = prepareRootRotation(current, {
       addKeys,
-      removeKeys: listFlag(flags, "remove-key"),
+      removeKeys: splitList(options["remove-key"]),
       ...(threshold !== undefined ? { threshold } : {}),
       ...(expiresDays !== undefined ? { expiresDays } : {}),
     }, { now: new Date() });
-    const output = nodePath.resolve(stringFlag(flags, "output") ?? "new-root.json");
+    const output = nodePath.resolve(options.output ?? "new-root.json");
     await new LocalStorage(nodePath.dirname(output))
       .write(nodePath.basename(output), prepared.bytes, { ifAbsent: true, mode: 0o644 })
       .catch((error) => {
@@ -145,4 +139,4 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
     out.info(`then: ferry mirror rotate ${dir} --apply ${output}`);
     return 0;
   },
-};
+});

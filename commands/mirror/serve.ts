@@ -4,30 +4,42 @@ import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { ensureDemoMirror } from "../../lib/repo/demo_mirror.ts";
+import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
 import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { REGISTRY_TABLE_FLAGS } from "../_registry_table_flags.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
+import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
 export const mirrorServeCommand: Command = {
-  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE]",
-  description: `Serves DIR read-only: GET/HEAD, Range, ETag/304, cache headers that let LAN caches
-keep versioned files forever. The mirror's private keys/ directory is never served.
+  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
+  description: `Serves DIR: GET/HEAD, Range, ETag/304, cache headers that let LAN caches keep
+versioned files forever. The mirror's private keys/ directory is never served.
 Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
+--publish adds TiUP's write API (POST /api/v1/...: owner-signed publishes, verified and
+committed with the mirror's keys); --upstream URL fetches tarballs the mirror lists but lacks
+(a "ferry mirror clone --no-tarballs" clone) on first request, verified, then kept.
 
 Examples:
   ferry mirror serve                                  # the demo mirror on 127.0.0.1:8080
   ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
+  ferry mirror serve /srv/mirror --publish            # + TiUP's publish API (mirror publish --mirror URL)
+  ferry mirror serve /srv/pkg --upstream https://tiup-mirrors.pingcap.com   # pull-through
 
-Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)`,
+Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)
+
+Images saved into DIR ("ferry image save") are served on /v2/ from the same port:
+  docker pull HOST:PORT/REGISTRY/REPO:TAG   (--default-registry/--alias as for ferry proxy)`,
   flags: {
     ...serverFlags("127.0.0.1:8080"),
+    ...REGISTRY_TABLE_FLAGS,
+    ...TEAM_SERVE_FLAGS,
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
@@ -55,23 +67,35 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
             `seen within ${REVALIDATE_MS} ms instead`,
         ),
     });
-    const handler = createMirrorHandler(new LocalStorage(dir), {
+    const storage = new LocalStorage(dir);
+    const handler = createMirrorHandler(storage, {
+      // Loaded here: the registry table's YAML parser is not needed to show --help.
+      v2: await (await import("../image/_bundle_handler.ts")).bundleHandler(
+        storage,
+        flags,
+        (line) => out.warn(line),
+      ),
       changes: watcher,
       revalidateMs: REVALIDATE_MS,
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
+    let team;
     let server;
     try {
-      server = await serveHttp(handler, {
+      team = await teamServices(dir, flags, handler, out);
+      server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
         ...(tls ? { tls } : {}),
+        ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
       });
     } catch (error) {
+      await team?.close();
       watcher.close();
       throw error;
     }
     out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
+    for (const line of team.describe) out.info(line);
     // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
     // how ferry is run there, so the hint can be pasted as it is.
     const ferry = env.FERRY_HINT_COMMAND || "ferry";
@@ -85,6 +109,7 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
+    await team.close();
     watcher.close();
     log.flush();
     return 0;

@@ -1,18 +1,18 @@
 import * as nodePath from "node:path";
-import { booleanFlag, type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { createOutput } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { DEFAULT_MIRROR } from "../../lib/client/resolve_mirror_address.ts";
 import { setMirror } from "../../lib/client/set_mirror.ts";
 import { isTiupProfile } from "../../lib/client/tiup_profile.ts";
 import { NotFoundError, StorageError, UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
+import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
 import { isRemoteLocation, openStorage } from "../../lib/storage/open_storage.ts";
 import { readBytes } from "../../lib/storage/read_bytes.ts";
 import { printRootTrust } from "../_client_context.ts";
 
 /** `ferry mirror set <addr>`: choose the mirror and the root.json to trust for it. */
-export const mirrorSetCommand: Command = {
+export const mirrorSetCommand = defineCommand({
   usage: "<DIR|URL> [-r|--root FILE|URL] [--silent]  |  --reset",
   description: `Writes mirror = "<addr>" to $FERRY_HOME/ferry.toml, copies the trusted root to
 $FERRY_HOME/bin/root.json and clears the manifest cache. A directory becomes an absolute path.
@@ -43,8 +43,8 @@ Examples:
     silent: { type: "boolean", description: "Print nothing but errors" },
   },
   positionals: { max: 1, names: "<DIR|URL>" },
-  async run({ args, flags, env, out }) {
-    const reset = booleanFlag(flags, "reset");
+  async run({ args, options, env, out }) {
+    const reset = options.reset;
     const given = args[0];
     if (reset && given !== undefined) {
       throw new UsageError(`Give either a mirror address or --reset, not both`);
@@ -55,9 +55,9 @@ Examples:
       );
     }
     const address = reset ? DEFAULT_MIRROR : given!;
-    const rootFlag = stringFlag(flags, "root");
+    const rootFlag = options.root;
     const root = rootFlag === undefined ? undefined : await readRoot(rootFlag);
-    const output = booleanFlag(flags, "silent")
+    const output = options.silent
       ? createOutput({ stdout: { write: () => {} }, stderr: { write: () => {} } })
       : out;
     if (reset) output.info(`Resetting to the default mirror ${DEFAULT_MIRROR}`);
@@ -68,7 +68,7 @@ Examples:
     printRootTrust(output, result);
     output.print(`Mirror set to ${result.address}`);
   },
-};
+});
 
 /** Reads `--root FILE|URL` with the root size cap. */
 async function readRoot(location: string): Promise<{ bytes: Uint8Array; from: string }> {

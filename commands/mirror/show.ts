@@ -1,9 +1,9 @@
-import type { Command } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { resolveMirrorAddress } from "../../lib/client/resolve_mirror_address.ts";
 
 /** `ferry mirror show`: the mirror address client commands use. */
-export const mirrorShowCommand: Command = {
+export const mirrorShowCommand = defineCommand({
   usage: "",
   description: `Prints the effective mirror: $FERRY_MIRROR, else $TIUP_MIRRORS, else mirror = "…" in
 $FERRY_HOME/tiup.toml (a profile shared with tiup) or ferry.toml, else the default (TiUP's
@@ -21,4 +21,4 @@ Where it came from is noted on stderr.`,
       : `from $${mirror.source}`;
     out.info(`(${from})`);
   },
-};
+});

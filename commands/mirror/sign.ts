@@ -1,8 +1,10 @@
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand } from "../../lib/cli/command.ts";
 import { DownloadError, HttpStatusError, UsageError } from "../../lib/errors.ts";
-import { addSignature } from "../../lib/repo/add_signature.ts";
+import { downloadErrors } from "../../lib/http/download_errors.ts";
+import { DEFAULT_FETCH_POLICY, fetchWithPolicy } from "../../lib/http/fetch_policy.ts";
+import { addSignature } from "../../lib/format/add_signature.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
@@ -11,7 +13,7 @@ import { KEY_FLAG, loadOwnerKey } from "./_writer_context.ts";
 /** Manifests are small; a root with many keys stays far below this. */
 const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 
-export const mirrorSignCommand: Command = {
+export const mirrorSignCommand = defineCommand({
   usage: "<FILE|URL> [-k KEY] [--timeout SECONDS]",
   description: `Signs the manifest's "signed" object with your key and appends {keyid, sig} to its
 signatures, as \`tiup mirror sign\` does; the file is rewritten as canonical JSON. A key that has
@@ -29,20 +31,36 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
     },
   },
   positionals: { min: 1, max: 1, names: "FILE|URL" },
-  async run({ args, flags, out, env, signal }) {
+  async run({ args, options, out, env, signal }) {
     const target = args[0]!;
-    const key = await loadOwnerKey(flags, env);
+    const key = await loadOwnerKey(options.key, env);
     if (isRemoteLocation(target)) {
-      const seconds = Number(stringFlag(flags, "timeout") ?? "10");
+      const seconds = Number(options.timeout ?? "10");
       if (!Number.isFinite(seconds) || seconds <= 0) {
         throw new UsageError(
-          `Cannot use --timeout "${stringFlag(flags, "timeout")}": give seconds`,
+          `Cannot use --timeout "${options.timeout}": give seconds`,
         );
       }
-      const timeout = AbortSignal.any([signal, AbortSignal.timeout(seconds * 1000)]);
-      const response = await fetch(target, { signal: timeout }).catch((error) => {
-        throw new DownloadError(`Cannot fetch "${target}": ${error.message}`, { cause: error });
-      });
+      const timeoutMs = seconds * 1000;
+      // --timeout bounds the whole exchange (GET and POST); the policy adds retries of
+      // transient failures, the byte cap and the stall guard within it.
+      const policy = {
+        ...DEFAULT_FETCH_POLICY,
+        headersTimeoutMs: timeoutMs,
+        idleTimeoutMs: timeoutMs,
+        deadlineAllowanceMs: timeoutMs,
+      };
+      const timeout = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+      const send = (init: RequestInit, maxBytes?: number) =>
+        fetchWithPolicy((input, i) => fetch(input, i), target, init, policy, {
+          signal: timeout,
+          errors: downloadErrors(target, policy),
+          ...(maxBytes === undefined ? {} : { maxBytes }),
+        }).catch((error) => {
+          if (signal.aborted || !timeout.aborted) throw error;
+          throw new DownloadError(`Cannot fetch "${target}": no answer within ${seconds} s`);
+        });
+      const response = await send({ method: "GET" }, MAX_MANIFEST_BYTES);
       if (!response.ok || !response.body) {
         await response.body?.cancel();
         throw new HttpStatusError(target, response.status);
@@ -52,13 +70,11 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
         what: target,
       });
       const signed = addSignature(bytes, key, target);
-      const posted = await fetch(target, {
+      // A POST is never sent twice (the policy retries idempotent methods only).
+      const posted = await send({
         method: "POST",
         body: signed as Uint8Array<ArrayBuffer>,
         headers: { "content-type": "application/json" },
-        signal: timeout,
-      }).catch((error) => {
-        throw new DownloadError(`Cannot post to "${target}": ${error.message}`, { cause: error });
       });
       await posted.body?.cancel();
       if (!posted.ok) throw new HttpStatusError(target, posted.status);
@@ -79,4 +95,4 @@ Typical use: signing a new root prepared with "ferry mirror rotate --prepare":
     out.print(`Signed ${target} with key ${key.id.slice(0, 16)}`);
     return 0;
   },
-};
+});

@@ -1,14 +1,14 @@
 import { readFile } from "node:fs/promises";
-import { booleanFlag, type Command, integerFlag, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/repo/decode_manifest.ts";
-import { parseRfc3339 } from "../../lib/repo/rfc3339.ts";
-import { verifyMirror } from "../../lib/repo/verify_mirror.ts";
+import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
+import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
+import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 
-export const mirrorVerifyCommand: Command = {
+export const mirrorVerifyCommand = defineCommand({
   usage: "<DIR|URL> [--root FILE] [--now RFC3339] [--jobs N] [--json]",
   description: `Walks the root chain (from --root, else the mirror's own root.json), then timestamp,
 snapshot, index and every component manifest, then reads every tarball of every non-yanked
@@ -41,11 +41,11 @@ Examples:
     json: { type: "boolean", description: "Print the report as JSON: {ok, problems, counts}" },
   },
   positionals: { min: 1, max: 1, names: "DIR|URL" },
-  async run({ args, flags, out, signal }) {
+  async run({ args, options, out, signal }) {
     const location = args[0]!;
-    const rootFile = stringFlag(flags, "root");
+    const rootFile = options.root;
     const root = rootFile === undefined ? undefined : await readRoot(rootFile);
-    const nowText = stringFlag(flags, "now");
+    const nowText = options.now;
     let now: Date | undefined;
     if (nowText !== undefined) {
       try {
@@ -56,8 +56,8 @@ Examples:
         );
       }
     }
-    const jobs = integerFlag(flags, "jobs", { min: 1, max: 64 }) ?? 4;
-    const json = booleanFlag(flags, "json");
+    const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 4;
+    const json = options.json;
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying tarballs");
     const started = performance.now();
     const report = await verifyMirror(openStorage(location), {
@@ -98,7 +98,7 @@ Examples:
     }
     return report.ok ? ExitCode.ok : ExitCode.verification;
   },
-};
+});
 
 async function readRoot(path: string): Promise<Uint8Array> {
   const bytes = await readFile(path).catch((error) => {

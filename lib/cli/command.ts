@@ -12,18 +12,66 @@ export interface FlagSpec {
   /** May be given more than once; the values arrive as an array. */
   multiple?: boolean;
   default?: string | boolean;
+  /**
+   * A boolean flag that was not given reads `undefined` rather than false, so that `--x=false`
+   * (set it off) differs from leaving it out (leave it as it is).
+   */
+  tristate?: boolean;
 }
 
-/** Flag values after parsing: strings, booleans, or arrays for `multiple` flags. */
+/**
+ * Flag values after parsing, looked up by name: strings, booleans, or arrays for `multiple`
+ * flags; absent flags without a default are missing.
+ */
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
 
+/** An undeclared flag a dynamic-flag command was given: `--tidb v1` (value undefined: none). */
+export interface DynamicFlag {
+  name: string;
+  value: string | undefined;
+}
+
+/** A command's flags by name. Declare them `as const satisfies FlagSpecs` to keep their types. */
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
+
+/**
+ * The parsed value of one flag, from its spec: a boolean flag is `boolean` (false when absent;
+ * `boolean | undefined` when `tristate`), a `multiple` one `string[]` (empty when absent), a
+ * string flag with a default `string`, any other string flag `string | undefined`.
+ */
+export type FlagValueOf<S extends FlagSpec> = S extends { type: "boolean"; tristate: true }
+  ? boolean | undefined
+  : S extends { type: "boolean" } ? boolean
+  : S extends { multiple: true } ? string[]
+  : S extends { default: string } ? string
+  : string | undefined;
+
+/**
+ * Every declared flag's value, typed from the specs: for
+ * `{ mirror: { type: "string", … }, json: { type: "boolean", … } }` it is
+ * `{ mirror: string | undefined; json: boolean }`, so a misspelt flag name is a type error.
+ * Specs whose names the compiler does not know (`Record<string, FlagSpec>`) give
+ * {@linkcode FlagValues}.
+ */
+export type TypedFlags<F extends FlagSpecs> = string extends keyof F ? FlagValues
+  : { readonly [K in keyof F]: FlagValueOf<F[K]> };
+
 /** What a command's `run` receives. */
-export interface CommandContext {
+export interface CommandContext<F extends FlagSpecs = FlagSpecs> {
   /** Positional arguments after the command name. */
   args: string[];
+  /** Every declared flag, typed from the command's specs (see {@linkcode TypedFlags}). */
+  options: TypedFlags<F>;
+  /**
+   * The flags by name, as the parser found them.
+   *
+   * @deprecated Read `options` instead: its keys and value types come from the flag specs.
+   */
   flags: FlagValues;
-  /** Everything after the command name, unparsed (for commands with dynamic flags). */
+  /** Everything after the command name, unparsed. */
   rawArgs: string[];
+  /** The undeclared flags, in order, for commands with `dynamicFlags` (else empty). */
+  dynamicFlags: DynamicFlag[];
   out: Output;
   env: Record<string, string | undefined>;
   /** Aborted on SIGINT/SIGTERM. */
@@ -45,38 +93,111 @@ export interface CommandEntry {
   load(): Promise<Command>;
 }
 
-/** A ferry command's flags, help and implementation: one per file under commands/. */
-export interface Command {
+/**
+ * A ferry command's flags, help and implementation: one per file under commands/. Made with
+ * {@linkcode defineCommand}, `run` receives `options` typed from `flags`.
+ */
+export interface Command<F extends FlagSpecs = FlagSpecs> {
   /** What follows the name in the usage line: "[DIR] [flags]". */
   usage: string;
   /** Longer help text (examples welcome), printed under the usage line. */
   description?: string;
-  flags: Record<string, FlagSpec>;
+  flags: F;
   /** How many positional arguments it takes. */
   positionals?: { min?: number; max?: number; names?: string };
-  /** Flags not in `flags` are passed through in rawArgs instead of being refused. */
+  /** Flags not in `flags` arrive in `dynamicFlags` (and rawArgs) instead of being refused. */
   dynamicFlags?: boolean;
   /** Returns the exit code (0 when omitted). Throws on failure. */
-  run(context: CommandContext): Promise<number | void>;
+  run(context: CommandContext<F>): Promise<number | void>;
 }
 
-/** Reads a string flag; `undefined` when absent. */
+/**
+ * Declares a command so that its `run` gets `options` typed from its flag specs.
+ *
+ * @example
+ * ```ts
+ * export const listCommand = defineCommand({
+ *   usage: "[flags]",
+ *   flags: { json: { type: "boolean", description: "Print JSON" } },
+ *   async run({ options, out }) {
+ *     if (options.json) out.json([]); // options.jsn would not compile
+ *   },
+ * });
+ * ```
+ */
+export function defineCommand<const F extends FlagSpecs>(command: Command<F>): Command {
+  // The command table holds commands of every flag set; runCli only ever calls `run` with the
+  // options it parsed from this command's own `flags`, so erasing F here is sound.
+  return command as unknown as Command;
+}
+
+/**
+ * Reads a string flag; `undefined` when absent.
+ *
+ * @deprecated Read `options.<name>` (typed from the specs, see {@linkcode defineCommand}).
+ */
 export function stringFlag(flags: FlagValues, name: string): string | undefined {
   const value = flags[name];
   if (Array.isArray(value)) return value[value.length - 1];
   return typeof value === "string" ? value : undefined;
 }
 
-/** Reads a boolean flag; false when absent. */
+/**
+ * Reads a boolean flag; false when absent.
+ *
+ * @deprecated Read `options.<name>` (typed from the specs, see {@linkcode defineCommand}).
+ */
 export function booleanFlag(flags: FlagValues, name: string): boolean {
   return flags[name] === true;
 }
 
-/** Reads a repeatable string flag; `[]` when absent. Comma-separated values are split. */
+/**
+ * Reads a repeatable string flag; `[]` when absent. Comma-separated values are split.
+ *
+ * @deprecated Use `splitList(options.<name>)`.
+ */
 export function listFlag(flags: FlagValues, name: string): string[] {
+  return splitList(repeatedFlag(flags, name));
+}
+
+/**
+ * Reads a repeatable string flag's values as given, one per occurrence: for values that hold
+ * commas of their own (`--registry NAME=URL,ca=FILE`).
+ */
+export function repeatedFlag(flags: FlagValues, name: string): string[] {
   const value = flags[name];
-  const values = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
-  return values.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
+  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+}
+
+/**
+ * The values of a dynamic-flag command's undeclared flags (`--tidb v1,v2 --pd=latest` →
+ * `{ tidb: ["v1", "v2"], pd: ["latest"] }`), comma-separated values split. A flag given without
+ * a value gets the error `missing` makes for it.
+ */
+export function dynamicListFlags(
+  dynamic: readonly DynamicFlag[],
+  missing: (name: string) => Error,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const { name, value } of dynamic) {
+    if (value === undefined) throw missing(name);
+    out[name] = [...(out[name] ?? []), ...splitList([value])];
+  }
+  return out;
+}
+
+/**
+ * The values of a repeatable or list flag, comma-separated values split, blanks dropped.
+ *
+ * @example
+ * ```ts
+ * splitList(["a,b", " c "]); // ["a", "b", "c"]
+ * splitList("linux,darwin"); // ["linux", "darwin"]
+ * ```
+ */
+export function splitList(values: string | readonly string[] | undefined): string[] {
+  const all = typeof values === "string" ? [values] : values ?? [];
+  return all.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
 }
 
 /** Bounds for {@linkcode integerFlag}. */
@@ -91,13 +212,32 @@ export interface IntegerFlagBounds {
  * Reads a whole-number flag within bounds; `undefined` when absent (the flag's default applies
  * first). Anything else (`0` where 1 is the least, `-3`, `1e3`, `99999999` days) is a
  * UsageError that says what to give.
+ *
+ * @deprecated Use `parseIntegerFlag("<name>", options.<name>, bounds)`.
  */
 export function integerFlag(
   flags: FlagValues,
   name: string,
   bounds: IntegerFlagBounds,
 ): number | undefined {
-  const text = stringFlag(flags, name);
+  return parseIntegerFlag(name, stringFlag(flags, name), bounds);
+}
+
+/**
+ * Reads the whole number `text` given to the flag `--<name>` within bounds; `undefined` when
+ * `text` is (the flag is absent). Anything else (`0` where 1 is the least, `-3`, `1e3`,
+ * `99999999` days) is a UsageError that says what to give.
+ *
+ * @example
+ * ```ts
+ * parseIntegerFlag("jobs", options.jobs, { min: 1, max: 256 }); // 8 for "8"
+ * ```
+ */
+export function parseIntegerFlag(
+  name: string,
+  text: string | undefined,
+  bounds: IntegerFlagBounds,
+): number | undefined {
   if (text === undefined) return undefined;
   const value = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(value >= bounds.min && value <= bounds.max)) {

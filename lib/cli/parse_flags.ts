@@ -12,7 +12,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
-import type { FlagSpec, FlagValues } from "./command.ts";
+import type { DynamicFlag, FlagSpec, FlagSpecs, FlagValues, TypedFlags } from "./command.ts";
 
 /** A flag the command does not declare, so the caller can suggest the closest one. */
 export class UnknownFlagError extends UsageError {
@@ -28,16 +28,26 @@ export class UnknownFlagError extends UsageError {
 /** Options for {@linkcode parseFlags}. */
 export interface ParseFlagsOptions {
   /**
-   * Undeclared long flags are skipped instead of refused (`--tidb v1,v2` for clone); one
-   * without `=` takes the next word as its value unless that word starts with a dash.
+   * Undeclared long flags are collected in `dynamic` instead of refused (`--tidb v1,v2` for
+   * clone); one without `=` takes the next word as its value unless that word starts with a
+   * dash (then it has none).
    */
   dynamic?: boolean;
 }
 
 /** What {@linkcode parseFlags} found: the values (defaults filled in) and the positionals. */
-export interface ParsedFlags {
+export interface ParsedFlags<F extends FlagSpecs = FlagSpecs> {
+  /** Every declared flag, typed from the specs (booleans false and lists empty when absent). */
+  flags: TypedFlags<F>;
+  /**
+   * The flags that were given or have a default, by name.
+   *
+   * @deprecated Read `flags`: its keys and value types come from the specs.
+   */
   values: FlagValues;
   positionals: string[];
+  /** Undeclared long flags, in order (with the `dynamic` option; else always empty). */
+  dynamic: DynamicFlag[];
 }
 
 const TRUE_WORDS = new Set(["1", "t", "T", "TRUE", "true", "True"]);
@@ -60,23 +70,27 @@ export function parseBooleanValue(flag: string, text: string): boolean {
 
 /**
  * Parses `args` against the declared flags. Throws {@linkcode UnknownFlagError} for an
- * undeclared flag and UsageError for a missing or malformed value.
+ * undeclared flag and UsageError for a missing or malformed value. The type of `flags` in the
+ * result is derived from `specs` (see TypedFlags).
  *
  * @example
  * ```ts
- * parseFlags(["v1", "--hide=false", "-j", "4"], {
+ * const { flags } = parseFlags(["v1", "--hide=false", "-j", "4"], {
  *   hide: { type: "boolean", description: "" },
  *   jobs: { type: "string", short: "j", description: "" },
- * }); // { values: { hide: false, jobs: "4" }, positionals: ["v1"] }
+ *   key: { type: "string", multiple: true, description: "" },
+ * }); // flags: { hide: false, jobs: "4", key: [] }, positionals: ["v1"]
+ * flags.jobs; // string | undefined
  * ```
  */
-export function parseFlags(
+export function parseFlags<const F extends FlagSpecs>(
   args: readonly string[],
-  specs: Record<string, FlagSpec>,
+  specs: F,
   options: ParseFlagsOptions = {},
-): ParsedFlags {
+): ParsedFlags<F> {
   const values: FlagValues = {};
   const positionals: string[] = [];
+  const dynamic: DynamicFlag[] = [];
   const byShort = new Map(
     Object.entries(specs).flatMap(([name, spec]) => spec.short ? [[spec.short, name]] : []),
   );
@@ -108,7 +122,9 @@ export function parseFlags(
       if (!spec) {
         if (!options.dynamic) throw new UnknownFlagError(`--${name}`);
         const next = args[i + 1];
-        if (inline === undefined && next !== undefined && !next.startsWith("-")) i++;
+        const takesNext = inline === undefined && next !== undefined && !next.startsWith("-");
+        if (takesNext) i++;
+        dynamic.push({ name, value: takesNext ? next : inline });
         continue;
       }
       if (spec.type === "boolean") {
@@ -144,7 +160,21 @@ export function parseFlags(
   for (const [name, spec] of Object.entries(specs)) {
     if (values[name] === undefined && spec.default !== undefined) values[name] = spec.default;
   }
-  return { values, positionals };
+  return { flags: typedFlags(specs, values), values, positionals, dynamic };
+}
+
+/** Each declared flag's value in the shape its spec promises (see FlagValueOf). */
+function typedFlags<F extends FlagSpecs>(specs: F, values: FlagValues): TypedFlags<F> {
+  const typed: FlagValues = {};
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = values[name];
+    if (spec.type === "boolean") {
+      typed[name] = spec.tristate && value === undefined ? undefined : value === true;
+    } else if (spec.multiple) {
+      typed[name] = Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
+    } else typed[name] = Array.isArray(value) ? value.at(-1) : value;
+  }
+  return typed as TypedFlags<F>;
 }
 
 /**

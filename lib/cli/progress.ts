@@ -1,17 +1,7 @@
 import cliProgress from "cli-progress";
+import { type Clock, systemClock } from "../clock.ts";
+import type { ProgressEvent } from "../progress_events.ts";
 import type { Output } from "./output.ts";
-
-/** What long-running lib operations report through their `onProgress` callback. */
-export interface ProgressEvent {
-  /** Files finished so far, and how many there are in all (when known). */
-  filesDone: number;
-  filesTotal?: number;
-  /** Bytes transferred so far, and how many there are in all (when known). */
-  bytesDone: number;
-  bytesTotal?: number;
-  /** What is being worked on now, for the display only. */
-  current?: string;
-}
 
 /** A progress display: draws on a terminal, does nothing otherwise. */
 export interface Progress {
@@ -27,7 +17,7 @@ export interface CreateProgressOptions {
   /** Off a terminal: at most one line per this many ms (default 10 s). */
   intervalMs?: number;
   /** The clock (tests inject one). */
-  now?: () => number;
+  now?: Clock;
 }
 
 /** How often a line is printed off a terminal, by default. */
@@ -56,12 +46,13 @@ export function createProgress(
     etaBuffer: 50,
     fps: 5,
   }, cliProgress.Presets.shades_classic);
-  const started = Date.now();
+  const clock = options.now ?? systemClock;
+  const started = clock().getTime();
   let running = false;
   return {
     update(event) {
       const total = event.bytesTotal ?? Math.max(event.bytesDone, 1);
-      const seconds = Math.max((Date.now() - started) / 1000, 0.001);
+      const seconds = Math.max((clock().getTime() - started) / 1000, 0.001);
       const payload = {
         files: event.filesTotal === undefined
           ? `${event.filesDone}`
@@ -90,7 +81,8 @@ function createProgressLines(
   options: CreateProgressOptions,
 ): Progress {
   const intervalMs = options.intervalMs ?? PROGRESS_LINE_INTERVAL_MS;
-  const now = options.now ?? Date.now;
+  const clock = options.now ?? systemClock;
+  const now = () => clock().getTime();
   const started = now();
   let latest: ProgressEvent | undefined;
   let printedAt = -Infinity;

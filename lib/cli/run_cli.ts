@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
 import { closestMatch } from "./closest_match.ts";
-import type { Command, CommandContext, CommandEntry, FlagSpec, FlagValues } from "./command.ts";
+import type { Command, CommandContext, CommandEntry, DynamicFlag, FlagSpec } from "./command.ts";
 import { ExitCode, exitCodeFor } from "./exit_codes.ts";
 import { createOutput, type Output } from "./output.ts";
 import { parseBooleanValue, parseFlags, UnknownFlagError } from "./parse_flags.ts";
@@ -9,7 +9,7 @@ import { parseBooleanValue, parseFlags, UnknownFlagError } from "./parse_flags.t
 export type FallbackRunner = (
   name: string,
   args: string[],
-  context: Omit<CommandContext, "args" | "flags" | "rawArgs">,
+  context: Omit<CommandContext, "args" | "options" | "flags" | "rawArgs" | "dynamicFlags">,
 ) => Promise<number>;
 
 /** Options for {@linkcode runCli}. */
@@ -150,7 +150,7 @@ function findCommand(words: string[], commands: CommandEntry[]) {
 async function runUnmatched(
   words: string[],
   options: RunCliOptions,
-  context: Omit<CommandContext, "args" | "flags" | "rawArgs">,
+  context: Omit<CommandContext, "args" | "options" | "flags" | "rawArgs" | "dynamicFlags">,
 ): Promise<number> {
   const [first = "", second] = words;
   const groups = new Set(
@@ -191,7 +191,7 @@ function unknownMessage(what: string, input: string, candidates: string[], help:
 function parseCommandArgs(
   command: NamedCommand,
   args: string[],
-): { args: string[]; flags: FlagValues } {
+): Pick<CommandContext, "args" | "options" | "flags"> & { dynamicFlags: DynamicFlag[] } {
   let parsed;
   try {
     parsed = parseFlags(args, command.flags, { dynamic: command.dynamicFlags === true });
@@ -212,7 +212,12 @@ function parseCommandArgs(
       `"ferry ${command.name}" takes at most ${max} argument(s), got ${positionals.length}: usage: ferry ${command.name} ${command.usage}`,
     );
   }
-  return { args: positionals, flags: parsed.values };
+  return {
+    args: positionals,
+    options: parsed.flags,
+    flags: parsed.values,
+    dynamicFlags: parsed.dynamic,
+  };
 }
 
 function usageFromParseError(command: NamedCommand, error: unknown): unknown {

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../clock.ts";
 import {
   DownloadError,
   ExpiredError,
@@ -6,8 +7,8 @@ import {
   StorageError,
   VerificationError,
 } from "../errors.ts";
-import { MirrorUpdater } from "../repo/mirror_updater.ts";
-import { TrustedMetadataSet } from "../repo/trusted_set.ts";
+import { MirrorUpdater } from "../trust/mirror_updater.ts";
+import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import type { StorageReader } from "../storage/storage.ts";
 
 /** Options for {@linkcode checkRootFitsMirror}. */
@@ -19,7 +20,7 @@ export interface CheckRootFitsMirrorOptions {
   /** What to do about a root of another mirror, appended to that error's message. */
   wrongRootHint?: string;
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 /** What {@linkcode checkRootFitsMirror} found when the root does belong to the mirror. */
@@ -59,7 +60,7 @@ export async function checkRootFitsMirror(
 ): Promise<RootFit> {
   const address = options.address ?? mirror.location;
   const from = options.rootFrom ? ` (${options.rootFrom})` : "";
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   // The root itself first (valid, signed by its own keys): that failure is about the file,
   // not about which mirror it belongs to.
   new TrustedMetadataSet(root, {

@@ -1,4 +1,4 @@
-import type { RootManifest } from "../repo/manifest_types.ts";
+import type { RootManifest } from "../format/manifest_types.ts";
 
 /** One role's keys as a user compares them: 16-hex key IDs and the threshold. */
 export interface RoleSummary {

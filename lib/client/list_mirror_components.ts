@@ -1,4 +1,4 @@
-import type { MirrorUpdater } from "../repo/mirror_updater.ts";
+import type { MirrorUpdater } from "../trust/mirror_updater.ts";
 import type { InstalledComponent } from "./list_installed.ts";
 import { forEachLimited } from "../for_each_limited.ts";
 

@@ -1,7 +1,8 @@
+import type { Clock } from "../clock.ts";
 import * as nodePath from "node:path";
 import { UsageError } from "../errors.ts";
-import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
-import { MirrorUpdater } from "../repo/mirror_updater.ts";
+import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
+import { MirrorUpdater } from "../trust/mirror_updater.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
@@ -10,7 +11,7 @@ import { BOOTSTRAP_ROOT, MANIFESTS_DIR } from "./set_mirror.ts";
 /** Options for {@linkcode openClientUpdater}. */
 export interface OpenClientUpdaterOptions {
   /** The clock. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { ComponentManifest } from "../repo/manifest_types.ts";
+import type { ComponentManifest } from "../format/manifest_types.ts";
 import type { Platform } from "./host_platform.ts";
 import { ANY_PLATFORM } from "./select_component_version.ts";
 

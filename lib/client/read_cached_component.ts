@@ -1,6 +1,7 @@
 import * as nodePath from "node:path";
-import { decodeManifest, MAX_MANIFEST_BYTES } from "../repo/decode_manifest.ts";
-import type { ComponentManifest } from "../repo/manifest_types.ts";
+import { decodeManifest } from "../format/decode_manifest.ts";
+import { MAX_MANIFEST_BYTES } from "../format/repo_defaults.ts";
+import type { ComponentManifest } from "../format/manifest_types.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { readBytes } from "../storage/read_bytes.ts";
 import { MANIFESTS_DIR } from "./set_mirror.ts";

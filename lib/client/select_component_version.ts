@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
-import { latestStable } from "../repo/latest_stable.ts";
-import type { ComponentManifest, VersionItem } from "../repo/manifest_types.ts";
+import { latestStable } from "../format/latest_stable.ts";
+import type { ComponentManifest, VersionItem } from "../format/manifest_types.ts";
 import { compareVersions } from "./compare_versions.ts";
 import type { Platform } from "./host_platform.ts";
 import { YankedVersionError } from "./yanked_version_error.ts";

@@ -1,9 +1,10 @@
+import { type Clock, systemClock } from "../clock.ts";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { NotFoundError, SignatureError, StorageError } from "../errors.ts";
-import { MAX_ROOT_BYTES } from "../repo/decode_manifest.ts";
-import { TrustedMetadataSet } from "../repo/trusted_set.ts";
+import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
+import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
 import { isRemoteLocation, isS3Location, openStorage } from "../storage/open_storage.ts";
 import { readBytes, readBytesIfPresent } from "../storage/read_bytes.ts";
@@ -25,7 +26,7 @@ export interface SetMirrorOptions {
   /** Reads `root.json` from the mirror (default: openStorage(address)). Injected in tests. */
   mirror?: StorageReader;
   /** The clock, for the expiry report. Default: the real time. */
-  now?: () => Date;
+  now?: Clock;
   /** Base for a relative directory address (default: the current directory). */
   cwd?: string;
   /** The profile is TiUP's (`isTiupProfile`): the address goes to its tiup.toml. */
@@ -97,7 +98,7 @@ export async function setMirror(
   address: string,
   options: SetMirrorOptions = {},
 ): Promise<SetMirrorResult> {
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const addr = normalizeMirrorAddress(address, options.cwd);
   const remote = isRemoteLocation(addr) || isS3Location(addr);
   const profile = new LocalStorage(home);

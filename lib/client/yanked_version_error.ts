@@ -1,5 +1,5 @@
 import { UsageError } from "../errors.ts";
-import type { VersionItem } from "../repo/manifest_types.ts";
+import type { VersionItem } from "../format/manifest_types.ts";
 
 /**
  * The version asked for is marked yanked on the mirror. A UsageError (exit code 2). TiUP's

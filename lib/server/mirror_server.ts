@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
@@ -14,6 +15,7 @@ import { AnswerCache, type CachedFile, sameFile } from "./_answer_cache.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
+import { createMirrorPages } from "./pages/mirror_pages.ts";
 import type { ChangeNotifier } from "./watch_directory.ts";
 
 /** Options for {@linkcode createMirrorServer}. */
@@ -37,9 +39,16 @@ export interface MirrorServerOptions {
    * with `changes`, 0 (a stat per request) without.
    */
   revalidateMs?: number;
-  /** Clock for log times (tests). */
-  now?: () => Date;
-  /** Monotonic milliseconds for revalidation (tests); default `performance.now()`. */
+  /** Web pages for browsers at `/` (pages/mirror_pages.ts); default true. */
+  pages?: boolean;
+  /** Clock for log times and the pages' expiry warnings (tests). */
+  now?: Clock;
+  /** Answers `/v2/…` (the OCI pull API of an image bundle in the same directory). */
+  v2?: (request: Request) => Promise<Response>;
+  /**
+   * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
+   * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
+   */
   clock?: () => number;
 }
 
@@ -87,8 +96,9 @@ export function createMirrorHandler(
   });
   options.changes?.onChange(() => cache.invalidateAll());
   const statSync = canStatSync(storage) ? storage.statSync.bind(storage) : undefined;
-  const now = options.now ?? (() => new Date());
+  const now = options.now ?? systemClock;
   const onAccess = options.onAccess;
+  const pages = options.pages === false ? undefined : createMirrorPages(storage, { now });
   const log = (
     request: Request,
     raw: string,
@@ -112,7 +122,7 @@ export function createMirrorHandler(
   };
   const slow = async (request: Request, raw: string) => {
     try {
-      return await answer(request, raw, storage, cache, healthPath);
+      return await (pages?.(request, raw) ?? answer(request, raw, storage, cache, healthPath));
     } catch (error) {
       return errorResponse(error);
     }
@@ -120,6 +130,9 @@ export function createMirrorHandler(
   return (request, info) => {
     const started = onAccess ? performance.now() : 0;
     const raw = rawPath(request.url);
+    if (options.v2 && (raw === "/v2" || raw.startsWith("/v2/"))) {
+      return options.v2(request).then((response) => log(request, raw, response, started, info));
+    }
     // Hot path, with no await and, within a revalidation epoch, no system call: a GET or HEAD
     // of a small file this raw path reached before (already decoded, confined and checked
     // against the privacy rule then), unchanged since.

@@ -123,12 +123,20 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
     options.signal?.throwIfAborted();
     const target = await this.#resolveForWrite(path);
     const dir = nodePath.dirname(target);
-    await fs.mkdir(dir, { recursive: true }).catch((error) => {
-      throw new StorageError(`Cannot write "${path}" in "${this.location}"`, { cause: error });
-    });
     const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
     try {
-      await writeTempFile(temp, data, {
+      // The directory usually exists (a clone writes a thousand files into one): it is created
+      // only when creating the temporary file finds it missing, saving a call per write.
+      const handle = await openTempFile(temp, options.mode ?? 0o644).catch(async (error) => {
+        if (!isCode(error, "ENOENT")) throw error;
+        await fs.mkdir(dir, { recursive: true }).catch((mkdirError) => {
+          throw new StorageError(`Cannot write "${path}" in "${this.location}"`, {
+            cause: mkdirError,
+          });
+        });
+        return await openTempFile(temp, options.mode ?? 0o644);
+      });
+      await writeTempFile(handle, data, {
         mode: options.mode ?? 0o644,
         durable: options.deferSync !== true,
         signal: options.signal,
@@ -147,7 +155,8 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
       }
       if (options.deferSync !== true) await fsyncDirectory(dir);
     } catch (error) {
-      await fs.rm(temp, { force: true });
+      // (Fails with ENOTDIR when `dir` is a file: there is then nothing to remove.)
+      await fs.rm(temp, { force: true }).catch(() => {});
       // Our own errors, and those of the data source (a download that failed or went over its
       // cap mid-stream), pass through unchanged so callers and exit codes see what happened.
       if (!isSystemError(error)) throw error;
@@ -325,7 +334,8 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
   }
 
   async #resolveForWrite(path: string): Promise<string> {
-    await fs.mkdir(this.location, { recursive: true });
+    // Once the root's real path is known, the root exists: no mkdir per write.
+    if (this.#realRoot === undefined) await fs.mkdir(this.location, { recursive: true });
     const root = this.#root();
     const joined = nodePath.join(root, path);
     // The deepest existing ancestor must resolve inside the root, so a symlinked directory
@@ -347,13 +357,16 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
   }
 }
 
+function openTempFile(temp: string, mode: number): Promise<fs.FileHandle> {
+  return fs.open(temp, fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY, mode);
+}
+
+/** Writes `data` through `handle` (and closes it); fsyncs when `durable`. */
 async function writeTempFile(
-  temp: string,
+  handle: fs.FileHandle,
   data: WriteData,
   { mode, durable, signal }: { mode: number; durable: boolean; signal: AbortSignal | undefined },
 ): Promise<void> {
-  const flags = fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_WRONLY;
-  const handle = await fs.open(temp, flags, mode);
   try {
     if (typeof data === "string" || data instanceof Uint8Array) {
       await handle.writeFile(data);

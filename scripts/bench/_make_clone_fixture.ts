@@ -10,12 +10,12 @@
 import { createHash, randomFillSync } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { generateSigningKey } from "../../lib/repo/generate_key.ts";
-import { grantOwner } from "../../lib/repo/grant_owner.ts";
-import { initRepository } from "../../lib/repo/init_repository.ts";
-import type { ComponentManifest, IndexManifest } from "../../lib/repo/manifest_types.ts";
-import { formatRfc3339 } from "../../lib/repo/rfc3339.ts";
-import { updateRepository } from "../../lib/repo/update_repository.ts";
+import { generateSigningKey } from "../../lib/format/generate_key.ts";
+import { grantOwner } from "../../lib/writer/grant_owner.ts";
+import { initRepository } from "../../lib/writer/init_repository.ts";
+import type { ComponentManifest, IndexManifest } from "../../lib/format/manifest_types.ts";
+import { formatRfc3339 } from "../../lib/format/rfc3339.ts";
+import { updateRepository } from "../../lib/writer/update_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 const [dir, largeMb = "400", largeCount = "4", smallCount = "996", smallKb = "400"] = process.argv

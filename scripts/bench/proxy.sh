@@ -78,22 +78,27 @@ start_ferry() {
 }
 stop_ferry() { kill "$FERRY_PID"; wait "$FERRY_PID" 2>/dev/null || true; FERRY_PID=""; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$FERRY_PID/status"; }
+# ferry's CPU time (user + sys) in ms: steadier than wall time on a loaded machine.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$FERRY_PID/stat"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$FERRY_PID/status"; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : int((a[NR/2] + a[NR/2+1]) / 2)}'; }
 
 # warm up skopeo and the page cache once (not measured)
 pull "$UP/test/big:latest" >/dev/null
 
-declare -a direct cold warm dist_warm
+declare -a direct cold warm warm2 dist_warm cold_cpu warm_cpu direct_req
 cold_req="" warm_req="" dist_cold="" dist_cold_req="" dist_warm_req="" hwm_first="" rss_idle=""
 read -r dist_cold dist_cold_req < <(pull "$MIRROR/test/big:latest")
 for round in $(seq 1 "$ROUNDS"); do
-  read -r ms req < <(pull "$UP/test/big:latest"); direct+=("$ms")
+  read -r ms req < <(pull "$UP/test/big:latest"); direct+=("$ms"); direct_req+=("$req")
   start_ferry
   [ -z "$rss_idle" ] && rss_idle=$(rss_kb)
+  c0=$(cpu_ms)
   read -r ms req < <(pull "127.0.0.1:$PROXY_PORT/upstream.test/test/big:latest"); cold+=("$ms"); cold_req=$req
+  c1=$(cpu_ms); cold_cpu+=($((c1 - c0)))
   read -r ms req < <(pull "127.0.0.1:$PROXY_PORT/upstream.test/test/big:latest"); warm+=("$ms"); warm_req=$req
-  read -r ms req < <(pull "127.0.0.1:$PROXY_PORT/upstream.test/test/big:latest"); warm+=("$ms")
+  c2=$(cpu_ms); warm_cpu+=($((c2 - c1)))
+  read -r ms req < <(pull "127.0.0.1:$PROXY_PORT/upstream.test/test/big:latest"); warm2+=("$ms")
   [ -z "$hwm_first" ] && hwm_first=$(hwm_kb)
   hwm_last=$(hwm_kb)
   stop_ferry
@@ -123,4 +128,17 @@ printf '%-34s %8s %10s %18s\n' "ferry warm" "$mw" "$(ratio "$mw" "$md")" "$warm_
 printf '%-34s %8s %10s %18s\n' "distribution cache cold (1 run)" "$dist_cold" "$(ratio "$dist_cold" "$md")" "$dist_cold_req"
 printf '%-34s %8s %10s %18s\n' "distribution cache warm" "$mdw" "$(ratio "$mdw" "$md")" "$dist_warm_req"
 echo "ferry cold vs distribution cold: $(ratio "$mc" "$dist_cold"); ferry warm vs distribution warm: $(ratio "$mw" "$mdw")"
+echo "ferry CPU per pull (user+sys): cold $(printf '%s\n' "${cold_cpu[@]}" | median) ms, warm $(printf '%s\n' "${warm_cpu[@]}" | median) ms; skopeo makes ${direct_req[0]} requests per pull"
 echo "ferry RSS: idle $((rss_idle / 1024)) MiB; peak after 1 cold + 2 warm pulls $((hwm_first / 1024)) MiB (last round $((hwm_last / 1024)) MiB); peak after 1 cold + 5 warm pulls $((hwm_many / 1024)) MiB"
+if [ -n "${BENCH_JSON:-}" ]; then # the figures for scripts/bench/all.sh; lists are in round order
+  python3 - "$BENCH_JSON" "${direct[*]}" "${cold[*]}" "${warm[*]}" "${warm2[*]}" "${dist_warm[*]}" \
+    "${cold_cpu[*]}" "${warm_cpu[*]}" "${direct_req[*]}" "$dist_cold" "$hwm_first" "$hwm_many" <<'PY'
+import json, sys
+out, *lists, dist_cold, hwm_first, hwm_many = sys.argv[1:]
+keys = ["direct_ms", "cold_ms", "warm_ms", "warm2_ms", "dist_warm_ms", "cold_cpu_ms", "warm_cpu_ms",
+        "requests_per_pull"]
+data = {k: [float(v) for v in l.split()] for k, l in zip(keys, lists)}
+data.update(dist_cold_ms=float(dist_cold), rss_mb=int(hwm_first) / 1024, rss_mb_many=int(hwm_many) / 1024)
+json.dump(data, open(out, "w"))
+PY
+fi

@@ -291,3 +291,16 @@ if [ -n "${FERRY_BASELINE:-}" ]; then
 fi
 echo "peak RSS after the wrk runs: ferry $((ferry_hwm_after_wrk / 1024)) MiB, nginx worker $((nginx_hwm_after_wrk / 1024)) MiB"
 echo "ferry RSS, 16 x 1 GB downloads: max $((max_rss / 1024)) MiB, peak (VmHWM) $((ferry_hwm / 1024)) MiB  (target < 150: $(check "$((ferry_hwm / 1024))" '< 150'))"
+if [ -n "${BENCH_JSON:-}" ]; then # the figures for scripts/bench/all.sh; lists are in round order
+  python3 - "$BENCH_JSON" "${RPS_ALL[ferry]}" "${RPS_ALL[nginx]}" "${MIBPS_ALL[ferry]}" \
+    "${MIBPS_ALL[nginx]}" "${CPU_ALL[ferry]}" "${CPU_ALL[nginx]}" "${CPU_MIB_ALL[ferry]}" \
+    "${CPU_MIB_ALL[nginx]}" "$ferry_hwm_after_wrk" "$nginx_hwm_after_wrk" "$ferry_hwm" <<'PY'
+import json, sys
+out, *lists, fh, nh, fh16 = sys.argv[1:]
+keys = ["rps_ferry", "rps_nginx", "mibps_ferry", "mibps_nginx", "cpu_us_ferry", "cpu_us_nginx",
+        "cpu_us_mib_ferry", "cpu_us_mib_nginx"]
+data = {k: [float(v) for v in l.split()] for k, l in zip(keys, lists)}
+data.update(rss_mb_ferry=int(fh) / 1024, rss_mb_nginx=int(nh) / 1024, rss_mb_ferry_16x1gb=int(fh16) / 1024)
+json.dump(data, open(out, "w"))
+PY
+fi

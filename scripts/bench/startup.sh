@@ -60,9 +60,9 @@ for round in $(seq 1 "$ROUNDS"); do
     { cat "$work/hyperfine.log" >&2; exit 1; }
 done
 
-python3 - "$work" "$ROUNDS" "${names[@]}" <<'EOF'
+python3 - "$work" "$ROUNDS" "${BENCH_JSON:-}" "${names[@]}" <<'EOF'
 import json, statistics, sys
-work, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+work, rounds, out, names = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
 per = {name: [] for name in names}
 cpu = {name: [] for name in names}
 for r in range(1, rounds + 1):
@@ -79,4 +79,6 @@ for name in names:
     print(f"{label:<30} {m:>10.1f} {spread:>14} {statistics.mean(cpu[name]):>8.1f} {m / floor:>7.2f}x")
 version = statistics.median(per["--version"])
 print(f"goal: ferry --version <= 30 ms: {version:.1f} ms ({'met' if version <= 30 else 'not met'})")
+if out:  # the figures for scripts/bench/all.sh: per-round medians (ms) and mean CPU per command
+    json.dump({"median_ms": per, "cpu_ms": cpu}, open(out, "w"))
 EOF

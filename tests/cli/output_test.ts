@@ -56,7 +56,10 @@ test("createBufferedOutput() keeps both streams in memory", () => {
 test("createProgress() off a terminal prints a line at once, then at most one per interval", () => {
   const s = sinks(false);
   let clock = 1_000;
-  const progress = createProgress(s.out(), "Cloning", { intervalMs: 10_000, now: () => clock });
+  const progress = createProgress(s.out(), "Cloning", {
+    intervalMs: 10_000,
+    now: () => new Date(clock),
+  });
   try {
     clock += 2_000;
     progress.update({ filesDone: 1, filesTotal: 4, bytesDone: 2e6, bytesTotal: 8e6 });

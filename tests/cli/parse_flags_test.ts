@@ -61,6 +61,21 @@ test("parseFlags() with dynamic flags skips undeclared ones and their values", (
   assert.equal(parsed.values.full, true);
 });
 
+test("parseFlags() with dynamic flags collects undeclared ones with their values, in order", () => {
+  const parsed = parseFlags(
+    ["pkg", "--tidb", "v1,v2", "--pd=latest", "--tikv", "--full", "--tidb", "v3", "--", "--x"],
+    SPECS,
+    { dynamic: true },
+  );
+  assert.deepEqual(parsed.dynamic, [
+    { name: "tidb", value: "v1,v2" },
+    { name: "pd", value: "latest" },
+    { name: "tikv", value: undefined },
+    { name: "tidb", value: "v3" },
+  ]);
+  assert.deepEqual(parsed.positionals, ["pkg", "--x"]);
+});
+
 test("parseBooleanValue() takes exactly Go's strconv.ParseBool words", () => {
   for (const word of ["1", "t", "T", "TRUE", "true", "True"]) {
     assert.equal(parseBooleanValue("--x", word), true);

@@ -1,6 +1,6 @@
 /**
  * Shared by the client tests: a temporary profile, real component tarballs, and a simulated
- * mirror (tests/repo/_simulator.ts) whose tarballs are real `.tar.gz` files.
+ * mirror (tests/_simulator.ts) whose tarballs are real `.tar.gz` files.
  *
  * @module
  */
@@ -8,7 +8,7 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { type RawEntry, rawTarGz } from "../archive/_raw_tar.ts";
-import { assignKeys, MirrorSimulator, type SimulatorKeys } from "../repo/_simulator.ts";
+import { assignKeys, MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
 import { takeTestKeys } from "../_keys.ts";
 
 /** The clock every client test runs at; the simulator's manifests are fresh at this time. */

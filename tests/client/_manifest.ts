@@ -1,5 +1,5 @@
 /** Hand-built component manifests for the pure client functions' tests. */
-import type { ComponentManifest, VersionItem } from "../../lib/repo/manifest_types.ts";
+import type { ComponentManifest, VersionItem } from "../../lib/format/manifest_types.ts";
 
 /** A version item; `entry` "" means "does not exist" (TiUP). */
 export function item(extra: Partial<VersionItem> = {}): VersionItem {

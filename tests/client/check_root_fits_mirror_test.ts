@@ -3,7 +3,7 @@ import { before, describe, it } from "node:test";
 import { checkRootFitsMirror } from "../../lib/client/check_root_fits_mirror.ts";
 import { SignatureError, StorageError } from "../../lib/errors.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
-import { MirrorSimulator, type SimulatorKeys } from "../repo/_simulator.ts";
+import { MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
 import { clientKeys, NOW, now } from "./_client_mirror.ts";
 
 describe("checkRootFitsMirror()", () => {

@@ -9,7 +9,7 @@ import { openClientUpdater } from "../../lib/client/open_client_updater.ts";
 import { UnknownComponentError } from "../../lib/client/unknown_component_error.ts";
 import { YankedVersionError } from "../../lib/client/yanked_version_error.ts";
 import { HashMismatchError, LengthMismatchError, UsageError } from "../../lib/errors.ts";
-import type { MirrorSimulator, SimulatorKeys } from "../repo/_simulator.ts";
+import type { MirrorSimulator, SimulatorKeys } from "../_simulator.ts";
 import {
   clientKeys,
   componentTarball,

@@ -6,7 +6,7 @@ import { findInstalledEntry } from "../../lib/client/find_installed_entry.ts";
 import { installComponent } from "../../lib/client/install_component.ts";
 import { listMirrorComponents } from "../../lib/client/list_mirror_components.ts";
 import { openClientUpdater } from "../../lib/client/open_client_updater.ts";
-import type { SimulatorKeys } from "../repo/_simulator.ts";
+import type { SimulatorKeys } from "../_simulator.ts";
 import {
   clientKeys,
   componentTarball,

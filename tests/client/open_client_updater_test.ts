@@ -4,7 +4,7 @@ import * as nodePath from "node:path";
 import { afterEach, before, beforeEach, describe, it } from "node:test";
 import { openClientUpdater } from "../../lib/client/open_client_updater.ts";
 import { ExpiredError, RollbackError, SignatureError, UsageError } from "../../lib/errors.ts";
-import type { SimulatorKeys } from "../repo/_simulator.ts";
+import type { SimulatorKeys } from "../_simulator.ts";
 import {
   clientKeys,
   helloMirror,

@@ -3,7 +3,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import { readCachedComponent } from "../../lib/client/read_cached_component.ts";
-import { canonicalJson } from "../../lib/repo/canonical_json.ts";
+import { canonicalJson } from "../../lib/format/canonical_json.ts";
 import { tempHome } from "./_client_mirror.ts";
 import { item, manifest } from "./_manifest.ts";
 

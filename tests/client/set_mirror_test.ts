@@ -8,7 +8,7 @@ import { setMirror } from "../../lib/client/set_mirror.ts";
 import { DownloadError, SignatureError, StorageError } from "../../lib/errors.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type { StorageReader } from "../../lib/storage/storage.ts";
-import { MirrorSimulator, type SimulatorKeys } from "../repo/_simulator.ts";
+import { MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
 import { clientKeys, NOW, now, tempHome, tree } from "./_client_mirror.ts";
 
 describe("setMirror()", () => {

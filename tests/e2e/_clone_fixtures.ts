@@ -8,8 +8,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts";
-import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
+import { loadComponentManifest } from "../../lib/trust/load_component_manifest.ts";
+import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import {
   ferryCommand,

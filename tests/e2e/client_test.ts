@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
-import { initRepository } from "../../lib/repo/init_repository.ts";
+import { initRepository } from "../../lib/writer/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { rawTarGz } from "../archive/_raw_tar.ts";
 import {

@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, describe, test } from "node:test";
-import { BINARY_HEADER_BYTES, binaryPlatform } from "../../lib/repo/clone/binary_platform.ts";
+import { BINARY_HEADER_BYTES, binaryPlatform } from "../../lib/mirror/clone/binary_platform.ts";
 import { makeTempDir, REPO_ROOT, runFerry } from "./_cli.ts";
 import { selfBinaryArgs } from "./_clone_fixtures.ts";
 

@@ -15,11 +15,11 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, describe, it } from "node:test";
-import { JOURNAL_PATH } from "../../lib/repo/commit_journal.ts";
-import { loadComponentManifest } from "../../lib/repo/load_component_manifest.ts";
-import { loadRepositoryState } from "../../lib/repo/repository_state.ts";
+import { JOURNAL_PATH } from "../../lib/writer/commit_journal.ts";
+import { loadComponentManifest } from "../../lib/trust/load_component_manifest.ts";
+import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { makeTarball } from "../repo/clone/_source_mirror.ts";
+import { makeTarball } from "../mirror/clone/_source_mirror.ts";
 import { makeTempDir, runFerryExpecting, startFerry } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 240_000 };

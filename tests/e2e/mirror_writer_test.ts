@@ -13,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { packTarball } from "../../lib/archive/pack_tarball.ts";
-import { canonicalJson } from "../../lib/repo/canonical_json.ts";
+import { canonicalJson } from "../../lib/format/canonical_json.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { makeTempDir, runFerry } from "./_cli.ts";
 import { dirDigest } from "./_mirror_digest.ts";
@@ -409,10 +409,12 @@ describe("mirror writer commands (CLI)", () => {
         message: /already signed/,
       },
       {
-        what: "publishing to an HTTP mirror",
+        // An HTTP mirror is published to through its publish API (tests/e2e/publish_api_test.ts);
+        // one that cannot be reached is a network error before anything is signed.
+        what: "publishing to an HTTP mirror that cannot be reached",
         args: () => [...publishV3("x").slice(0, -2), "--mirror", "http://127.0.0.1:9/"],
-        code: 2,
-        message: /only to mirror directories/,
+        code: 4,
+        message: /Cannot fetch "http:\/\/127\.0\.0\.1:9\/root\.json"/,
       },
     ];
     cases.forEach((c, i) => {

@@ -5,7 +5,7 @@ import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { takeTestKeys } from "../_keys.ts";
-import { assignKeys, MirrorSimulator } from "../repo/_simulator.ts";
+import { assignKeys, MirrorSimulator } from "../_simulator.ts";
 import { runFerry } from "./_cli.ts";
 
 describe("ferry mirror verify", () => {

@@ -29,7 +29,7 @@ export function setup(
     fetch: registry.fetch,
     resolveHost: () => Promise.resolve(["93.184.216.34"]), // the fake hosts count as public
     storage,
-    now: () => clock.now,
+    now: () => new Date(clock.now),
     onLog: (line) => logs.push(line),
   });
   const get = async (path: string, headers: Record<string, string> = {}, method = "GET") => {

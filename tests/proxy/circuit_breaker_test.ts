@@ -6,7 +6,7 @@ function breaker() {
   const clock = { now: 1_000_000 };
   return {
     clock,
-    b: new CircuitBreaker({ failures: 3, cooldownMs: 10_000, now: () => clock.now }),
+    b: new CircuitBreaker({ failures: 3, cooldownMs: 10_000, now: () => new Date(clock.now) }),
   };
 }
 

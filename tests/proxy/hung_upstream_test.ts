@@ -44,7 +44,7 @@ function setup(configure: (config: ReturnType<typeof defaultProxyConfig>) => voi
       });
     },
     storage: new MemoryStorage(),
-    now: () => clock.now,
+    now: () => new Date(clock.now),
   });
   const get = async (path: string) => {
     const response = await app.request(`http://proxy.local${path}`, {

@@ -1,0 +1,54 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { UsageError } from "../../lib/errors.ts";
+import { diffBundle } from "../../lib/image/diff_bundle.ts";
+import { MAX_INVENTORY_BYTES } from "../../lib/image/inventory.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { checkWritableDirectory } from "../_check_writable.ts";
+
+export const imageDiffCommand: Command = {
+  usage: "DIR --have FAR-INVENTORY -o DELTA",
+  description: `Writes into DELTA only what the far side lacks: DIR's signed inventory and the
+manifests and blobs it lists that FAR-INVENTORY (a copy of the far side's DIR/images.json)
+does not. Carry DELTA across and run "ferry image load DELTA --into DIR" there.
+
+Example:
+  ferry image diff /srv/bundle --have far-images.json -o /media/usb/delta`,
+  flags: {
+    have: {
+      type: "string",
+      valueName: "FILE",
+      description: "The far side's images.json (what it already has)",
+    },
+    output: { type: "string", short: "o", valueName: "DELTA", description: "Where the delta goes" },
+  },
+  positionals: { min: 1, max: 1, names: "DIR" },
+  async run({ args, flags, out }) {
+    const have = stringFlag(flags, "have");
+    const output = stringFlag(flags, "output");
+    if (have === undefined) {
+      throw new UsageError("Cannot diff: name the far side's inventory with --have FILE");
+    }
+    if (output === undefined) {
+      throw new UsageError("Cannot diff: name the delta directory with -o DELTA");
+    }
+    const bytes = await readFile(have).catch((error) => {
+      throw new UsageError(`Cannot read --have "${have}": ${error.code ?? error.message}`);
+    });
+    if (bytes.length > MAX_INVENTORY_BYTES) {
+      throw new UsageError(`Cannot use --have "${have}": too large`);
+    }
+    await mkdir(output, { recursive: true });
+    await checkWritableDirectory(output, `Cannot write the delta into "${output}"`);
+    const report = await diffBundle(
+      new LocalStorage(args[0]!),
+      new Uint8Array(bytes),
+      new LocalStorage(output),
+    );
+    out.print(
+      `Delta ${output}: inventory v${report.version}, ${report.files} manifests and blobs, ` +
+        `${(report.bytes / 1e6).toFixed(2)} MB`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,194 @@
+/**
+ * What `ferry mirror serve` adds for a team (folder-private): the publish API (`--publish`) in
+ * front of the static mirror, and the pull-through of missing tarballs (`--upstream`). Kept out
+ * of serve.ts so the command itself stays a few lines longer only.
+ *
+ * @module
+ */
+import { readFile } from "node:fs/promises";
+import * as nodePath from "node:path";
+import type { FlagSpec, FlagValues } from "../../lib/cli/command.ts";
+import { stringFlag } from "../../lib/cli/command.ts";
+import { booleanFlag } from "../../lib/cli/command.ts";
+import type { Output } from "../../lib/cli/output.ts";
+import { UsageError } from "../../lib/errors.ts";
+import {
+  createPublishApi,
+  PUBLISH_API_PREFIX,
+  type PublishEvent,
+} from "../../lib/server/publish_api/create_publish_api.ts";
+import { UploadSessions } from "../../lib/server/publish_api/upload_sessions.ts";
+import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { parseDuration, parseSize } from "../../proxy/parse_proxy_config.ts";
+import { createPullThrough } from "../../lib/server/pull_through/create_pull_through.ts";
+import { startMetadataRefresh } from "../../lib/server/pull_through/refresh_metadata.ts";
+import { HttpStorage } from "../../lib/storage/http_storage.ts";
+import { FERRY_VERSION } from "../../lib/version.ts";
+
+/** The flags `mirror serve` takes for the team services. */
+export const TEAM_SERVE_FLAGS: Record<string, FlagSpec> = {
+  publish: {
+    type: "boolean",
+    description: "Serve TiUP's publish API (tiup/ferry mirror publish --mirror http://…)",
+  },
+  "key-dir": {
+    type: "string",
+    valueName: "DIR",
+    description: "With --publish: the index/snapshot/timestamp keys (default: DIR/keys)",
+  },
+  "max-upload": {
+    type: "string",
+    valueName: "SIZE",
+    default: "4GiB",
+    description: "With --publish: the largest tarball accepted",
+  },
+  "publish-token-file": {
+    type: "string",
+    valueName: "FILE",
+    description: "With --publish: publishers must send this bearer token",
+  },
+  upstream: {
+    type: "string",
+    valueName: "URL",
+    description: "Fetch listed but missing tarballs from this mirror on first request",
+  },
+  "refresh-interval": {
+    type: "string",
+    valueName: "DURATION",
+    default: "10m",
+    description: "With --upstream: refresh the metadata from it this often (0: never)",
+  },
+  "upstream-root": {
+    type: "string",
+    valueName: "FILE",
+    description: "With --upstream: its root.json to trust (default: its own, on first use)",
+  },
+};
+
+/** The request handler to run and what to stop at shutdown. */
+export interface TeamServices {
+  handler: (
+    request: Request,
+    info: { remoteAddress: string },
+  ) => Response | Promise<Response>;
+  describe: string[];
+  /** The largest request body the listener must accept (uploads), when above its default. */
+  maxRequestBodyBytes?: number;
+  close(): Promise<void>;
+}
+
+/** Wraps the static handler with the services the flags ask for. */
+export async function teamServices(
+  dir: string,
+  flags: FlagValues,
+  staticHandler: TeamServices["handler"],
+  out: Output,
+): Promise<TeamServices> {
+  const describe: string[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  let handler = staticHandler;
+  let maxRequestBodyBytes: number | undefined;
+  if (booleanFlag(flags, "publish")) {
+    const maxBytes = parseSize(stringFlag(flags, "max-upload") ?? "4GiB", "--max-upload", "flags");
+    const tokenFile = stringFlag(flags, "publish-token-file");
+    const token = tokenFile === undefined ? undefined : await readToken(tokenFile);
+    const keyDir = stringFlag(flags, "key-dir");
+    const storage = new LocalStorage(dir);
+    const sessions = new UploadSessions(nodePath.join(dir, ".ferry-uploads"), { maxBytes });
+    const api = createPublishApi(storage, {
+      sessions,
+      ...(keyDir ? { keys: { storage: new LocalStorage(keyDir), prefix: "" } } : {}),
+      ...(token !== undefined ? { token } : {}),
+      onEvent: (event) => report(out, event),
+    });
+    const inner = handler;
+    handler = (request, info) =>
+      new URL(request.url).pathname.startsWith(PUBLISH_API_PREFIX)
+        ? api.fetch(request, info)
+        : inner(request, info);
+    closers.push(() => sessions.close());
+    // The multipart framing around the tarball, on top of the limit the sessions enforce.
+    maxRequestBodyBytes = maxBytes + 1024 * 1024;
+    describe.push(
+      `Publish API on: ${
+        token !== undefined ? "bearer token required, " : ""
+      }uploads up to ${maxBytes} bytes`,
+    );
+  } else if (stringFlag(flags, "key-dir") || stringFlag(flags, "publish-token-file")) {
+    throw new UsageError(`Cannot use --key-dir or --publish-token-file without --publish`);
+  }
+  const upstreamUrl = stringFlag(flags, "upstream");
+  if (upstreamUrl !== undefined) {
+    if (!/^https?:\/\//i.test(upstreamUrl)) {
+      throw new UsageError(`Cannot use --upstream "${upstreamUrl}": expected an http(s) URL`);
+    }
+    const upstream = new HttpStorage(upstreamUrl, { userAgent: `ferry/${FERRY_VERSION}` });
+    const local = new LocalStorage(dir);
+    const wrap = createPullThrough(local, upstream, {
+      onFetch: (path) => out.info(`Pulling ${path} from ${upstream.location}`),
+      onKept: (path, bytes) => out.info(`Kept ${path} (${bytes} bytes, verified)`),
+      onRejected: (path, error) =>
+        out.warn(`Not keeping ${path}: ${(error as Error)?.message ?? String(error)}`),
+    });
+    handler = wrap(handler);
+    const every = stringFlag(flags, "refresh-interval") ?? "10m";
+    const interval = every === "0" ? 0 : parseDuration(every, "--refresh-interval", "flags");
+    const rootFile = stringFlag(flags, "upstream-root");
+    const trustedRoot = rootFile === undefined ? undefined : await readFile(rootFile).catch(
+      (error) => {
+        throw new UsageError(`Cannot read "${rootFile}": ${error.code ?? error.message}`);
+      },
+    );
+    if (interval > 0) {
+      const refresh = startMetadataRefresh(upstream, local, {
+        intervalMs: interval,
+        cache: new LocalStorage(nodePath.join(dir, ".ferry-upstream")),
+        ...(trustedRoot ? { trustedRoot: new Uint8Array(trustedRoot) } : {}),
+        onRefreshed: (report) => {
+          if (report.changed) out.info(`Refreshed the metadata from ${upstream.location}`);
+        },
+        onError: (error) =>
+          out.warn(
+            `Cannot refresh from ${upstream.location}: ${(error as Error)?.message ?? error}`,
+          ),
+      });
+      closers.push(() => refresh.stop());
+    }
+    describe.push(
+      `Pull-through from ${upstream.location}${
+        interval > 0 ? `, metadata refreshed every ${interval / 1000} s` : ""
+      }`,
+    );
+  }
+  return {
+    handler,
+    describe,
+    ...(maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes } : {}),
+    async close() {
+      for (const close of closers) await close();
+    },
+  };
+}
+
+async function readToken(file: string): Promise<string> {
+  const text = await readFile(file, "utf8").catch((error) => {
+    throw new UsageError(`Cannot read the token file "${file}": ${error.code ?? error.message}`);
+  });
+  const token = text.trim();
+  if (token.length < 16) {
+    throw new UsageError(`Cannot use the token in "${file}": it must be at least 16 characters`);
+  }
+  return token;
+}
+
+function report(out: Output, event: PublishEvent): void {
+  if (event.kind === "published") {
+    out.info(
+      `Published ${event.component} (manifest v${event.version}): ${event.files.join(", ")}`,
+    );
+  } else if (event.kind === "rotated") {
+    out.info(`Rotated the root: ${event.rootPath}`);
+  } else {
+    out.warn(`Publish API error: ${String((event.error as Error)?.stack ?? event.error)}`);
+  }
+}

@@ -1,0 +1,254 @@
+import busboy from "busboy";
+import { createHash, randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import * as nodePath from "node:path";
+import { type Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { PublishRefusal } from "./_refusal.ts";
+
+/** A tarball received in an upload session, on disk and hashed as it arrived. */
+export interface Upload {
+  sid: string;
+  /** The multipart file name (TiUP sends the mirror name, `<comp>-<ver>-<os>-<arch>.tar.gz`). */
+  filename: string;
+  /** Where the bytes are. */
+  file: string;
+  length: number;
+  sha256: string;
+  sha512: string;
+  /** Clock milliseconds at which the session ends. */
+  expiresAt: number;
+}
+
+/** Options for {@linkcode UploadSessions}. */
+export interface UploadSessionsOptions {
+  /** Largest tarball accepted, in bytes. */
+  maxBytes: number;
+  /** Session life; tiup-server's is 600 s. */
+  ttlMs?: number;
+  /** Milliseconds clock (tests); default `Date.now`. */
+  clock?: () => number;
+}
+
+/** tiup-server's session life (server/session/session.go maxAliveTime). */
+export const SESSION_TTL_MS = 600_000;
+
+/** What a client may use as a session ID: TiUP sends a UUID. */
+const SESSION_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** A tarball name: one path segment, no dot files. */
+const FILE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]{0,254}$/;
+/** What a multipart body may hold beyond the file (boundaries, headers, small fields). */
+const ENVELOPE_ALLOWANCE = 1024 * 1024;
+
+/**
+ * The upload half of tiup-server's publish protocol (POST /api/v1/tarball/{sid}): one tarball per
+ * session ID, streamed from the multipart field `file` to a file in `dir` while its length and
+ * hashes are computed, so memory stays flat whatever the size. A session lives `ttlMs` from its
+ * start (TiUP: 600 s) and its file is removed when it ends, is taken by a publish, or is refused.
+ * Nothing here touches the mirror: the publish that names the session verifies and commits.
+ */
+export class UploadSessions {
+  readonly #dir: string;
+  readonly #maxBytes: number;
+  readonly #ttlMs: number;
+  readonly #clock: () => number;
+  readonly #sessions = new Map<string, Upload | "receiving">();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(dir: string, options: UploadSessionsOptions) {
+    this.#dir = dir;
+    this.#maxBytes = options.maxBytes;
+    this.#ttlMs = options.ttlMs ?? SESSION_TTL_MS;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** The largest tarball accepted, in bytes. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /**
+   * Receives the tarball of session `sid` from a multipart request. Refuses (PublishRefusal) a
+   * malformed session ID or body, a body without a `file` field, a bad file name, a tarball over
+   * the size limit (TiUP's 400 INVALID TARBALL), and a session ID already in use (409).
+   */
+  async receive(sid: string, request: Request): Promise<Upload> {
+    if (!SESSION_ID.test(sid)) {
+      throw new PublishRefusal("invalid-tarball", `Cannot use session "${sid}": not a session ID`);
+    }
+    if (this.#sessions.has(sid)) {
+      throw new PublishRefusal("conflict", `Cannot upload to session "${sid}": it already exists`);
+    }
+    const declared = Number(request.headers.get("content-length") ?? "0");
+    if (declared > this.#maxBytes + ENVELOPE_ALLOWANCE) {
+      await request.body?.cancel().catch(() => {});
+      throw this.#tooLarge();
+    }
+    const contentType = request.headers.get("content-type") ?? "";
+    if (!/^multipart\/form-data/i.test(contentType) || !request.body) {
+      throw new PublishRefusal(
+        "invalid-tarball",
+        `Cannot read the upload: expected a multipart/form-data body with a "file" field`,
+      );
+    }
+    this.#sessions.set(sid, "receiving");
+    const file = nodePath.join(this.#dir, `${sid}-${randomBytes(6).toString("hex")}.tar.gz`);
+    try {
+      await mkdir(this.#dir, { recursive: true });
+      const received = await this.#parse(request.body, contentType, file);
+      const upload: Upload = { sid, file, ...received, expiresAt: this.#clock() + this.#ttlMs };
+      this.#sessions.set(sid, upload);
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        this.delete(sid);
+      }, this.#ttlMs);
+      (timer as { unref?: () => void }).unref?.();
+      this.#timers.add(timer);
+      return upload;
+    } catch (error) {
+      this.#sessions.delete(sid);
+      await rm(file, { force: true });
+      throw error;
+    }
+  }
+
+  /** The upload of a live session, or undefined (never started, expired or already taken). */
+  get(sid: string): Upload | undefined {
+    const upload = this.#sessions.get(sid);
+    if (upload === undefined || upload === "receiving") return undefined;
+    if (this.#clock() >= upload.expiresAt) {
+      this.delete(sid);
+      return undefined;
+    }
+    return upload;
+  }
+
+  /** Ends a session and removes its file (idempotent). */
+  delete(sid: string): void {
+    const upload = this.#sessions.get(sid);
+    if (upload === undefined || upload === "receiving") return;
+    this.#sessions.delete(sid);
+    rm(upload.file, { force: true }).catch(() => {});
+  }
+
+  /** Ends every session (server shutdown). */
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
+    const files = [...this.#sessions.values()].flatMap((u) => u === "receiving" ? [] : [u.file]);
+    this.#sessions.clear();
+    await Promise.all(files.map((file) => rm(file, { force: true })));
+  }
+
+  #tooLarge(): PublishRefusal {
+    return new PublishRefusal(
+      "invalid-tarball",
+      `Cannot accept the tarball: it is larger than this server's limit of ${this.#maxBytes} bytes`,
+    );
+  }
+
+  /** Streams the `file` part to `file`, hashing it; other parts are drained and ignored. */
+  #parse(
+    body: ReadableStream<Uint8Array>,
+    contentType: string,
+    file: string,
+  ): Promise<{ filename: string; length: number; sha256: string; sha512: string }> {
+    const parser = busboy({
+      headers: { "content-type": contentType },
+      limits: { fileSize: this.#maxBytes, files: 4, fields: 16, parts: 20 },
+    });
+    const reader = body.getReader();
+    return new Promise((resolve, reject) => {
+      let saving:
+        | Promise<{ filename: string; length: number; sha256: string; sha512: string }>
+        | undefined;
+      let failed = false;
+      const fail = (error: unknown) => {
+        if (failed) return;
+        failed = true;
+        reader.cancel().catch(() => {});
+        parser.destroy();
+        reject(error);
+      };
+      parser.on("file", (name, stream, info) => {
+        if (name !== "file" || saving) {
+          stream.resume();
+          return;
+        }
+        const filename = info.filename ?? "";
+        if (!FILE_NAME.test(filename)) {
+          stream.resume();
+          fail(
+            new PublishRefusal(
+              "invalid-tarball",
+              `Cannot accept the file name "${filename}": expected a plain tarball name`,
+            ),
+          );
+          return;
+        }
+        saving = this.#save(stream, file).then((digest) => {
+          if ((stream as { truncated?: boolean }).truncated) throw this.#tooLarge();
+          return { filename, ...digest };
+        });
+        saving.catch(fail);
+      });
+      parser.on("error", (error) =>
+        fail(
+          new PublishRefusal("invalid-tarball", `Cannot read the upload: ${String(error)}`, {
+            cause: error,
+          }),
+        ));
+      parser.on("close", () => {
+        if (!saving) {
+          fail(new PublishRefusal("invalid-tarball", `Cannot find the multipart field "file"`));
+          return;
+        }
+        saving.then(resolve, fail);
+      });
+      // One chunk at a time, waiting for the parser (and through it the disk) to drain: the
+      // request body is never read ahead of what has been written.
+      const pump = async () => {
+        while (!failed) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          if (!parser.write(value)) await drained(parser);
+        }
+        if (!failed) parser.end();
+      };
+      pump().catch(fail);
+    });
+  }
+
+  async #save(
+    stream: Readable,
+    file: string,
+  ): Promise<{ length: number; sha256: string; sha512: string }> {
+    const sha256 = createHash("sha256");
+    const sha512 = createHash("sha512");
+    let length = 0;
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        sha256.update(chunk);
+        sha512.update(chunk);
+        length += chunk.length;
+        done(null, chunk);
+      },
+    });
+    await pipeline(stream, hashing, createWriteStream(file, { mode: 0o600 }));
+    return { length, sha256: sha256.digest("hex"), sha512: sha512.digest("hex") };
+  }
+}
+
+/** Resolves when a writable can take more, or has closed (then the loop's next write fails). */
+function drained(stream: NodeJS.WritableStream & NodeJS.EventEmitter): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
