@@ -18,6 +18,8 @@ export type { FileStat, Storage, StorageReader, StoredObject } from "./lib/stora
 export { LocalStorage } from "./lib/storage/local_storage.ts";
 export { HttpStorage } from "./lib/storage/http_storage.ts";
 export { MemoryStorage } from "./lib/storage/memory_storage.ts";
+export { S3Storage } from "./lib/storage/s3_storage.ts";
+export { loadS3Config } from "./lib/storage/s3_config.ts";
 export { openStorage, openWritableStorage } from "./lib/storage/open_storage.ts";
 export { MirrorUpdater } from "./lib/trust/mirror_updater.ts";
 export { verifyMirror } from "./lib/mirror/verify_mirror.ts";

@@ -17,6 +17,8 @@ declare -A PACKAGES=(
   [htpasswd]=apache2-utils [jq]=jq [gcc]=gcc [nginx]=nginx-light [wrk]=wrk [setsid]=util-linux
   [flock]=util-linux [ctr]=containerd [inotifywait]=inotify-tools [chromium]=chromium
   [qemu-aarch64-static]=qemu-user-static [podman]=podman
+  # the S3 rig (scripts/rig/s3-rig.sh): Ceph RADOS Gateway on a one-node cluster
+  [ceph]=ceph-common [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [radosgw]=radosgw
 )
 # CI_SKIP_INSTALL=1: install nothing (a machine already set up, shared with running processes).
 skip_install="${CI_SKIP_INSTALL:-0}"

@@ -4,8 +4,9 @@
  *
  * Mirror choice, first match wins: the explicit argument or `--mirror DIR`; `$FERRY_MIRROR`;
  * `$TIUP_MIRRORS`; `mirror = "…"` in `$FERRY_HOME/ferry.toml` (or tiup.toml), as written by
- * `ferry mirror set`. Local directories are written directly; publish and modify also write to
- * an http(s) mirror that serves the publish API (`ferry mirror serve --publish`).
+ * `ferry mirror set`. Local directories and `s3://BUCKET/PREFIX` are written directly; publish
+ * and modify also write to an http(s) mirror that serves the publish API (`ferry mirror serve
+ * --publish`).
  *
  * @module
  */
@@ -21,7 +22,14 @@ import { loadSigningKey } from "../../lib/format/load_key.ts";
 import type { KeyLocation } from "../../lib/writer/repo_keys.ts";
 import type { UpdateResult } from "../../lib/writer/update_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
+import type { MirrorLockOptions } from "../../lib/writer/mirror_lock.ts";
+import {
+  isRemoteLocation,
+  isS3Location,
+  openWritableStorage,
+} from "../../lib/storage/open_storage.ts";
+import { parseS3Location } from "../../lib/storage/s3_location.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 
 /** Flags every writing verb accepts. */
@@ -30,7 +38,7 @@ export const MIRROR_FLAGS = {
     type: "string",
     valueName: "DIR",
     description:
-      "Mirror directory (default: $FERRY_MIRROR, $TIUP_MIRRORS, then `ferry mirror set`)",
+      "Mirror directory or s3://BUCKET/PREFIX (default: $FERRY_MIRROR, $TIUP_MIRRORS, then `ferry mirror set`)",
   },
   "key-dir": {
     type: "string",
@@ -67,9 +75,13 @@ export async function resolveMirrorDir(
   const location = await mirrorLocation(explicit, env, verb);
   if (isRemoteLocation(location)) {
     throw new UsageError(
-      `Cannot ${verb} on "${location}": ferry writes only to mirror directories; run this on ` +
-        `the machine that holds the directory, with --mirror DIR`,
+      `Cannot ${verb} on "${location}": ferry writes only to mirror directories and s3:// ` +
+        `buckets; run this on the machine that holds the directory, with --mirror DIR`,
     );
+  }
+  if (isS3Location(location)) {
+    parseS3Location(location); // a bad bucket or prefix is a usage error before anything else
+    return location;
   }
   const dir = nodePath.resolve(location);
   const info = await fs.stat(dir).catch(() => undefined);
@@ -82,7 +94,7 @@ export async function resolveMirrorDir(
   return dir;
 }
 
-/** The mirror to write, as given (a directory or an http(s) URL), chosen as the module doc says. */
+/** The mirror to write, as given (a directory, s3:// or an http(s) URL), chosen as the module doc says. */
 export async function mirrorLocation(
   explicit: string | undefined,
   env: Record<string, string | undefined>,
@@ -125,13 +137,19 @@ export async function publishToken(
 export function openMirror(
   dir: string,
   keyDir: string | undefined,
-): { storage: LocalStorage; keys: KeyLocation } {
-  const storage = new LocalStorage(dir);
+  env: Record<string, string | undefined> = process.env,
+): { storage: Storage; keys: KeyLocation } {
+  const storage = openWritableStorage(dir, { env });
   const keys = keyDir ? { storage: new LocalStorage(keyDir), prefix: "" } : {
     storage,
     prefix: "keys/",
   };
   return { storage, keys };
+}
+
+/** How a writer waits for another one's lock: it says so, once. */
+export function lockReporting(out: Output): { lock: Omit<MirrorLockOptions, "now"> } {
+  return { lock: { onWait: (message) => out.info(message) } };
 }
 
 /** The default private key: `$FERRY_HOME/keys/private.json` (TiUP: ~/.tiup/keys/private.json). */

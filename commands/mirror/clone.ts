@@ -224,7 +224,7 @@ function printReport(
  * mirror), so this is checked before anything is fetched.
  */
 async function announce(out: Output, start: CloneStart): Promise<void> {
-  const { self, target } = start;
+  const { self, target, bucket } = start;
   if (!self) {
     out.info("Not publishing ferry itself into the mirror (--skip-ferry-binary)");
   } else if (Object.keys(self.binaries).length === 0) {
@@ -236,9 +236,9 @@ async function announce(out: Output, start: CloneStart): Promise<void> {
   } else {
     out.info(`ferry binaries for: ${Object.keys(self.binaries).sort().join(", ")}`);
   }
-  const existing = await stat(target).then((info) => info.isDirectory(), () => false);
+  const existing = !bucket && await stat(target).then((info) => info.isDirectory(), () => false);
   const parent = nodePath.dirname(target);
-  if (existing || await stat(parent).then((info) => info.isDirectory(), () => false)) {
+  if (!bucket && (existing || await stat(parent).then((i) => i.isDirectory(), () => false))) {
     await checkWritableDirectory(existing ? target : parent, `Cannot clone into "${target}"`);
   }
   out.info(`Cloning ${start.source} into ${target}`);

@@ -5,6 +5,7 @@ import { grantOwner } from "../../lib/writer/grant_owner.ts";
 import { loadKeyFile } from "../../lib/format/load_key.ts";
 import {
   defaultKeyPath,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   reportUpdate,
@@ -52,12 +53,12 @@ Examples:
     });
     const publicInfo = loaded.kind === "private" ? loaded.key.publicInfo : loaded.publicInfo;
     const name = options.name;
-    const { storage, keys } = openMirror(dir, options["key-dir"]);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
     const result = await grantOwner(storage, {
       id,
       ...(name !== undefined ? { name } : {}),
       key: publicInfo,
-    }, { keys });
+    }, { keys, ...lockReporting(out) });
     const keyId = loaded.kind === "private" ? loaded.key.id : loaded.id;
     reportUpdate(
       out,

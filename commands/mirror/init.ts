@@ -4,9 +4,11 @@ import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { initRepository } from "../../lib/writer/init_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { isS3Location, openWritableStorage } from "../../lib/storage/open_storage.ts";
+import { parseS3Location } from "../../lib/storage/s3_location.ts";
 
 export const mirrorInitCommand = defineCommand({
-  usage: "<PATH> [-k|--key-dir DIR]",
+  usage: "<PATH|s3://BUCKET/PREFIX> [-k|--key-dir DIR]",
   description: `Creates an empty TiUP-compatible repository in PATH, which must be an empty
 directory (it is created if missing), exactly as \`tiup mirror init\` does: 3 root keys, one index,
 snapshot and timestamp key, saved as DIR/<id16>-<role>.json (mode 0600; DIR defaults to
@@ -27,20 +29,24 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     },
   },
   positionals: { min: 1, max: 1, names: "PATH" },
-  async run({ args, options, out }) {
-    const dir = nodePath.resolve(args[0]!);
-    const info = await fs.stat(dir).catch(() => undefined);
+  async run({ args, options, out, env }) {
+    const s3 = isS3Location(args[0]!);
+    if (s3) parseS3Location(args[0]!);
+    const dir = s3 ? args[0]! : nodePath.resolve(args[0]!);
+    const info = s3 ? undefined : await fs.stat(dir).catch(() => undefined);
     if (info && !info.isDirectory()) {
       throw new UsageError(`Cannot create a mirror in "${dir}": it is a file, not a directory`);
     }
     const keyDir = options["key-dir"];
-    const storage = new LocalStorage(dir);
+    const storage = openWritableStorage(dir, { env });
     const keyOutput = keyDir
       ? { storage: new LocalStorage(nodePath.resolve(keyDir)), prefix: "" }
       : { storage, prefix: "keys/" };
     if (keyDir) {
       const relative = nodePath.relative(dir, nodePath.resolve(keyDir));
-      if (!relative.startsWith("..") && !nodePath.isAbsolute(relative) && relative !== "keys") {
+      if (
+        !s3 && !relative.startsWith("..") && !nodePath.isAbsolute(relative) && relative !== "keys"
+      ) {
         out.warn(
           `The key directory "${keyDir}" is inside the mirror: anyone who can read the mirror ` +
             `can read the keys unless it is "keys" (never served) or outside`,

@@ -9,7 +9,8 @@ import type { SigningKey } from "../../lib/format/key_info.ts";
 import { mergeMirror, type MergeReport } from "../../lib/mirror/merge/merge_mirror.ts";
 import { MIRROR_KEYS_PREFIX } from "../../lib/format/repo_defaults.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { openStorage } from "../../lib/storage/open_storage.ts";
+import { openStorage, openWritableStorage } from "../../lib/storage/open_storage.ts";
+import type { Storage } from "../../lib/storage/storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
 import { resolveMirrorDir } from "./_writer_context.ts";
 
@@ -56,27 +57,26 @@ Examples:
   positionals: { min: 1, names: "<DIR|URL>..." },
   async run({ args, options, out, env, signal }) {
     const dir = await resolveMirrorDir(options.mirror, env, "merge");
-    const base = new LocalStorage(dir);
+    const base = openWritableStorage(dir, { env });
     const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 256 }) ?? 8;
     const keys = new Map<string, SigningKey>();
     const keyDir = options["key-dir"];
-    for (
-      const [storage, prefix] of [
-        [base, MIRROR_KEYS_PREFIX],
-        [new LocalStorage(nodePath.join(ferryHome(env), "keys")), ""],
-        ...(keyDir ? [[new LocalStorage(keyDir), ""] as const] : []),
-      ] as const
-    ) {
+    const keySources: Array<readonly [Storage, string]> = [
+      [base, MIRROR_KEYS_PREFIX],
+      [new LocalStorage(nodePath.join(ferryHome(env), "keys")), ""],
+      ...(keyDir ? [[new LocalStorage(keyDir), ""] as const] : []),
+    ];
+    for (const [storage, prefix] of keySources) {
       for (const [id, key] of await loadSigningKeys(storage, prefix)) keys.set(id, key);
     }
     const owner = options.owner;
 
     const reports: MergeReport[] = [];
     for (const location of args) {
-      const source = openStorage(location, { userAgent: `ferry/${FERRY_VERSION}` });
+      const source = openStorage(location, { userAgent: `ferry/${FERRY_VERSION}`, env });
       if (
-        source instanceof LocalStorage &&
-        nodePath.resolve(source.location) === nodePath.resolve(dir)
+        source.location === base.location || (source instanceof LocalStorage &&
+          nodePath.resolve(source.location) === nodePath.resolve(dir))
       ) {
         throw new UsageError(`Cannot merge "${location}" into itself`);
       }

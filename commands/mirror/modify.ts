@@ -6,6 +6,7 @@ import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   mirrorLocation,
   openMirror,
@@ -96,8 +97,8 @@ Examples:
     }
     const dir = await resolveMirrorDir(location, env, "modify");
     const key = await loadOwnerKey(options.key, env);
-    const { storage, keys } = openMirror(dir, options["key-dir"]);
-    const result = await modifyComponent(storage, request, { key, keys });
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
+    const result = await modifyComponent(storage, request, { key, keys, ...lockReporting(out) });
     reportUpdate(out, result, `Modified ${spec} in ${dir}`);
     return 0;
   },

@@ -7,6 +7,7 @@ import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   mirrorLocation,
   openMirror,
@@ -87,8 +88,8 @@ Examples:
     }
     const dir = await resolveMirrorDir(location, env, "publish");
     const key = await loadOwnerKey(options.key, env);
-    const { storage, keys } = openMirror(dir, options["key-dir"]);
-    const result = await publishComponent(storage, pkg, { key, keys });
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
+    const result = await publishComponent(storage, pkg, { key, keys, ...lockReporting(out) });
     for (const note of result.notes) out.info(`Note: ${note}`);
     reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
     return 0;

@@ -4,6 +4,7 @@ import { renewComponent } from "../../lib/writer/renew_component.ts";
 import {
   KEY_FLAG,
   loadOwnerKey,
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   parseDaysFlag,
@@ -58,7 +59,7 @@ Examples:
     }
     const dir = await resolveMirrorDir(options.mirror, env, "renew");
     const key = component === undefined ? undefined : await loadOwnerKey(options.key, env);
-    const { storage, keys } = openMirror(dir, options["key-dir"]);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
     const indexDays = parseDaysFlag("index-days", options["index-days"]);
     const snapshotDays = parseDaysFlag("snapshot-days", options["snapshot-days"]);
     const timestampDays = parseDaysFlag("timestamp-days", options["timestamp-days"]);
@@ -68,7 +69,7 @@ Examples:
       ...(indexDays !== undefined ? { indexDays } : {}),
       ...(snapshotDays !== undefined ? { snapshotDays } : {}),
       ...(timestampDays !== undefined ? { timestampDays } : {}),
-    }, { ...(key ? { key } : {}), keys });
+    }, { ...(key ? { key } : {}), keys, ...lockReporting(out) });
     reportUpdate(out, result, `Renewed ${component ?? "the repository"} in ${dir}`);
     return 0;
   },

@@ -8,6 +8,7 @@ import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { rotateRoot } from "../../lib/writer/rotate_root.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import {
+  lockReporting,
   MIRROR_FLAGS,
   openMirror,
   parseDaysFlag,
@@ -79,7 +80,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
     const dir = await resolveMirrorDir(args[0] ?? options.mirror, env, "rotate", {
       readOnly: prepare,
     });
-    const { storage, keys } = openMirror(dir, options["key-dir"]);
+    const { storage, keys } = openMirror(dir, options["key-dir"], env);
     if (apply !== undefined) {
       const bytes = await fs.readFile(apply).catch((error) => {
         throw new UsageError(`Cannot read "${apply}": ${error.code ?? error.message}`);
@@ -87,6 +88,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       const result = await rotateRoot(storage, new Uint8Array(bytes), {
         file: apply,
         keys,
+        ...lockReporting(out),
       });
       reportUpdate(
         out,

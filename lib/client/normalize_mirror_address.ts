@@ -1,6 +1,6 @@
 import * as nodePath from "node:path";
 import { UsageError } from "../errors.ts";
-import { isRemoteLocation } from "../storage/open_storage.ts";
+import { isRemoteLocation, isS3Location } from "../storage/open_storage.ts";
 
 /**
  * A mirror address as the profile stores it: an http(s) URL is kept exactly as given (TiUP
@@ -23,5 +23,7 @@ export function normalizeMirrorAddress(address: string, cwd: string = process.cw
   if (/[\r\n\0]/.test(trimmed)) {
     throw new UsageError("Cannot use a mirror address with a line break or NUL in it");
   }
-  return isRemoteLocation(trimmed) ? trimmed : nodePath.resolve(cwd, trimmed);
+  return isRemoteLocation(trimmed) || isS3Location(trimmed)
+    ? trimmed
+    : nodePath.resolve(cwd, trimmed);
 }

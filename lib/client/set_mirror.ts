@@ -6,7 +6,7 @@ import { NotFoundError, SignatureError, StorageError } from "../errors.ts";
 import { MAX_ROOT_BYTES } from "../format/repo_defaults.ts";
 import { TrustedMetadataSet } from "../trust/trusted_set.ts";
 import { LocalStorage } from "../storage/local_storage.ts";
-import { isRemoteLocation, openStorage } from "../storage/open_storage.ts";
+import { isRemoteLocation, isS3Location, openStorage } from "../storage/open_storage.ts";
 import { readBytes, readBytesIfPresent } from "../storage/read_bytes.ts";
 import type { StorageReader } from "../storage/storage.ts";
 import { checkRootFitsMirror } from "./check_root_fits_mirror.ts";
@@ -100,7 +100,7 @@ export async function setMirror(
 ): Promise<SetMirrorResult> {
   const now = options.now ?? systemClock;
   const addr = normalizeMirrorAddress(address, options.cwd);
-  const remote = isRemoteLocation(addr);
+  const remote = isRemoteLocation(addr) || isS3Location(addr);
   const profile = new LocalStorage(home);
   const cacheName = `bin/${createHash("sha256").update(addr).digest("hex").slice(0, 16)}.root.json`;
 

@@ -1,4 +1,4 @@
-import type { Storage } from "../storage/storage.ts";
+import { canFlush, type Storage } from "../storage/storage.ts";
 import { type Inventory, INVENTORY_PATH } from "./inventory.ts";
 import {
   LAYOUT_INDEX_PATH,
@@ -17,7 +17,7 @@ export async function writeBundleIndex(
   inventory: Inventory,
   inventoryBytes: Uint8Array,
 ): Promise<void> {
-  await storage.flush?.();
+  if (canFlush(storage)) await storage.flush();
   await storage.write(OCI_LAYOUT_PATH, OCI_LAYOUT_TEXT);
   await storage.write(LAYOUT_INDEX_PATH, layoutIndexBytes(inventory));
   await storage.write(INVENTORY_PATH, inventoryBytes);

@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
 import { bodyStream, readBytes } from "../storage/read_bytes.ts";
-import type { Storage, StorageReader } from "../storage/storage.ts";
+import { canFlush, type Storage, type StorageReader } from "../storage/storage.ts";
 import {
   checkInventoryShape,
   decodeInventory,
@@ -49,7 +49,7 @@ export async function diffBundle(
     const stat = await delta.write(blobPath(digest), bodyStream(object), { deferSync: true });
     bytes += stat.size;
   }
-  await delta.flush?.();
+  if (canFlush(delta)) await delta.flush();
   const signed = await readBytes(bundle, INVENTORY_PATH, { maxBytes: MAX_INVENTORY_BYTES });
   await delta.write(INVENTORY_PATH, signed);
   return { files: missing.length, bytes: bytes + signed.length, version: inventory.version };

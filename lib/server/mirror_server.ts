@@ -3,12 +3,13 @@ import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
-import type {
-  ByteRange,
-  FileStat,
-  ReadOptions,
-  StorageReader,
-  StoredObject,
+import {
+  type ByteRange,
+  canStatSync,
+  type FileStat,
+  type ReadOptions,
+  type StorageReader,
+  type StoredObject,
 } from "../storage/storage.ts";
 import { AnswerCache, type CachedFile, sameFile } from "./_answer_cache.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
@@ -94,7 +95,7 @@ export function createMirrorHandler(
     clock: options.clock ?? (() => performance.now()),
   });
   options.changes?.onChange(() => cache.invalidateAll());
-  const statSync = storage.statSync?.bind(storage);
+  const statSync = canStatSync(storage) ? storage.statSync.bind(storage) : undefined;
   const now = options.now ?? systemClock;
   const onAccess = options.onAccess;
   const pages = options.pages === false ? undefined : createMirrorPages(storage, { now });

@@ -1,12 +1,13 @@
-import {
-  DownloadError,
-  HttpStatusError,
-  NotFoundError,
-  ReadOnlyError,
-  StorageError,
-} from "../errors.ts";
-import { checkPath, checkPrefix } from "./check_path.ts";
-import type { FileStat, ReadOptions, StorageReader, StoredObject } from "./storage.ts";
+import { DownloadError, HttpStatusError, NotFoundError, StorageError } from "../errors.ts";
+import { abortableBody } from "./abortable_body.ts";
+import { checkPath } from "./check_path.ts";
+import type {
+  FileStat,
+  ReadOptions,
+  RequestOptions,
+  StorageReader,
+  StoredObject,
+} from "./storage.ts";
 import type { FetchLike } from "../http/fetch_like.ts";
 import { downloadErrors } from "../http/download_errors.ts";
 import { DEFAULT_FETCH_POLICY, type FetchPolicy, fetchWithPolicy } from "../http/fetch_policy.ts";
@@ -45,8 +46,9 @@ export interface HttpStorageOptions {
 /**
  * A read-only mirror over HTTP(S): GET and HEAD, single Range, timeouts, bounded retries on
  * transient failures, and a byte cap on every read. 404 (and 410) become NotFoundError; any other
- * non-2xx becomes HttpStatusError. It implements only StorageReader, so a remote mirror cannot
- * be passed where something will be written.
+ * non-2xx becomes HttpStatusError. It implements only StorageReader (no write, no delete, no
+ * list: an HTTP mirror has no index), so the type checker refuses a remote mirror where
+ * something will be written or listed.
  */
 export class HttpStorage implements StorageReader {
   readonly location: string;
@@ -86,8 +88,8 @@ export class HttpStorage implements StorageReader {
     return `${this.location}/${path.split("/").map(encodeURIComponent).join("/")}`;
   }
 
-  async stat(path: string): Promise<FileStat> {
-    const response = await this.#request(path, "HEAD", {}, 0);
+  async stat(path: string, options: RequestOptions = {}): Promise<FileStat> {
+    const response = await this.#request(path, "HEAD", {}, 0, options.signal);
     await response.body?.cancel();
     // Number(null) is 0: a missing header must not read as an empty file.
     const header = response.headers.get("content-length");
@@ -104,7 +106,7 @@ export class HttpStorage implements StorageReader {
     const limit = Math.min(options.maxBytes ?? Infinity, this.#maxBytesPerRead);
     const headers: Record<string, string> = {};
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end}`;
-    const response = await this.#request(path, "GET", headers, limit);
+    const response = await this.#request(path, "GET", headers, limit, options.signal);
     if (options.range && response.status !== 206) {
       await response.body?.cancel();
       throw new DownloadError(
@@ -115,21 +117,10 @@ export class HttpStorage implements StorageReader {
     const total = totalSize(response) ?? (declared === null ? undefined : Number(declared));
     return {
       stat: { path, size: total ?? -1, modified: lastModified(response) },
-      body: response.body ?? new Blob([]).stream(),
+      // The caller's signal also reaches a body that no network connection backs (an
+      // in-process server), not only the fetch.
+      body: abortableBody(response.body ?? new Blob([]).stream(), options.signal),
     };
-  }
-
-  // deno-lint-ignore require-yield
-  async *list(prefix: string): AsyncIterable<FileStat> {
-    checkPrefix(prefix);
-    throw new StorageError(`Cannot list "${this.location}": HTTP mirrors cannot be listed`);
-  }
-
-  /** HTTP mirrors are read-only; this exists so the error is clear if anything tries. */
-  write(): Promise<never> {
-    return Promise.reject(
-      new ReadOnlyError(`Cannot write to "${this.location}": HTTP mirrors are read-only`),
-    );
   }
 
   /** One request under the fetch policy; 404/410 → NotFoundError, other non-2xx → HttpStatusError. */
@@ -138,6 +129,7 @@ export class HttpStorage implements StorageReader {
     method: "GET" | "HEAD",
     headers: Record<string, string>,
     maxBytes: number,
+    signal: AbortSignal | undefined,
   ): Promise<Response> {
     const url = this.urlFor(path);
     const response = await fetchWithPolicy(
@@ -149,7 +141,7 @@ export class HttpStorage implements StorageReader {
         redirect: "follow",
       },
       this.#policy,
-      { maxBytes, errors: downloadErrors(url, this.#policy) },
+      { maxBytes, ...(signal ? { signal } : {}), errors: downloadErrors(url, this.#policy) },
     );
     if (response.ok) return response;
     await response.body?.cancel();

@@ -12,13 +12,17 @@ import {
 } from "../errors.ts";
 import { fileBody, fileLocksSupported, tryLockFile } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
+import { abortableBody } from "./abortable_body.ts";
 import type {
   FileStat,
+  FlushableStorage,
   ReadOptions,
+  RequestOptions,
   Storage,
   StorageLock,
   StoredObject,
   SweepOptions,
+  SyncStatStorage,
   WriteData,
   WriteOptions,
 } from "./storage.ts";
@@ -37,7 +41,7 @@ export const TEMP_PREFIX = ".ferry-tmp-";
  *   the target (or hard-linked for `ifAbsent`, which fails atomically if the target exists), and
  *   the directory is fsynced: after a crash the target is the old file or the new one.
  */
-export class LocalStorage implements Storage {
+export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage {
   readonly location: string;
   #realRoot: string | undefined;
 
@@ -55,26 +59,33 @@ export class LocalStorage implements Storage {
   }
 
   // deno-lint-ignore require-await
-  async stat(path: string): Promise<FileStat> {
+  async stat(path: string, options: RequestOptions = {}): Promise<FileStat> {
+    options.signal?.throwIfAborted();
     return this.#statFile(path).stat;
   }
 
+  /**
+   * The answer of `stat` without a promise: one lstat per path segment, ~25 µs, so the mirror
+   * server answers hot small files without an await.
+   */
   statSync(path: string): FileStat {
     return this.#statFile(path).stat;
   }
 
   // deno-lint-ignore require-await
   async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
+    options.signal?.throwIfAborted();
     const { stat, file } = this.#statFile(path);
     if (options.maxBytes !== undefined && stat.size > options.maxBytes) {
       throw new TooLargeError(path, options.maxBytes);
     }
     const { start, end } = options.range ?? { start: 0, end: stat.size - 1 };
-    return { stat, body: fileBody(file, start, end) };
+    return { stat, body: abortableBody(fileBody(file, start, end), options.signal) };
   }
 
-  async *list(prefix: string): AsyncIterable<FileStat> {
+  async *list(prefix: string, options: RequestOptions = {}): AsyncIterable<FileStat> {
     checkPrefix(prefix);
+    options.signal?.throwIfAborted();
     const slash = prefix.lastIndexOf("/");
     const directory = slash === -1 ? "" : prefix.slice(0, slash);
     const start = directory === "" ? this.location : nodePath.join(this.location, directory);
@@ -109,6 +120,7 @@ export class LocalStorage implements Storage {
 
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<FileStat> {
     checkPath(path);
+    options.signal?.throwIfAborted();
     const target = await this.#resolveForWrite(path);
     const dir = nodePath.dirname(target);
     const temp = nodePath.join(dir, `${TEMP_PREFIX}${randomBytes(8).toString("hex")}`);
@@ -124,7 +136,13 @@ export class LocalStorage implements Storage {
         });
         return await openTempFile(temp, options.mode ?? 0o644);
       });
-      await writeTempFile(handle, data, options.mode ?? 0o644, options.deferSync !== true);
+      await writeTempFile(handle, data, {
+        mode: options.mode ?? 0o644,
+        durable: options.deferSync !== true,
+        signal: options.signal,
+      });
+      // The last moment an abort can still leave the old object in place.
+      options.signal?.throwIfAborted();
       if (options.ifAbsent) {
         // link(2) fails with EEXIST if the target exists: an atomic "create only if absent".
         await fs.link(temp, target).catch((error) => {
@@ -184,7 +202,8 @@ export class LocalStorage implements Storage {
     return await this.stat(to);
   }
 
-  async delete(path: string): Promise<void> {
+  async delete(path: string, options: RequestOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     const file = this.#resolveExisting(path);
     await fs.unlink(file).catch((error) => rethrow(error, path));
   }
@@ -346,8 +365,7 @@ function openTempFile(temp: string, mode: number): Promise<fs.FileHandle> {
 async function writeTempFile(
   handle: fs.FileHandle,
   data: WriteData,
-  mode: number,
-  durable: boolean,
+  { mode, durable, signal }: { mode: number; durable: boolean; signal: AbortSignal | undefined },
 ): Promise<void> {
   try {
     if (typeof data === "string" || data instanceof Uint8Array) {
@@ -372,6 +390,7 @@ async function writeTempFile(
         while (true) {
           const { done, value } = await reader.read();
           if (done) break;
+          signal?.throwIfAborted();
           pending.push(value);
           pendingBytes += value.length;
           if (pendingBytes >= 1024 * 1024) await drain();

@@ -32,8 +32,17 @@ export interface ByteRange {
   end: number;
 }
 
+/** Options every request to a backend takes. */
+export interface RequestOptions {
+  /**
+   * Stops the request (and, for reads, the body) when aborted: the promise or stream fails with
+   * the signal's reason. A write that is aborted leaves the old object, as any failed write does.
+   */
+  signal?: AbortSignal | undefined;
+}
+
 /** Options for {@linkcode StorageReader.read}. */
-export interface ReadOptions {
+export interface ReadOptions extends RequestOptions {
   /** Read only these bytes. Must lie within the object: callers check against `stat` first. */
   range?: ByteRange;
   /** Refuse (TooLargeError) when the object is larger than this many bytes. */
@@ -54,37 +63,91 @@ export interface StorageReader {
   /** Where this storage is, for messages: a directory or a URL. */
   readonly location: string;
   /** Throws NotFoundError when the path does not exist. */
-  stat(path: string): Promise<FileStat>;
-  /**
-   * The same answer as `stat`, without a promise. Only backends that can answer without waiting
-   * (local disk) offer it; servers use it to answer hot small files without an await.
-   */
-  statSync?(path: string): FileStat;
+  stat(path: string, options?: RequestOptions): Promise<FileStat>;
   /** Throws NotFoundError when the path does not exist. */
   read(path: string, options?: ReadOptions): Promise<StoredObject>;
-  /**
-   * Every object whose key starts with `prefix` ("" for all), in key order. Backends that cannot
-   * list (HTTP) throw a StorageError saying so.
-   */
-  list(prefix: string): AsyncIterable<FileStat>;
+}
+
+/**
+ * The listing capability. Every writable backend has it; a reader may lack it (an HTTP mirror
+ * has no index of its files), so code that must list asks for this type or checks
+ * {@linkcode canList} instead of catching an error.
+ */
+export interface ListableStorage {
+  /** Every object whose key starts with `prefix` ("" for all), in key order. */
+  list(prefix: string, options?: RequestOptions): AsyncIterable<FileStat>;
+}
+
+/** True when `storage` can list its objects. */
+export function canList<T extends StorageReader>(storage: T): storage is T & ListableStorage {
+  return typeof (storage as Partial<ListableStorage>).list === "function";
+}
+
+/**
+ * The synchronous stat capability: the same answer as `stat`, without a promise. Only backends
+ * that can answer without waiting (local disk) have it; servers use it to answer hot small files
+ * without an await.
+ */
+export interface SyncStatStorage {
+  statSync(path: string): FileStat;
+}
+
+/** True when `storage` can stat without waiting. */
+export function canStatSync<T extends StorageReader>(storage: T): storage is T & SyncStatStorage {
+  return typeof (storage as Partial<SyncStatStorage>).statSync === "function";
 }
 
 /** What can be written: bytes, text (UTF-8) or a stream that is consumed once. */
 export type WriteData = Uint8Array | string | ReadableStream<Uint8Array>;
 
 /** Options for {@linkcode Storage.write}. */
-export interface WriteOptions {
+export interface WriteOptions extends RequestOptions {
   /** Fail with AlreadyExistsError instead of replacing an existing object (S3 If-None-Match: *). */
   ifAbsent?: boolean;
   /** POSIX file mode where the backend has one (0o600 for private keys). */
   mode?: number;
   /**
    * Skip the per-object fsync: the write is still atomic (readers see the old object or the new
-   * one), but durable only after {@linkcode Storage.flush}. For bulk downloads (clone), where a
-   * thousand fsyncs cost more than the transfer; manifests that point at the objects are written
-   * after the flush.
+   * one), but durable only after {@linkcode FlushableStorage.flush}. For bulk downloads (clone),
+   * where a thousand fsyncs cost more than the transfer; manifests that point at the objects are
+   * written after the flush. Backends whose every write is durable when it returns ignore it.
    */
   deferSync?: boolean;
+}
+
+/** The capability of backends that honour `deferSync`: a flush makes those writes durable. */
+export interface FlushableStorage {
+  /** Makes every write so far durable (after `deferSync` writes). */
+  flush(): Promise<void>;
+}
+
+/** True when `storage` defers syncs and must be flushed before what points at its writes. */
+export function canFlush<T extends object>(storage: T): storage is T & FlushableStorage {
+  return typeof (storage as Partial<FlushableStorage>).flush === "function";
+}
+
+/**
+ * The compare-and-swap capability: replace an object only while it is still the one that was
+ * read, atomically on the server (S3 `If-Match`). Leases on object storage are built on it.
+ */
+export interface ReplaceIfMatchStorage {
+  /**
+   * Replaces `path` with `data` if its `identity` (from stat or read) is still `identity`;
+   * undefined, writing nothing, when it changed or is gone.
+   */
+  replaceIfMatch(
+    path: string,
+    data: Uint8Array | string,
+    identity: string,
+    options?: RequestOptions,
+  ): Promise<FileStat | undefined>;
+}
+
+/** True when `storage` can replace an object conditionally on its identity. */
+export function canReplaceIfMatch<T extends object>(
+  storage: T,
+): storage is T & ReplaceIfMatchStorage {
+  return typeof (storage as Partial<ReplaceIfMatchStorage>).replaceIfMatch === "function";
 }
 
 /** An exclusive lock on a path of a storage (flock(2) on local disk); see `Storage.tryLock`. */
@@ -101,13 +164,14 @@ export interface SweepOptions {
   before: Date;
 }
 
-/** The write role. Writes are atomic: a reader sees the old object or the new one, never a mix. */
-export interface Storage extends StorageReader {
+/**
+ * The write role. Writes are atomic: a reader sees the old object or the new one, never a mix.
+ * Every writable backend can list (writers find their keys and sweep their caches by listing).
+ */
+export interface Storage extends StorageReader, ListableStorage {
   write(path: string, data: WriteData, options?: WriteOptions): Promise<FileStat>;
   /** Removes an object; a missing one throws NotFoundError. For cache eviction only. */
-  delete(path: string): Promise<void>;
-  /** Makes every write so far durable (after `deferSync` writes). A no-op where writes are. */
-  flush?(): Promise<void>;
+  delete(path: string, options?: RequestOptions): Promise<void>;
   /**
    * Tries to take an exclusive lock on `path` without waiting: undefined when another holder
    * has it. The operating system drops it when the holder dies, so a crash never leaves a stale

@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { AlreadyExistsError, NotFoundError, StorageError } from "../errors.ts";
 import { readText } from "../storage/read_bytes.ts";
-import type { Storage } from "../storage/storage.ts";
+import { canReplaceIfMatch, type Storage } from "../storage/storage.ts";
+import { acquireLease } from "./mirror_lease.ts";
 import { formatRfc3339 } from "../format/rfc3339.ts";
 
 /** The lock file's path in the mirror: TiUP's writer flocks `<mirror>/lock` too. */
@@ -20,6 +21,11 @@ export interface MirrorLock {
   readonly owner: LockOwner & { since: string; token: string };
   /** Drops the lock if it is still this one's (idempotent); a flock's `lock` file stays. */
   release(): Promise<void>;
+  /**
+   * Where the lock can be lost while held (a lease on object storage): throws unless it is
+   * still held; with `renew`, proves it on the server first. Writers call it before each write.
+   */
+  fence?(options?: { renew?: boolean }): Promise<void>;
 }
 
 /** Options for {@linkcode acquireMirrorLock}. */
@@ -29,6 +35,12 @@ export interface MirrorLockOptions {
   owner?: LockOwner;
   /** Whether a process of this host is alive (default: `process.kill(pid, 0)`). */
   isAlive?: (pid: number) => boolean;
+  /** Leases only: how long to wait for another writer's lease (default 120 s). */
+  waitMs?: number;
+  /** Leases only: how long a lease lives without renewal (default 30 s). */
+  leaseTtlMs?: number;
+  /** Told when this writer starts waiting for another one. */
+  onWait?: (message: string) => void;
 }
 
 /** Temporary files older than this are an interrupted write's, never a live writer's. */
@@ -49,6 +61,11 @@ export const TEMP_FILE_GRACE_MS = 60 * 60 * 1000;
  *   `.ferry-lock-takeover-<token of the stale lock>` (again `ifAbsent`), so of two takers racing
  *   for the same stale lock only one removes it — the loser cannot remove the winner's new lock.
  *
+ * - On storages that can compare-and-swap (S3 `If-Match`), whose writers may run on many
+ *   machines, the lock is a lease (mirror_lease.ts): it expires unless renewed, so a dead
+ *   writer's lock frees itself after its time to live, a writer waits (bounded, told through
+ *   `onWait`) for one held by someone else, and `fence` stops a writer that lost it.
+ *
  * Any lock held by someone else is an error that says who holds it and since when: StorageError
  * with cause AlreadyExistsError.
  */
@@ -63,6 +80,8 @@ export async function acquireMirrorLock(
   };
   const lock = storage.tryLock
     ? await takeFileLock(storage, owner)
+    : canReplaceIfMatch(storage)
+    ? await takeLease(storage, owner, options)
     : await takeLockFile(storage, owner, options.isAlive ?? processIsAlive);
   try {
     // Real time, not `now`: it is compared with the files' real mtimes.
@@ -72,6 +91,24 @@ export async function acquireMirrorLock(
     throw error;
   }
   return lock;
+}
+
+async function takeLease(
+  storage: Storage & Parameters<typeof acquireLease>[0],
+  owner: HeldLock,
+  options: MirrorLockOptions,
+): Promise<MirrorLock> {
+  const lease = await acquireLease(storage, LOCK_PATH, {
+    holder: { pid: owner.pid, host: owner.host },
+    ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
+    ...(options.leaseTtlMs !== undefined ? { ttlMs: options.leaseTtlMs } : {}),
+    ...(options.onWait ? { onWait: options.onWait } : {}),
+  });
+  return {
+    owner: { ...owner, token: lease.token },
+    release: () => lease.release(),
+    fence: (fenceOptions) => lease.fence(fenceOptions),
+  };
 }
 
 async function takeFileLock(storage: Storage, owner: HeldLock): Promise<MirrorLock> {

@@ -166,6 +166,5 @@ function withSwitch(storage: StorageReader, journal: CommitJournal): StorageRead
       }
       return { stat: statOf(path, bytes), body: new Blob([bytes as BlobPart]) };
     },
-    list: (prefix) => storage.list(prefix),
   };
 }

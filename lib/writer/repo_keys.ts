@@ -1,6 +1,6 @@
 import { UsageError } from "../errors.ts";
 import { readText } from "../storage/read_bytes.ts";
-import type { StorageReader } from "../storage/storage.ts";
+import type { ListableStorage, StorageReader } from "../storage/storage.ts";
 import type { SigningKey } from "../format/key_info.ts";
 import { parseKeyFile } from "../format/load_key.ts";
 import type { RootManifest } from "../format/manifest_types.ts";
@@ -8,7 +8,7 @@ import { TOP_LEVEL_ROLES, type TopLevelRole } from "../format/repo_defaults.ts";
 
 /** Where a repository's role keys live: a folder (prefix) of some storage. */
 export interface KeyLocation {
-  storage: StorageReader;
+  storage: StorageReader & ListableStorage;
   /** "keys/" for `<mirror>/keys`, "" when the storage is the key directory itself. */
   prefix: string;
 }

@@ -1,4 +1,5 @@
 import type { Storage } from "../storage/storage.ts";
+import { fenced } from "./fenced_storage.ts";
 import { commitChange, type CommitProgress, type CommitResult } from "./_commit_change.ts";
 import { acquireMirrorLock, type MirrorLockOptions } from "./mirror_lock.ts";
 import type { KeyLocation } from "./repo_keys.ts";
@@ -54,12 +55,15 @@ export interface UpdateResult extends CommitResult {
  * `warnings` (only a rotation fixes it).
  */
 export async function updateRepository(
-  storage: Storage,
+  unfenced: Storage,
   plan: PlanChange,
   options: UpdateRepositoryOptions = {},
 ): Promise<UpdateResult> {
   const now = options.now ?? new Date();
-  const lock = await acquireMirrorLock(storage, { ...options.lock, now });
+  const lock = await acquireMirrorLock(unfenced, { ...options.lock, now });
+  // A lock that can be lost (a lease) is checked before every write, and proven on the server
+  // before the timestamp, the write that makes the transaction visible.
+  const storage = lock.fence ? fenced(unfenced, lock.fence) : unfenced;
   try {
     const recovered = await recoverInterruptedCommit(storage, { now });
     const before = await loadRepositoryState(storage, { now });

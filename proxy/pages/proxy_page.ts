@@ -1,6 +1,6 @@
 import { htmlResponse } from "../../lib/server/pages/html_page.ts";
 import { renderErrorPage } from "../../lib/server/pages/render_error_page.ts";
-import type { StorageReader } from "../../lib/storage/storage.ts";
+import type { ListableStorage, StorageReader } from "../../lib/storage/storage.ts";
 import { OciError } from "../oci_error.ts";
 import type { ProxyConfig } from "../proxy_config.ts";
 import type { ProxyMetrics } from "../proxy_metrics.ts";
@@ -12,7 +12,7 @@ import { type RegistryRow, renderProxyPage } from "./render_proxy_page.ts";
 export interface ProxyPageDeps {
   config: ProxyConfig;
   metrics: ProxyMetrics;
-  storage: StorageReader;
+  storage: StorageReader & ListableStorage;
   activity: ProxyActivity;
   /** Epoch ms. */
   now: () => number;

@@ -48,22 +48,9 @@ port() { echo $((base + $(offset_of "$1"))); }
 url() { echo "http://$host:$(port "$1")"; }
 
 # ---------------------------------------------------------------- processes
-owned() { # PID: alive, not a zombie, and started by this rig (its command line names the state dir)
-  [ -r "/proc/$1/cmdline" ] || return 1
-  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 1
-  tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF -- "$state/"
-}
-
-launch() { # NAME COMMAND...: run detached in its own session, record its pid
-  local name=$1 pidfile="$state/run/$1.pid" i
-  shift
-  rm -f "$pidfile"
-  # The inner shell writes its own pid, then becomes the server: the recorded pid is the server's.
-  setsid sh -c 'echo $$ >"$0"; exec "$@"' "$pidfile" "$@" >"$state/logs/$name.log" 2>&1 </dev/null &
-  for i in $(seq 100); do [ -s "$pidfile" ] && break; sleep 0.05; done
-  [ -s "$pidfile" ] || fail "$name did not start (see $state/logs/$name.log)"
-  echo "$name $(cat "$pidfile")" >>"$state/pids"
-}
+# shellcheck source=_processes.sh
+. "$here/_processes.sh"
+log_of() { echo "$state/logs/$1.log"; }
 
 await_http() { # NAME URL [CURL ARGS...]: until it answers 2xx, 401 or 404 (30 s at most)
   local name=$1 target=$2 code="" i

@@ -128,9 +128,6 @@ describe("setMirror()", () => {
       location: "http://down.test/",
       stat: () => Promise.reject(new DownloadError("connection refused")),
       read: () => Promise.reject(new DownloadError("connection refused")),
-      list: () => {
-        throw new DownloadError("connection refused");
-      },
     };
     await assert.rejects(
       setMirror(home, "http://down.test/", {

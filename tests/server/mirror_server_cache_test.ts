@@ -14,7 +14,7 @@ import { test } from "node:test";
 import { createMirrorServer } from "../../lib/server/mirror_server.ts";
 import { type ChangeNotifier, watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import type { StorageReader } from "../../lib/storage/storage.ts";
+import type { ListableStorage, StorageReader, SyncStatStorage } from "../../lib/storage/storage.ts";
 import { eventCounter, waitUntilWatched } from "./_watch_helpers.ts";
 
 const SNAPSHOT = '{"signed":{"_type":"snapshot","version":1}}';
@@ -27,7 +27,7 @@ const TIMEOUT = { timeout: 60_000 };
 /** Counts the storage calls the server makes. */
 function counting(storage: LocalStorage) {
   const calls = { stat: 0, statSync: 0, read: 0 };
-  const reader: StorageReader = {
+  const reader: StorageReader & SyncStatStorage & ListableStorage = {
     location: storage.location,
     stat: (path) => (calls.stat++, storage.stat(path)),
     statSync: (path) => (calls.statSync++, storage.statSync(path)),
@@ -240,7 +240,7 @@ test("createMirrorServer() neither serves nor keeps a file replaced while it was
   try {
     const storage = new LocalStorage(mirror.root);
     let swaps = 0;
-    const swapping: StorageReader = {
+    const swapping: StorageReader & SyncStatStorage & ListableStorage = {
       location: storage.location,
       stat: (path) => storage.stat(path),
       statSync: (path) => storage.statSync(path),

@@ -575,7 +575,6 @@ test("createMirrorServer() refuses a file whose link was swapped to a key betwee
         stat: { ...stat, resolvedPath: "keys/abc-root.json" },
         body: new Blob([SECRET]).stream(),
       }),
-    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error()) }) }),
   };
   for (const options of [{}, { memoryCacheFileBytes: 0 }]) {
     const response = await createMirrorServer(swapped, options).request("/rootkey.json");
@@ -589,7 +588,6 @@ test("createMirrorServer() hides internal error details behind a 500", async () 
     location: "broken:",
     stat: () => Promise.reject(new Error("disk exploded at /srv/secret/path")),
     read: () => Promise.reject(new Error("unreachable")),
-    list: () => ({ [Symbol.asyncIterator]: () => ({ next: () => Promise.reject(new Error()) }) }),
   };
   const response = await createMirrorServer(broken).request("/root.json");
   assert.equal(response.status, 500);

@@ -8,16 +8,17 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  AlreadyExistsError,
-  NotFoundError,
-  PathError,
-  ReadOnlyError,
-  StorageError,
-  TooLargeError,
-} from "../../lib/errors.ts";
+import { AlreadyExistsError, NotFoundError, PathError, TooLargeError } from "../../lib/errors.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
-import type { FileStat, Storage, StorageReader } from "../../lib/storage/storage.ts";
+import {
+  canFlush,
+  canList,
+  canReplaceIfMatch,
+  type FileStat,
+  type ListableStorage,
+  type Storage,
+  type StorageReader,
+} from "../../lib/storage/storage.ts";
 
 /** One instance of a backend under test, fresh for every test. */
 export interface ConformanceBackend {
@@ -40,9 +41,9 @@ export interface ConformanceBackend {
 
 /** Facts about a backend that decide which tests apply. */
 export interface ConformanceCapabilities {
-  /** list() works (false: it must refuse with a StorageError that says so). */
+  /** The backend can list (false: it must lack the capability, so no caller can try). */
   canList: boolean;
-  /** The backend has a write role (false: writes must be refused, in the types and at runtime). */
+  /** The backend has a write role (false: it must have no write or delete at all). */
   writable: boolean;
   /** Writers use temporary files that a killed writer can leave behind (local disk). */
   tempFiles: boolean;
@@ -111,6 +112,11 @@ function text(bytes: Uint8Array): string {
 }
 
 async function listAll(reader: StorageReader, prefix: string): Promise<FileStat[]> {
+  if (!canList(reader)) throw new TypeError(`"${reader.location}" cannot list`);
+  return await listFrom(reader, prefix);
+}
+
+async function listFrom(reader: ListableStorage, prefix: string): Promise<FileStat[]> {
   const out: FileStat[] = [];
   for await (const entry of reader.list(prefix)) out.push(entry);
   return out;
@@ -274,14 +280,43 @@ export function defineStorageConformanceTests(
       await assert.rejects(listAll(reader, "/etc"), PathError);
     });
   } else {
-    it("list() refuses with a StorageError that says listing is impossible", async (b) => {
+    it("lacks the listing capability, so no caller can try to list", async (b) => {
       await b.seed("a.json", "{}");
-      const error = await listAll(b.reader, "").catch((e) => e);
-      assert.ok(error instanceof StorageError, String(error));
-      assert.ok(!(error instanceof NotFoundError));
-      assert.match(error.message, /cannot be listed/);
+      assert.equal(canList(b.reader), false);
+      assert.equal(typeof (b.reader as Partial<ListableStorage>).list, "undefined");
     });
   }
+
+  // --- cancellation --------------------------------------------------------------------------
+
+  it("an aborted signal stops stat() and read() with the signal's reason", async (b) => {
+    await b.seed("a.json", "{}");
+    const controller = new AbortController();
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    const { signal } = controller;
+    assert.equal(await b.reader.stat("a.json", { signal }).catch((e) => e), reason);
+    assert.equal(await b.reader.read("a.json", { signal }).catch((e) => e), reason);
+  });
+
+  it("aborting in the middle of a read fails its body with the signal's reason", async (b) => {
+    await b.seed("big.bin", patternBytes(4 * 1024 * 1024));
+    const controller = new AbortController();
+    const object = await b.reader.read("big.bin", { signal: controller.signal });
+    const reader = (object.body instanceof Blob ? object.body.stream() : object.body)
+      .getReader();
+    const first = await reader.read();
+    assert.equal(first.done, false);
+    const reason = new Error("the client went away");
+    controller.abort(reason);
+    let error: unknown;
+    try {
+      while (!(await reader.read()).done) { /* drain what was already buffered */ }
+    } catch (e) {
+      error = e;
+    }
+    assert.equal(error, reason);
+  });
 
   // --- killed writers ------------------------------------------------------------------------
 
@@ -301,22 +336,45 @@ export function defineStorageConformanceTests(
   // --- writing -------------------------------------------------------------------------------
 
   if (!capabilities.writable) {
-    it("writes are refused at runtime with ReadOnlyError and nothing changes", async (b) => {
+    it("has no write role at all: no write(), no delete(), and nothing changes", async (b) => {
       assert.equal(b.writer, undefined);
       await b.seed("a.json", "before");
-      const maybe = b.reader as StorageReader & {
-        write?: (...args: unknown[]) => Promise<unknown>;
-        delete?: unknown;
-      };
+      const maybe = b.reader as Partial<Storage>;
       assert.equal(typeof maybe.delete, "undefined", "a read-only backend has no delete()");
-      assert.equal(typeof maybe.write, "function", "write() exists only to refuse clearly");
-      const error = await maybe.write!("a.json", "after").catch((e) => e);
-      assert.ok(error instanceof ReadOnlyError, String(error));
-      assert.match(error.message, /read-only/);
+      assert.equal(typeof maybe.write, "undefined", "a read-only backend has no write()");
       assert.equal(text(await readAll(b.reader, "a.json")), "before");
     });
     return;
   }
+
+  it("an aborted signal stops write() and delete() and leaves the old object", async (b) => {
+    if (!b.writer) throw new TypeError("A writable backend must provide its write role");
+    await b.writer.write("index.json", "old");
+    const controller = new AbortController();
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    const { signal } = controller;
+    assert.equal(await b.writer.write("index.json", "new", { signal }).catch((e) => e), reason);
+    assert.equal(await b.writer.delete("index.json", { signal }).catch((e) => e), reason);
+    assert.equal(text(await readAll(b.reader, "index.json")), "old");
+  });
+
+  it("aborting in the middle of a write leaves the old object and no trace", async (b) => {
+    if (!b.writer) throw new TypeError("A writable backend must provide its write role");
+    await b.writer.write("index.json", "old");
+    const controller = new AbortController();
+    const gated = gatedStream(patternBytes(64 * 1024), patternBytes(64 * 1024));
+    const writing = b.writer.write("index.json", gated.stream, { signal: controller.signal });
+    await gated.firstSent;
+    const reason = new Error("the caller gave up");
+    controller.abort(reason);
+    gated.release();
+    assert.equal(await writing.catch((e) => e), reason);
+    assert.equal(text(await readAll(b.reader, "index.json")), "old");
+    if (capabilities.canList) {
+      assert.deepEqual((await listAll(b.reader, "")).map((s) => s.path), ["index.json"]);
+    }
+  });
 
   it(
     "write() round-trips bytes, text and streams",
@@ -350,7 +408,7 @@ export function defineStorageConformanceTests(
     await b.writer.write("w/deferred.bin", patternBytes(5000), { deferSync: true });
     await b.writer.write("w/deferred.bin", streamOf([patternBytes(3000)]), { deferSync: true });
     assert.deepEqual(await readAll(b.reader, "w/deferred.bin"), patternBytes(3000));
-    await b.writer.flush?.();
+    if (canFlush(b.writer)) await b.writer.flush();
   });
 
   it("write() does not keep a reference to the caller's buffer", async ({ reader, writer }) => {
@@ -461,6 +519,29 @@ export function defineStorageConformanceTests(
       await writer.write("public.json", "{}");
       assert.equal((await b.modeOf("public.json")) & 0o077 & 0o022, 0);
     }
+  });
+
+  it("replaceIfMatch(), where offered: of racing swaps from one identity exactly one wins", async (b) => {
+    const { reader, writer } = b;
+    if (!writer) throw new TypeError("A writable backend must provide its write role");
+    if (!canReplaceIfMatch(writer)) return;
+    const first = await writer.write("lease", "v1");
+    const results = await Promise.all(
+      Array.from(
+        { length: 8 },
+        (_, i) => writer.replaceIfMatch("lease", `v2 by ${i}`, first.identity!),
+      ),
+    );
+    const winners = results.flatMap((stat, i) => (stat ? [i] : []));
+    assert.equal(winners.length, 1, JSON.stringify(results));
+    assert.equal(text(await readAll(reader, "lease")), `v2 by ${winners[0]}`);
+    // The winner's identity works once more; the first one no longer does.
+    assert.equal(await writer.replaceIfMatch("lease", "stale", first.identity!), undefined);
+    const next = await writer.replaceIfMatch("lease", "v3", results[winners[0]!]!.identity!);
+    assert.ok(next);
+    assert.equal(text(await readAll(reader, "lease")), "v3");
+    assert.equal(await writer.replaceIfMatch("missing", "x", first.identity!), undefined);
+    await assert.rejects(reader.stat("missing"), NotFoundError);
   });
 
   it("delete() removes an object; deleting a missing one throws NotFoundError", async (b) => {

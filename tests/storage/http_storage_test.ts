@@ -16,7 +16,7 @@ import { createMirrorServer } from "../../lib/server/mirror_server.ts";
 import { type FetchFn, HttpStorage } from "../../lib/storage/http_storage.ts";
 import { LocalStorage, TEMP_PREFIX } from "../../lib/storage/local_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
-import type { Storage } from "../../lib/storage/storage.ts";
+import { canList, type ListableStorage, type Storage } from "../../lib/storage/storage.ts";
 import { defineStorageConformanceTests, patternBytes, streamOf } from "./_conformance.ts";
 
 const BASE = "http://mirror.test/ferry";
@@ -78,6 +78,13 @@ test("HttpStorage: the type system refuses it where a writable Storage is needed
   // @ts-expect-error HttpStorage implements only StorageReader: it has no delete().
   const writable: Storage = reader;
   assert.equal(typeof (writable as Partial<Storage>).delete, "undefined");
+  // @ts-expect-error HttpStorage has no write(): writers cannot be handed an HTTP mirror.
+  const writer: Pick<Storage, "write"> = reader;
+  assert.equal(typeof (writer as Partial<Storage>).write, "undefined");
+  // @ts-expect-error HttpStorage cannot list: an HTTP mirror has no index of its files.
+  const listable: ListableStorage = reader;
+  assert.equal(canList(reader), false);
+  assert.equal(typeof listable.list, "undefined");
 });
 
 test("HttpStorage: 404 and 410 become NotFoundError without retrying", async () => {

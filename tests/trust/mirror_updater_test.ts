@@ -47,9 +47,6 @@ class RecordingReader implements StorageReader {
     if (failure) return Promise.reject(failure());
     return this.inner.read(path, options);
   }
-  list(prefix: string): AsyncIterable<FileStat> {
-    return this.inner.list(prefix);
-  }
 }
 
 describe("MirrorUpdater", () => {

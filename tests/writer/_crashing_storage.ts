@@ -12,6 +12,7 @@
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import type {
   FileStat,
+  ListableStorage,
   ReadOptions,
   Storage,
   StorageLock,
@@ -121,7 +122,7 @@ function takeFromTable(locks: LockTable, path: string, inner: Storage): StorageL
 
 /** A copy of a mirror (each crash point starts from the same one), in memory or into `to`. */
 export async function copyStorage<T extends Storage = MemoryStorage>(
-  from: StorageReader,
+  from: StorageReader & ListableStorage,
   to?: T,
 ): Promise<T> {
   const target = to ?? new MemoryStorage(from.location);

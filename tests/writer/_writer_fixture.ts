@@ -16,7 +16,7 @@ import type { PublishPackage } from "../../lib/writer/plan_publish.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { takeTestKeys } from "../_keys.ts";
 import { collectBytes, readBytes } from "../../lib/storage/read_bytes.ts";
-import type { Storage, StorageReader } from "../../lib/storage/storage.ts";
+import type { ListableStorage, Storage, StorageReader } from "../../lib/storage/storage.ts";
 
 /** The tests' clock: every mirror is created at T0. */
 export const T0 = new Date("2026-01-01T00:00:00Z");
@@ -97,7 +97,9 @@ export function helloPackage(overrides: Partial<PublishPackage> = {}): PublishPa
 }
 
 /** path → sha256 of every stored object: equal digests mean nothing was added or changed. */
-export async function treeDigest(storage: StorageReader): Promise<Record<string, string>> {
+export async function treeDigest(
+  storage: StorageReader & ListableStorage,
+): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for await (const file of storage.list("")) {
     const object = await storage.read(file.path);

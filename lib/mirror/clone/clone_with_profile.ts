@@ -5,10 +5,11 @@ import { checkRootFitsMirror } from "../../client/check_root_fits_mirror.ts";
 import { hostPlatform } from "../../client/host_platform.ts";
 import { resolveMirrorAddress } from "../../client/resolve_mirror_address.ts";
 import { LocalStorage } from "../../storage/local_storage.ts";
-import { openStorage } from "../../storage/open_storage.ts";
+import { isS3Location, openStorage, openWritableStorage } from "../../storage/open_storage.ts";
 import type { StorageReader } from "../../storage/storage.ts";
 import { FERRY_VERSION } from "../../version.ts";
 import { cloneIntoDirectory, type DirectoryCloneReport } from "./clone_into_directory.ts";
+import { cloneMirror } from "./clone_mirror.ts";
 import type { CloneOptions } from "./clone_options.ts";
 import { findSelfBinaries, type SelfBinaries } from "./find_self_binaries.ts";
 
@@ -16,8 +17,10 @@ import { findSelfBinaries, type SelfBinaries } from "./find_self_binaries.ts";
 export interface CloneStart {
   /** The source's location, as opened. */
   source: string;
-  /** The absolute target directory. */
+  /** The absolute target directory, or the s3:// bucket location. */
   target: string;
+  /** The target is an s3:// bucket (written in place), not a directory. */
+  bucket: boolean;
   /** ferry's executables found to publish; undefined when asked not to publish ferry. */
   self: SelfBinaries | undefined;
 }
@@ -41,7 +44,7 @@ export interface CloneWithProfileOptions
 
 /**
  * `ferry mirror clone` as the profile at `home` sees it: clones the source into `directory`
- * (cloneIntoDirectory), publishing ferry itself when its binaries are found. The source is
+ * (cloneIntoDirectory; an `s3://BUCKET/PREFIX` target is cloned in place), publishing ferry itself when its binaries are found. The source is
  * `--source`, else the profile's mirror; it is trusted, in this order:
  *
  * - `sourceRoot`, a root.json file, checked first to belong to the source (a root of another
@@ -57,13 +60,23 @@ export async function cloneWithProfile(
 ): Promise<DirectoryCloneReport> {
   const { env, source: given, sourceRoot, self: selfRequest, beforeClone, ...clone } = options;
   const address = given ?? (await resolveMirrorAddress(home, env)).address;
-  const source = openStorage(address, { userAgent: `ferry/${FERRY_VERSION}` });
+  const source = openStorage(address, { userAgent: `ferry/${FERRY_VERSION}`, env });
+  // A bucket is written in place (object stores have no rename); clients see the clone once
+  // its timestamp is written, last, as with every writer transaction.
+  const bucket = isS3Location(directory) ? openWritableStorage(directory, { env }) : undefined;
   const trust = await sourceTrust(home, source, { address, given, sourceRoot });
   const host = hostPlatform();
   const self = selfRequest &&
     await findSelfBinaries(env, { host: `${host.os}/${host.arch}`, ...selfRequest });
-  await beforeClone?.({ source: source.location, target: nodePath.resolve(directory), self });
-  return await cloneIntoDirectory(source, directory, {
+  const target = bucket ? bucket.location : nodePath.resolve(directory);
+  await beforeClone?.({ source: source.location, target, bucket: bucket !== undefined, self });
+  const into = bucket
+    ? async (options: CloneOptions) => ({
+      ...await cloneMirror(source, bucket, options),
+      target: bucket.location,
+    })
+    : (options: CloneOptions) => cloneIntoDirectory(source, directory, options);
+  return await into({
     ...clone,
     ...trust,
     ...(self && Object.keys(self.binaries).length > 0

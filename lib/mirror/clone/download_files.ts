@@ -2,7 +2,12 @@ import { forEachLimited } from "../../for_each_limited.ts";
 import { NotFoundError, StorageError } from "../../errors.ts";
 import type { ProgressEvent } from "../../progress_events.ts";
 import { bodyStream } from "../../storage/read_bytes.ts";
-import type { FileStat, Storage, StorageReader } from "../../storage/storage.ts";
+import {
+  canFlush,
+  type FileStat,
+  type Storage,
+  type StorageReader,
+} from "../../storage/storage.ts";
 import { hashStream } from "../../format/hash.ts";
 import type { VerifiedJournal } from "./verified_journal.ts";
 import { type ExpectedFile, needsSha512, verifiedBody } from "./verifying_stream.ts";
@@ -162,7 +167,7 @@ export async function downloadFiles(
     hashing.close();
     // One filesystem flush for all the files written above, before the journal (and, later, the
     // manifests) say they are there.
-    if (report.downloaded.length > 0) await target.flush?.();
+    if (report.downloaded.length > 0 && canFlush(target)) await target.flush();
     await journal?.save();
   });
   progress.tick(undefined, true);

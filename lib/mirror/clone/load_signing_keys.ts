@@ -1,5 +1,5 @@
 import { readText } from "../../storage/read_bytes.ts";
-import type { StorageReader } from "../../storage/storage.ts";
+import type { ListableStorage, StorageReader } from "../../storage/storage.ts";
 import type { SigningKey } from "../../format/key_info.ts";
 import { parseKeyFile } from "../../format/load_key.ts";
 
@@ -13,7 +13,7 @@ const MAX_KEY_FILE_BYTES = 64 * 1024;
  * skipped (a key directory may hold other JSON); a missing directory gives an empty map.
  */
 export async function loadSigningKeys(
-  storage: StorageReader,
+  storage: StorageReader & ListableStorage,
   prefix: string,
 ): Promise<Map<string, SigningKey>> {
   const found = new Map<string, SigningKey>();

@@ -26,9 +26,6 @@ class HostileUpstream implements StorageReader {
   stat(path: string) {
     return this.inner.stat(path);
   }
-  list(prefix: string) {
-    return this.inner.list(prefix);
-  }
   async read(path: string, options?: ReadOptions): Promise<StoredObject> {
     if (this.gone) throw new TypeError("connection refused");
     this.reads.set(path, (this.reads.get(path) ?? 0) + 1);

@@ -19,10 +19,6 @@ const gone: StorageReader = {
   location: "http://gone.test",
   stat: () => Promise.reject(new StorageError("connection refused")),
   read: () => Promise.reject(new StorageError("connection refused")),
-  // deno-lint-ignore require-yield
-  list: async function* () {
-    throw new StorageError("connection refused");
-  },
 };
 
 describe("clone --no-tarballs and startMetadataRefresh()", () => {
