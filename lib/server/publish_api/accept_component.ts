@@ -1,5 +1,3 @@
-import { createReadStream } from "node:fs";
-import { Readable } from "node:stream";
 import { UsageError } from "../../errors.ts";
 import { canonicalBytes } from "../../format/canonical_json.ts";
 import { checkName } from "../../format/check_names.ts";
@@ -26,7 +24,8 @@ import {
 import { componentUrl, urlToPath } from "../../format/versioned_name.ts";
 import { verifySignatures } from "../../format/verify_signatures.ts";
 import { PublishRefusal } from "./_refusal.ts";
-import type { Upload } from "./upload_sessions.ts";
+import { COLLECT_EVERY_BYTES, type Upload } from "./upload_sessions.ts";
+import { collectingGarbageEvery, fileBody } from "../../runtime.ts";
 
 /** The index flags a publish may set (`?yanked=&standalone=&hidden=`); absent ones are kept. */
 export interface IndexFlags {
@@ -191,8 +190,13 @@ function tarballsOf(
           path,
           sha256: upload.sha256,
           length: upload.length,
-          open: () =>
-            Readable.toWeb(createReadStream(upload.file)) as unknown as ReadableStream<Uint8Array>,
+          // The copy into the mirror reads the whole tarball once more: collected as it goes,
+          // like the upload (upload_sessions.ts), or Bun's spent chunks double the server's RSS.
+          open: () => {
+            const body = fileBody(upload.file, 0, upload.length - 1);
+            const bytes = body instanceof Blob ? body.stream() : body;
+            return bytes.pipeThrough(collectingGarbageEvery(COLLECT_EVERY_BYTES));
+          },
         });
         continue;
       }
