@@ -1,3 +1,5 @@
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
 import { UsageError } from "../../errors.ts";
 import { canonicalBytes } from "../../format/canonical_json.ts";
 import { checkName } from "../../format/check_names.ts";
@@ -25,7 +27,7 @@ import { componentUrl, urlToPath } from "../../format/versioned_name.ts";
 import { verifySignatures } from "../../format/verify_signatures.ts";
 import { PublishRefusal } from "./_refusal.ts";
 import { COLLECT_EVERY_BYTES, type Upload } from "./upload_sessions.ts";
-import { collectingGarbageEvery, fileBody } from "../../runtime.ts";
+import { collectingGarbageEvery } from "../../runtime.ts";
 
 /** The index flags a publish may set (`?yanked=&standalone=&hidden=`); absent ones are kept. */
 export interface IndexFlags {
@@ -192,11 +194,10 @@ function tarballsOf(
           length: upload.length,
           // The copy into the mirror reads the whole tarball once more: collected as it goes,
           // like the upload (upload_sessions.ts), or Bun's spent chunks double the server's RSS.
-          open: () => {
-            const body = fileBody(upload.file, 0, upload.length - 1);
-            const bytes = body instanceof Blob ? body.stream() : body;
-            return bytes.pipeThrough(collectingGarbageEvery(COLLECT_EVERY_BYTES));
-          },
+          open: () =>
+            (Readable.toWeb(createReadStream(upload.file)) as unknown as ReadableStream<
+              Uint8Array
+            >).pipeThrough(collectingGarbageEvery(COLLECT_EVERY_BYTES)),
         });
         continue;
       }

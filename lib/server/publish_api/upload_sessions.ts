@@ -66,6 +66,8 @@ export class UploadSessions {
   readonly #openFile: (path: string) => Writable;
   readonly #sessions = new Map<string, Upload | "receiving">();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Removals of ended sessions' files still under way (close() waits for them). */
+  readonly #removals = new Set<Promise<void>>();
 
   constructor(dir: string, options: UploadSessionsOptions) {
     this.#dir = dir;
@@ -141,7 +143,9 @@ export class UploadSessions {
     const upload = this.#sessions.get(sid);
     if (upload === undefined || upload === "receiving") return;
     this.#sessions.delete(sid);
-    rm(upload.file, { force: true }).catch(() => {});
+    const removal = rm(upload.file, { force: true }).catch(() => {});
+    this.#removals.add(removal);
+    removal.then(() => this.#removals.delete(removal));
   }
 
   /** Ends every session (server shutdown). */
@@ -150,7 +154,7 @@ export class UploadSessions {
     this.#timers.clear();
     const files = [...this.#sessions.values()].flatMap((u) => u === "receiving" ? [] : [u.file]);
     this.#sessions.clear();
-    await Promise.all(files.map((file) => rm(file, { force: true })));
+    await Promise.all([...files.map((file) => rm(file, { force: true })), ...this.#removals]);
   }
 
   #tooLarge(): PublishRefusal {
@@ -175,13 +179,18 @@ export class UploadSessions {
       let saving:
         | Promise<{ filename: string; length: number; sha256: string; sha512: string }>
         | undefined;
+      let fileStream: Readable | undefined;
       let failed = false;
       const fail = (error: unknown) => {
         if (failed) return;
         failed = true;
         reader.cancel().catch(() => {});
         parser.destroy();
-        reject(error);
+        // The file may still be opening: settle its pipeline first, so the caller's removal of
+        // the file comes after it exists, never before (a refused upload left a file behind).
+        fileStream?.destroy();
+        const settled = saving ? saving.then(() => {}, () => {}) : Promise.resolve();
+        settled.then(() => reject(error));
       };
       parser.on("file", (name, stream, info) => {
         if (name !== "file" || saving) {
@@ -199,6 +208,7 @@ export class UploadSessions {
           );
           return;
         }
+        fileStream = stream;
         saving = this.#save(stream, file).then((digest) => {
           if ((stream as { truncated?: boolean }).truncated) throw this.#tooLarge();
           return { filename, ...digest };
