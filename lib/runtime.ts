@@ -24,6 +24,7 @@ interface BunGlobal {
   version: string;
   file(path: string): BunFile;
   serve(options: Record<string, unknown>): BunServer;
+  gc(force: boolean): void;
 }
 interface DenoServer {
   addr: { hostname: string; port: number };
@@ -95,13 +96,47 @@ export type FetchHandler = (
   info: { remoteAddress: string },
 ) => Response | Promise<Response>;
 
+/**
+ * Collects garbage now where the runtime lets a program ask (Bun); a no-op elsewhere. A long
+ * request body arrives on Bun as one fresh 64 KiB buffer per read, and Bun's collector lets tens
+ * of MiB of spent ones pile up before it runs: a caller that streams gigabytes calls this every
+ * few MiB to keep its footprint near what it actually holds (issue 14: an upload's RSS).
+ */
+export function collectGarbage(): void {
+  runtimeGlobals.Bun?.gc(true);
+}
+
+/**
+ * A pass-through stream that calls {@linkcode collectGarbage} every `everyBytes` bytes: for the
+ * long streams (uploads, their copy into the mirror) whose spent chunks Bun lets pile up.
+ */
+export function collectingGarbageEvery(
+  everyBytes: number,
+): TransformStream<Uint8Array, Uint8Array> {
+  let since = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      since += chunk.length;
+      if (since >= everyBytes) {
+        since = 0;
+        collectGarbage();
+      }
+      controller.enqueue(chunk);
+    },
+  });
+}
+
 /** Options for {@linkcode serveHttp}. */
 export interface ServeHttpOptions {
   hostname: string;
   /** 0 picks a free port. */
   port: number;
-  /** PEM text of the certificate chain and private key, for HTTPS. */
-  tls?: { cert: string; key: string };
+  /**
+   * PEM text of the certificate chain and private key, for HTTPS; with `clientCa`, every
+   * connection must present a client certificate signed by it (refused in the TLS handshake).
+   * Only Bun can: Deno.serve has no option to request a client certificate.
+   */
+  tls?: { cert: string; key: string; clientCa?: string };
   /** Largest request body accepted (Bun's default is 128 MiB; uploads need more). */
   maxRequestBodyBytes?: number;
 }
@@ -182,7 +217,7 @@ function serveWithBun(
     // Slow LAN clients pulling a large tarball must not be cut off between writes.
     idleTimeout: 240,
     development: false,
-    ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
+    ...(options.tls ? { tls: bunTls(options.tls) } : {}),
     ...(options.maxRequestBodyBytes ? { maxRequestBodySize: options.maxRequestBodyBytes } : {}),
     // The client address is looked up only if the handler asks (the access log does): Bun
     // answers it with a getpeername(2) per call, the one system call of a request answered
@@ -204,6 +239,17 @@ function serveWithBun(
   };
 }
 
+/**
+ * Bun.serve's TLS options. A client CA makes the whole listener mutual: Bun checks the client's
+ * certificate in the handshake but does not show a request which certificate (if any) came with
+ * it (oven-sh/bun#14097), so a per-path policy (writes need one, reads do not) cannot be had.
+ */
+function bunTls(tls: NonNullable<ServeHttpOptions["tls"]>): Record<string, unknown> {
+  const base = { cert: tls.cert, key: tls.key };
+  if (tls.clientCa === undefined) return base;
+  return { ...base, ca: tls.clientCa, requestCert: true, rejectUnauthorized: true };
+}
+
 /** The client address of one request, looked up on first use (a prototype getter: no closure). */
 class BunClientInfo {
   #server: BunServer;
@@ -223,6 +269,13 @@ async function serveWithDeno(
   options: ServeHttpOptions,
   scheme: string,
 ): Promise<RunningServer> {
+  if (options.tls?.clientCa !== undefined) {
+    // Deno.serve's TLS options are a certificate and key only (no CA, no client-certificate
+    // request: denoland/deno#26825); silently serving without the check would be worse.
+    throw new Error(
+      "requiring client certificates needs the Bun runtime (the ferry binary): Deno.serve cannot request them",
+    );
+  }
   let resolveListening: () => void = () => {};
   const listening = new Promise<void>((resolve) => (resolveListening = resolve));
   const server = deno.serve({

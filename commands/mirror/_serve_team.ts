@@ -47,6 +47,12 @@ export const TEAM_SERVE_FLAGS: Record<string, FlagSpec> = {
     valueName: "FILE",
     description: "With --publish: publishers must send this bearer token",
   },
+  "client-ca": {
+    type: "string",
+    valueName: "FILE",
+    description:
+      "With --tls-cert: clients must present a certificate signed by this CA (reads too; Bun only)",
+  },
   upstream: {
     type: "string",
     valueName: "URL",

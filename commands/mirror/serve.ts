@@ -7,6 +7,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
 import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
+import { loadClientCa } from "../../lib/server/load_client_ca.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
 import { watchDirectory } from "../../lib/server/watch_directory.ts";
@@ -49,6 +50,11 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
     const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
+    const clientCaPath = stringFlag(flags, "client-ca");
+    if (clientCaPath !== undefined && !tls) {
+      throw new UsageError("Cannot use --client-ca without --tls-cert and --tls-key");
+    }
+    const clientCa = clientCaPath === undefined ? undefined : await loadClientCa(clientCaPath);
     let dir = args[0];
     if (dir === undefined) {
       const demo = await ensureDemoMirror(nodePath.join(ferryHome(env), "demo-mirror"));
@@ -86,7 +92,7 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
-        ...(tls ? { tls } : {}),
+        ...(tls ? { tls: { ...tls, ...(clientCa !== undefined ? { clientCa } : {}) } } : {}),
         ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
       });
     } catch (error) {

@@ -5,7 +5,12 @@
  * stream (a repeated random 1 MiB block), hashed in one pass and uploaded in a second, so the
  * publisher holds no more than a block either.
  *
- *   deno run -A scripts/bench/publish_upload_rss.ts [SIZE_MB=2048] [deno|bun]
+ *   deno run -A scripts/bench/publish_upload_rss.ts [SIZE_MB=2048] [deno|bun|PATH_TO_FERRY]
+ *
+ * A path (e.g. the compiled binary from FERRY_OUT=/tmp/ferry scripts/build_binary.sh) is run as
+ * the server itself: that is the figure that matters, the one users run. BENCH_TRACE=1 prints
+ * each RSS sample (seconds since the upload began, MiB) to stderr: upload, then the copy into
+ * the mirror at the end.
  *
  * @module
  */
@@ -51,11 +56,14 @@ await initRepository(new LocalStorage(mirror), { now });
 const { key } = await generateSigningKey();
 await grantOwner(new LocalStorage(mirror), { id: "bench", key: key.publicInfo }, { now });
 const port = 20000 + Math.floor(Math.random() * 20000);
-const bin = nodePath.join(repo, "node_modules", ".bin", runtime);
-const args = runtime === "bun" ? ["run"] : ["run", "-A"];
+const compiled = runtime.includes("/");
+const bin = compiled ? runtime : nodePath.join(repo, "node_modules", ".bin", runtime);
+const args = compiled ? [] : [
+  ...(runtime === "bun" ? ["run"] : ["run", "-A"]),
+  nodePath.join(repo, "main.ts"),
+];
 const server = spawn(bin, [
   ...args,
-  nodePath.join(repo, "main.ts"),
   "mirror",
   "serve",
   mirror,
@@ -87,7 +95,14 @@ try {
   }
   let peakSample = 0;
   const sampler = setInterval(() => {
-    rssOf(server.pid!).then((m) => (peakSample = Math.max(peakSample, m.rss)), () => {});
+    rssOf(server.pid!).then((m) => {
+      peakSample = Math.max(peakSample, m.rss);
+      if (process.env.BENCH_TRACE) {
+        process.stderr.write(
+          `${((performance.now() - started) / 1000).toFixed(1)}s ${(m.rss / 1048576).toFixed(0)}\n`,
+        );
+      }
+    }, () => {});
   }, 100);
   const started = performance.now();
   await publishToHttpMirror(`http://127.0.0.1:${port}`, {

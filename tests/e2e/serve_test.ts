@@ -10,7 +10,15 @@ import * as fs from "node:fs/promises";
 import { createServer } from "node:net";
 import * as nodePath from "node:path";
 import { after, test } from "node:test";
-import { freePort, makeTempDir, runFerry, type RunningFerry, startFerry } from "./_cli.ts";
+import { makeClientCaCertificates } from "../_client_ca_certificates.ts";
+import {
+  freePort,
+  makeTempDir,
+  runFerry,
+  type RunningFerry,
+  startFerry,
+  usingBinary,
+} from "./_cli.ts";
 
 const E2E_TIMEOUT = { timeout: 180_000 };
 const SECRET = "PRIVATE KEY MATERIAL";
@@ -472,6 +480,94 @@ test(
         assert.equal(result.code, 2, `${certArg} ${keyArg}: ${result.stderr}`);
         assertOneClearLine(result, pattern);
       }
+    } finally {
+      await temp.remove();
+    }
+  },
+);
+
+// --- mTLS (--client-ca) ------------------------------------------------------------------------
+
+test(
+  "ferry mirror serve --client-ca: a client without a CA-signed certificate is not served",
+  E2E_TIMEOUT,
+  async () => {
+    const temp = await makeTempDir("ferry-e2e-client-ca");
+    try {
+      const file = makeClientCaCertificates(temp.dir);
+      const mirror = nodePath.join(temp.dir, "mirror");
+      await fs.mkdir(mirror);
+      await fs.writeFile(nodePath.join(mirror, "root.json"), "{}");
+      const port = await freePort();
+      const args = [
+        "mirror",
+        "serve",
+        mirror,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--publish",
+        "--tls-cert",
+        file("server.pem"),
+        "--tls-key",
+        file("server.key"),
+        "--client-ca",
+        file("ca.pem"),
+      ];
+      if (!usingBinary()) {
+        // From source the server runs on Deno, whose Deno.serve cannot ask for a certificate.
+        const refused = await runFerry(args);
+        assert.notEqual(refused.code, 0, refused.stderr);
+        assertOneClearLine(refused, /client certificates needs the Bun runtime/);
+        return;
+      }
+      const server = await startFerry(args, { readyPattern: READY });
+      try {
+        const url = `https://127.0.0.1:${port}`;
+        const withCert = [
+          "--cacert",
+          file("ca.pem"),
+          "--cert",
+          file("client.pem"),
+          "--key",
+          file("client.key"),
+        ];
+        const read = await curl([...withCert, `${url}/root.json`]);
+        assert.equal(read.code, 0, read.stderr);
+        assert.equal(read.stdout.toString(), "{}");
+        const write = await curl([...withCert, "-X", "POST", `${url}/api/v1/rotate`, "-d", "{}"]);
+        assert.equal(write.code, 0, write.stderr);
+        assert.match(write.stdout.toString(), /"status"/); // reached the API (a TiUP-style refusal)
+        const anonymousRead = await curl(["--cacert", file("ca.pem"), `${url}/root.json`]);
+        assert.notEqual(anonymousRead.code, 0, "a read without a client certificate was served");
+        const anonymousWrite = await curl([
+          "--cacert",
+          file("ca.pem"),
+          "-X",
+          "POST",
+          `${url}/api/v1/rotate`,
+          "-d",
+          "{}",
+        ]);
+        assert.notEqual(anonymousWrite.code, 0, "a write without a client certificate was served");
+      } finally {
+        assert.equal((await server.stop()).code, 0);
+      }
+    } finally {
+      await temp.remove();
+    }
+  },
+);
+
+test(
+  "ferry mirror serve: --client-ca without --tls-cert is refused (exit 2)",
+  E2E_TIMEOUT,
+  async () => {
+    const temp = await makeTempDir("ferry-e2e-client-ca-alone");
+    try {
+      const file = makeClientCaCertificates(temp.dir);
+      const result = await runFerry(["mirror", "serve", temp.dir, "--client-ca", file("ca.pem")]);
+      assert.equal(result.code, 2);
+      assertOneClearLine(result, /--client-ca without --tls-cert/);
     } finally {
       await temp.remove();
     }

@@ -26,7 +26,8 @@ import {
 import { componentUrl, urlToPath } from "../../format/versioned_name.ts";
 import { verifySignatures } from "../../format/verify_signatures.ts";
 import { PublishRefusal } from "./_refusal.ts";
-import type { Upload } from "./upload_sessions.ts";
+import { COLLECT_EVERY_BYTES, type Upload } from "./upload_sessions.ts";
+import { collectingGarbageEvery } from "../../runtime.ts";
 
 /** The index flags a publish may set (`?yanked=&standalone=&hidden=`); absent ones are kept. */
 export interface IndexFlags {
@@ -191,8 +192,12 @@ function tarballsOf(
           path,
           sha256: upload.sha256,
           length: upload.length,
+          // The copy into the mirror reads the whole tarball once more: collected as it goes,
+          // like the upload (upload_sessions.ts), or Bun's spent chunks double the server's RSS.
           open: () =>
-            Readable.toWeb(createReadStream(upload.file)) as unknown as ReadableStream<Uint8Array>,
+            (Readable.toWeb(createReadStream(upload.file)) as unknown as ReadableStream<
+              Uint8Array
+            >).pipeThrough(collectingGarbageEvery(COLLECT_EVERY_BYTES)),
         });
         continue;
       }

@@ -36,10 +36,13 @@ const NOW = day(1);
 const LIMIT = 64 * 1024;
 
 let uploads: { dir: string; remove(): Promise<void> };
+/** Every rig's sessions: closed (their file removals awaited) before the directory goes. */
+const allSessions: UploadSessions[] = [];
 before(async () => {
   uploads = await tempDir("ferry-uploads");
 });
 after(async () => {
+  await Promise.all(allSessions.map((sessions) => sessions.close()));
   await uploads.remove();
 });
 
@@ -58,6 +61,7 @@ async function rig(options: { token?: string } = {}): Promise<Rig> {
   await grantOwner(storage, { id: "bob", name: "Bob", key: keys.bob.publicInfo }, { now: NOW });
   const clock = { ms: NOW.getTime() };
   const sessions = new UploadSessions(uploads.dir, { maxBytes: LIMIT, clock: () => clock.ms });
+  allSessions.push(sessions);
   const app = createPublishApi(storage, {
     sessions,
     now: () => new Date(clock.ms),
