@@ -1,11 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { parseNowFlag, readRootFlag } from "../_verify_flags.ts";
 import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
-import { UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
 import { verifyBundle } from "../../lib/image/verify_bundle.ts";
-import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const imageVerifyCommand = defineCommand({
@@ -43,31 +40,13 @@ Examples:
   positionals: { min: 1, max: 1, names: "DIR" },
   async run({ args, options, out, signal }) {
     const dir = args[0]!;
-    const nowText = options.now;
-    let now: Date | undefined;
-    if (nowText !== undefined) {
-      try {
-        now = parseRfc3339(nowText);
-      } catch {
-        throw new UsageError(
-          `Cannot use --now "${nowText}": expected RFC 3339 like 2026-01-01T00:00:00Z`,
-        );
-      }
-    }
-    const rootFile = options.root;
-    const root = rootFile === undefined ? undefined : await readFile(rootFile).catch((error) => {
-      throw new UsageError(`Cannot read --root "${rootFile}": ${error.code ?? error.message}`);
-    });
-    if (root && root.length > MAX_ROOT_BYTES) {
-      throw new UsageError(
-        `Cannot use --root "${rootFile}": it is larger than ${MAX_ROOT_BYTES} bytes`,
-      );
-    }
+    const now = parseNowFlag(options.now);
+    const root = await readRootFlag(options.root);
     const json = options.json;
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying blobs");
     const report = await verifyBundle(new LocalStorage(dir), {
       ...(now ? { now } : {}),
-      ...(root ? { root: new Uint8Array(root) } : {}),
+      ...(root ? { root } : {}),
       jobs: parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 4,
       onProgress: (event) => progress.update(event),
       signal,

@@ -1,10 +1,7 @@
-import { readFile } from "node:fs/promises";
+import { parseNowFlag, readRootFlag } from "../_verify_flags.ts";
 import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
-import { UsageError } from "../../lib/errors.ts";
-import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
-import { parseRfc3339 } from "../../lib/format/rfc3339.ts";
 import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { openStorage } from "../../lib/storage/open_storage.ts";
 
@@ -44,18 +41,8 @@ Examples:
   async run({ args, options, out, signal }) {
     const location = args[0]!;
     const rootFile = options.root;
-    const root = rootFile === undefined ? undefined : await readRoot(rootFile);
-    const nowText = options.now;
-    let now: Date | undefined;
-    if (nowText !== undefined) {
-      try {
-        now = parseRfc3339(nowText);
-      } catch {
-        throw new UsageError(
-          `Cannot use --now "${nowText}": expected RFC 3339 like 2026-01-01T00:00:00Z`,
-        );
-      }
-    }
+    const root = await readRootFlag(rootFile);
+    const now = parseNowFlag(options.now);
     const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 4;
     const json = options.json;
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying tarballs");
@@ -99,16 +86,6 @@ Examples:
     return report.ok ? ExitCode.ok : ExitCode.verification;
   },
 });
-
-async function readRoot(path: string): Promise<Uint8Array> {
-  const bytes = await readFile(path).catch((error) => {
-    throw new UsageError(`Cannot read --root "${path}": ${error.code ?? error.message}`);
-  });
-  if (bytes.length > MAX_ROOT_BYTES) {
-    throw new UsageError(`Cannot use --root "${path}": it is larger than ${MAX_ROOT_BYTES} bytes`);
-  }
-  return new Uint8Array(bytes);
-}
 
 function formatBytes(bytes: number): string {
   if (bytes < 1e3) return `${bytes} B`;

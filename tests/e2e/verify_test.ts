@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
+import { MAX_ROOT_BYTES } from "../../lib/format/repo_defaults.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { takeTestKeys } from "../_keys.ts";
 import { assignKeys, MirrorSimulator } from "../_simulator.ts";
@@ -45,5 +46,27 @@ describe("ferry mirror verify", () => {
     const result = await runFerry(["mirror", "verify", dir, "--now", "tomorrow"]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /Cannot use --now "tomorrow"/);
+  });
+
+  it("ferry image verify refuses a bad --now, a missing --root and an oversized one (exit 2)", async () => {
+    const badNow = await runFerry(["image", "verify", dir, "--now", "tomorrow"]);
+    assert.equal(badNow.code, 2);
+    assert.match(badNow.stderr, /Cannot use --now "tomorrow"/);
+    const missing = nodePath.join(dir, "no-such-root.json");
+    const noRoot = await runFerry(["image", "verify", dir, "--root", missing]);
+    assert.equal(noRoot.code, 2);
+    assert.match(noRoot.stderr, /Cannot read --root .*ENOENT/);
+    const elsewhere = await mkdtemp(nodePath.join(tmpdir(), "ferry-verify-root-"));
+    const big = nodePath.join(elsewhere, "root.json");
+    await writeFile(big, new Uint8Array(MAX_ROOT_BYTES + 1));
+    try {
+      for (const verb of ["mirror", "image"]) {
+        const tooLarge = await runFerry([verb, "verify", dir, "--root", big]);
+        assert.equal(tooLarge.code, 2, verb);
+        assert.match(tooLarge.stderr, /Cannot use --root .*is larger than/, verb);
+      }
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });
