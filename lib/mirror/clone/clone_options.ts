@@ -7,7 +7,7 @@
 import type { ProgressEvent } from "../../progress_events.ts";
 import type { SigningKey } from "../../format/key_info.ts";
 import type { Storage } from "../../storage/storage.ts";
-import type { FileFailure } from "./download_files.ts";
+import type { DownloadReport } from "./download_files.ts";
 
 /** TiUP's clone signs everything for 50 years (clone_mirror.go); an offline mirror must not go stale. */
 export const CLONE_EXPIRY_DAYS = 50 * 365;
@@ -89,23 +89,14 @@ export interface ClonedComponent {
   changed: boolean;
 }
 
-/** What `cloneMirror()` (clone_mirror.ts) did. */
-export interface CloneReport {
+/**
+ * What `cloneMirror()` (clone_mirror.ts) did: the transfers' report (files fetched, already
+ * there, missing at the source, conflicting, failed with their errors, bytes), and the rest.
+ */
+export interface CloneReport extends DownloadReport {
   /** The target had no mirror before this run. */
   created: boolean;
   components: ClonedComponent[];
-  downloaded: string[];
-  skipped: string[];
-  /** Files the source's manifests list but the source does not have (404). */
-  missing: string[];
-  /** Target files with other content than the source's, left alone (use `overwrite`). */
-  conflicts: string[];
-  /**
-   * Files that failed verification or transfer, with the error itself (a VerificationError, a
-   * DownloadError…): the caller's exit code depends on which.
-   */
-  failed: FileFailure[];
-  bytes: number;
   /** Whether manifests were written (false for a refresh that found nothing new). */
   changed: boolean;
   timestampVersion: number;
