@@ -8,11 +8,11 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { type RawEntry, rawTarGz } from "../archive/_raw_tar.ts";
-import { assignKeys, MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
+import { assignKeys, MirrorSimulator, type SimulatorKeys, T0 } from "../_simulator.ts";
 import { takeTestKeys } from "../_keys.ts";
 
 /** The clock every client test runs at; the simulator's manifests are fresh at this time. */
-export const NOW = new Date("2030-01-01T00:00:00Z");
+export const NOW = T0;
 export const now = (): Date => NOW;
 /** The platform tests install for (not the host's, so results do not depend on the machine). */
 export const LINUX_AMD64 = { os: "linux", arch: "amd64" };

@@ -12,7 +12,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { makeSourceMirror, type SourceMirror } from "../mirror/clone/_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror } from "../_simulator.ts";
 import { ferryCommand, makeTempDir, REPO_ROOT, runFerry, type RunningFerry } from "./_cli.ts";
 import { seededRandom, selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
 

@@ -19,7 +19,7 @@ import { JOURNAL_PATH } from "../../lib/writer/commit_journal.ts";
 import { loadComponentManifest } from "../../lib/trust/load_component_manifest.ts";
 import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
-import { makeTarball } from "../mirror/clone/_source_mirror.ts";
+import { makeTarball } from "../_simulator.ts";
 import { makeTempDir, runFerryExpecting, startFerry } from "./_cli.ts";
 
 const TIMEOUT = { timeout: 240_000 };

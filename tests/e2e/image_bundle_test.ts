@@ -14,7 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, test } from "node:test";
-import { makeTarball } from "../mirror/clone/_source_mirror.ts";
+import { makeTarball } from "../_simulator.ts";
 import {
   ferryCommand,
   freePort,

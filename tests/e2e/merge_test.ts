@@ -12,11 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
 import { generateSigningKey } from "../../lib/format/generate_key.ts";
 import { privateKeyFileText } from "../../lib/format/private_key_file.ts";
-import {
-  makeSourceMirror,
-  makeTarball,
-  type SourceMirror,
-} from "../mirror/clone/_source_mirror.ts";
+import { makeSourceMirror, makeTarball, type SourceMirror } from "../_simulator.ts";
 import { makeTempDir, runFerry, type RunningFerry } from "./_cli.ts";
 import { selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
 

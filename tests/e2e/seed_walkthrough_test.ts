@@ -18,7 +18,7 @@ import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { hostPlatform } from "../../lib/client/host_platform.ts";
-import { makeSourceMirror, type SourceMirror } from "../mirror/clone/_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror } from "../_simulator.ts";
 import { type FerryResult, makeTempDir, runFerryExpecting, type RunningFerry } from "./_cli.ts";
 import { selfBinaryArgs, serveMirror, verifyMirrorDir } from "./_clone_fixtures.ts";
 import { HELLO_C, HOST as HOST_PACKAGE } from "./_walkthrough.ts";

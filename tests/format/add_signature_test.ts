@@ -4,7 +4,7 @@ import { UsageError } from "../../lib/errors.ts";
 import { addSignature } from "../../lib/format/add_signature.ts";
 import { canonicalBytes, canonicalJson } from "../../lib/format/canonical_json.ts";
 import { verifySignatures } from "../../lib/format/verify_signatures.ts";
-import { testKeys } from "../writer/_writer_fixture.ts";
+import { testKeys } from "../_simulator.ts";
 
 const signed = {
   _type: "root",

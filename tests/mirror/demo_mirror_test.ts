@@ -7,7 +7,7 @@ import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readBytes } from "../../lib/storage/read_bytes.ts";
-import { clientRefresh, tempDir } from "../writer/_writer_fixture.ts";
+import { clientRefresh, tempDir } from "../_simulator.ts";
 
 const now = new Date("2026-03-01T00:00:00Z");
 

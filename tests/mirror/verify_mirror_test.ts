@@ -4,10 +4,8 @@ import type { ProgressEvent } from "../../lib/progress_events.ts";
 import { verifyMirror } from "../../lib/mirror/verify_mirror.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { fixture, FIXTURE_NOW } from "../_fixtures.ts";
-import { assignKeys, MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
+import { assignKeys, MirrorSimulator, type SimulatorKeys, T0 } from "../_simulator.ts";
 import { takeTestKeys } from "../_keys.ts";
-
-const NOW = new Date("2030-01-01T00:00:00Z");
 
 describe("verifyMirror()", () => {
   let keys: SimulatorKeys;
@@ -16,7 +14,7 @@ describe("verifyMirror()", () => {
   });
 
   async function mirror() {
-    const sim = await MirrorSimulator.create(keys, { now: NOW });
+    const sim = await MirrorSimulator.create(keys, { now: T0 });
     for (const name of ["tidb", "pd", "tikv"]) {
       await sim.publish(name, "v1.0.0", { commit: false });
       await sim.publish(name, "v1.1.0", { platform: "linux/arm64", commit: false });
@@ -28,7 +26,7 @@ describe("verifyMirror()", () => {
   it("finds nothing wrong with a clean mirror and counts what it checked", async () => {
     const sim = await mirror();
     const events: ProgressEvent[] = [];
-    const report = await verifyMirror(sim.storage, { now: NOW, onProgress: (e) => events.push(e) });
+    const report = await verifyMirror(sim.storage, { now: T0, onProgress: (e) => events.push(e) });
     assert.deepEqual(report.problems, []);
     assert.equal(report.ok, true);
     assert.deepEqual(report.counts, {
@@ -54,9 +52,9 @@ describe("verifyMirror()", () => {
     await sim.storage.write(tikv, new Uint8Array([...(await sim.file(tikv)), 1, 2, 3]));
     sim.components.get("tidb")!.version++;
     await sim.writeComponent("tidb", [keys.index]);
-    sim.snapshot.expires = "2029-12-31T00:00:00Z";
+    sim.snapshot.expires = sim.expiry(-1);
     await sim.commit();
-    const report = await verifyMirror(sim.storage, { now: NOW });
+    const report = await verifyMirror(sim.storage, { now: T0 });
     const found = report.problems.map((p) => `${p.file} ${p.kind}`).sort();
     assert.deepEqual(found, [
       "3.tidb.json signature",
@@ -71,7 +69,7 @@ describe("verifyMirror()", () => {
     const sim = await mirror();
     const tidb = "tidb-v1.1.0-linux-arm64.tar.gz";
     await sim.storage.write(tidb, (await sim.file(tidb)).map((b) => b ^ 1));
-    const report = await verifyMirror(sim.storage, { now: NOW });
+    const report = await verifyMirror(sim.storage, { now: T0 });
     assert.deepEqual(report.problems.map((p) => [p.file, p.kind]), [[tidb, "hash"]]);
   });
 
@@ -82,7 +80,7 @@ describe("verifyMirror()", () => {
     await sim.writeComponent("pd");
     await sim.commit();
     await sim.storage.delete("pd-v1.0.0-linux-amd64.tar.gz");
-    const report = await verifyMirror(sim.storage, { now: NOW });
+    const report = await verifyMirror(sim.storage, { now: T0 });
     assert.deepEqual(report.problems, []);
     assert.equal(report.counts.tarballs, 5);
   });
@@ -91,16 +89,16 @@ describe("verifyMirror()", () => {
     const sim = await mirror();
     await sim.storage.write("1.root.json", await sim.file("root.json"));
     await sim.storage.delete("root.json");
-    const report = await verifyMirror(sim.storage, { now: NOW });
+    const report = await verifyMirror(sim.storage, { now: T0 });
     assert.deepEqual(report.problems.map((p) => [p.file, p.kind]), [["root.json", "missing"]]);
     assert.equal(report.counts.tarballs, 6);
   });
 
   it("uses the given root, so a re-keyed mirror fails against the old one (TiUP #2018)", async () => {
     const sim = await mirror();
-    const other = await MirrorSimulator.create(assignKeys(takeTestKeys(6)), { now: NOW });
+    const other = await MirrorSimulator.create(assignKeys(takeTestKeys(6)), { now: T0 });
     const report = await verifyMirror(sim.storage, {
-      now: NOW,
+      now: T0,
       root: await other.file("root.json"),
     });
     assert.deepEqual(report.problems.map((p) => [p.file, p.kind]), [[

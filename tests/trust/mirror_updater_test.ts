@@ -25,11 +25,9 @@ import type {
   StorageReader,
   StoredObject,
 } from "../../lib/storage/storage.ts";
-import { assignKeys, keyMap, MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
+import { assignKeys, keyMap, MirrorSimulator, type SimulatorKeys, T0 } from "../_simulator.ts";
 import { takeTestKeys } from "../_keys.ts";
-
-const NOW = new Date("2030-01-01T00:00:00Z");
-const now = () => NOW;
+const now = () => T0;
 
 /** A mirror seen through a recording lens, optionally failing some paths the way a server might. */
 class RecordingReader implements StorageReader {
@@ -64,7 +62,7 @@ describe("MirrorUpdater", () => {
   });
 
   async function mirror() {
-    const sim = await MirrorSimulator.create(keys, { now: NOW });
+    const sim = await MirrorSimulator.create(keys, { now: T0 });
     await sim.publish("tidb", "v1.0.0");
     await sim.publish("pd", "v1.0.0");
     return sim;
@@ -169,19 +167,19 @@ describe("MirrorUpdater", () => {
 
   it("rejects a freeze attack (expired timestamp)", async () => {
     const sim = await mirror();
-    sim.timestamp.expires = "2029-12-31T00:00:00Z";
+    sim.timestamp.expires = sim.expiry(-1);
     await sim.writeTimestamp();
     await assert.rejects(
       (await updater(sim)).refresh(),
       (error) =>
         error instanceof ExpiredError &&
-        error.message.startsWith('"timestamp.json" expired on 2029-12-31'),
+        error.message.startsWith('"timestamp.json" expired on 2025-12-31'),
     );
   });
 
   it("rejects an expired snapshot", async () => {
     const sim = await mirror();
-    sim.snapshot.expires = "2029-12-31T00:00:00Z";
+    sim.snapshot.expires = sim.expiry(-1);
     await sim.commit();
     await assert.rejects(
       (await updater(sim)).refresh(),

@@ -16,9 +16,7 @@ import { MirrorUpdater } from "../../lib/trust/mirror_updater.ts";
 import { TrustedMetadataSet } from "../../lib/trust/trusted_set.ts";
 import { updateRepository } from "../../lib/writer/update_repository.ts";
 import { takeTestKeys } from "../_keys.ts";
-import { assignKeys, keyMap, MirrorSimulator, type SimulatorKeys } from "../_simulator.ts";
-
-const NOW = new Date("2030-01-01T00:00:00Z");
+import { assignKeys, keyMap, MirrorSimulator, type SimulatorKeys, T0 } from "../_simulator.ts";
 
 /** A hostile 2.root.json, announced by a snapshot and timestamp the old keys still sign. */
 type HostileChain = (sim: MirrorSimulator, spare: SigningKey[]) => Promise<void>;
@@ -34,7 +32,7 @@ const CHAINS: Array<[string, HostileChain, new (...args: never[]) => Error]> = [
     async (sim) => {
       sim.root = structuredClone(sim.root);
       sim.root.version = 2;
-      sim.root.expires = "2030-02-01T00:00:00Z";
+      sim.root.expires = sim.expiry(31);
       await sim.writeRoot();
     },
     RollbackError,
@@ -76,7 +74,7 @@ describe("one verifier: updater, mirror verify and writer", () => {
 
   for (const [what, makeChain, ErrorClass] of CHAINS) {
     it(`all three refuse ${what} with one error from one step`, async () => {
-      const sim = await MirrorSimulator.create(keys, { now: NOW });
+      const sim = await MirrorSimulator.create(keys, { now: T0 });
       await sim.publish("tidb", "v1.0.0");
       await makeChain(sim, spare);
       await sim.commit();
@@ -84,14 +82,14 @@ describe("one verifier: updater, mirror verify and writer", () => {
 
       const updater = new MirrorUpdater(sim.storage, {
         trustedRoot: await sim.file("root.json"),
-        now: () => NOW,
+        now: () => T0,
       });
       const client = await updater.refresh().then(() => undefined, (error: Error) => error);
-      const report = await verifyMirror(sim.storage, { now: NOW });
+      const report = await verifyMirror(sim.storage, { now: T0 });
       const writer = await updateRepository(sim.storage, () => {
         throw new Error("the writer planned a change on a mirror it should refuse");
-      }, { now: NOW }).then(() => undefined, (error: Error) => error);
-      const loaded = await loadRepositoryState(sim.storage, { now: NOW })
+      }, { now: T0 }).then(() => undefined, (error: Error) => error);
+      const loaded = await loadRepositoryState(sim.storage, { now: T0 })
         .then(() => undefined, (error: Error) => error);
 
       assert.ok(client instanceof ErrorClass, `updater: ${client}`);
@@ -109,19 +107,19 @@ describe("one verifier: updater, mirror verify and writer", () => {
   }
 
   it("all three accept the same chain when it is sound (double-signed 2.root.json)", async () => {
-    const sim = await MirrorSimulator.create(keys, { now: NOW });
+    const sim = await MirrorSimulator.create(keys, { now: T0 });
     await sim.publish("tidb", "v1.0.0");
     await sim.rotateRoot(spare.slice(0, 2));
     await sim.commit();
     const updater = new MirrorUpdater(sim.storage, {
       trustedRoot: await sim.file("root.json"),
-      now: () => NOW,
+      now: () => T0,
     });
     assert.equal((await updater.refresh()).rootVersion, 2);
-    const report = await verifyMirror(sim.storage, { now: NOW });
+    const report = await verifyMirror(sim.storage, { now: T0 });
     assert.deepEqual(report.problems, []);
     assert.equal(report.versions.root, 2);
-    const state = await loadRepositoryState(sim.storage, { now: NOW });
+    const state = await loadRepositoryState(sim.storage, { now: T0 });
     assert.equal(state.root.path, "2.root.json");
     assert.deepEqual(state.root.manifest.signed.roles.root.keys, keyMap(spare.slice(0, 2)));
   });

@@ -14,10 +14,11 @@ import {
 import { decodeManifest } from "../../lib/format/decode_manifest.ts";
 import type { PublicKeyInfo } from "../../lib/format/key_info.ts";
 import type { VersionItem } from "../../lib/format/manifest_types.ts";
+import { formatRfc3339 } from "../../lib/format/rfc3339.ts";
 import { TrustedMetadataSet } from "../../lib/trust/trusted_set.ts";
 import { verifyManifest } from "../../lib/trust/verify_manifest.ts";
 import { fixture, FIXTURE_NOW, fixtureJson, FIXTURES } from "../_fixtures.ts";
-import { assignKeys, MirrorSimulator, signFile, type SimulatorKeys } from "../_simulator.ts";
+import { assignKeys, MirrorSimulator, signFile, type SimulatorKeys, T0 } from "../_simulator.ts";
 import { takeTestKeys } from "../_keys.ts";
 
 const now = () => FIXTURE_NOW;
@@ -148,7 +149,6 @@ describe("TrustedMetadataSet with the TiUP fixtures", () => {
 });
 
 describe("TrustedMetadataSet against a simulated mirror", () => {
-  const NOW = new Date("2030-01-01T00:00:00Z");
   let keys: SimulatorKeys;
   let spare: ReturnType<typeof takeTestKeys>;
   before(() => {
@@ -158,11 +158,11 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
   });
 
   async function mirror() {
-    const sim = await MirrorSimulator.create(keys, { now: NOW });
+    const sim = await MirrorSimulator.create(keys, { now: T0 });
     await sim.publish("tidb", "v1.0.0");
     return sim;
   }
-  async function loaded(sim: MirrorSimulator, clock = NOW) {
+  async function loaded(sim: MirrorSimulator, clock = T0) {
     const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => clock });
     set.updateTimestamp(await sim.file("timestamp.json"));
     set.updateSnapshot(await sim.file("snapshot.json"));
@@ -174,7 +174,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     const sim = await mirror();
     const old = await sim.file("timestamp.json");
     await sim.publish("tidb", "v1.0.1");
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateTimestamp(await sim.file("timestamp.json"));
     assert.throws(() => set.updateTimestamp(old), RollbackError);
   });
@@ -184,7 +184,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     sim.timestamp.meta["/snapshot.json"]!.hashes.sha384 = "0".repeat(400);
     const bytes = await sim.writeTimestamp();
     assert.ok(bytes.length > 1024);
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     assert.throws(() => set.updateTimestamp(bytes), TooLargeError);
   });
 
@@ -192,15 +192,15 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     const sim = await mirror();
     sim.timestamp.meta["/index.json"] = { hashes: { sha256: "00" }, length: 1 };
     const bytes = await sim.writeTimestamp();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     assert.throws(() => set.updateTimestamp(bytes), ManifestFormatError);
   });
 
   it("rejects an expired snapshot", async () => {
     const sim = await mirror();
-    sim.snapshot.expires = "2029-12-31T23:59:59Z";
+    sim.snapshot.expires = formatRfc3339(new Date(T0.getTime() - 1000));
     await sim.commit();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateTimestamp(await sim.file("timestamp.json"));
     const snapshot = await sim.file("snapshot.json");
     assert.throws(() => set.updateSnapshot(snapshot), ExpiredError);
@@ -211,7 +211,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     const snapshot = await sim.file("snapshot.json");
     sim.timestamp.meta["/snapshot.json"]!.length = snapshot.length - 1;
     await sim.writeTimestamp();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateTimestamp(await sim.file("timestamp.json"));
     assert.throws(() => set.updateSnapshot(snapshot), LengthMismatchError);
   });
@@ -223,7 +223,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     await sim.writeIndex();
     sim.snapshot.meta["/index.json"]!.length = 100_000;
     await sim.commit();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateTimestamp(await sim.file("timestamp.json"));
     set.updateSnapshot(await sim.file("snapshot.json"));
     assert.throws(() => set.updateIndex(old), RollbackError);
@@ -272,21 +272,21 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
 
   it("rejects a root signed only by the new keys", async () => {
     const sim = await mirror();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     const bytes = await sim.rotateRoot(spare.slice(0, 2), spare.slice(0, 2));
     assert.throws(() => set.updateRoot(bytes), SignatureError);
   });
 
   it("rejects a root signed only by the old keys", async () => {
     const sim = await mirror();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     const bytes = await sim.rotateRoot(spare.slice(0, 2), keys.root);
     assert.throws(() => set.updateRoot(bytes), SignatureError);
   });
 
   it("accepts a root signed by both thresholds and then trusts only the new root keys", async () => {
     const sim = await mirror();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateRoot(await sim.rotateRoot(spare.slice(0, 2)));
     assert.equal(set.root.signed.version, 2);
     const back = await sim.rotateRoot(keys.root, keys.root);
@@ -295,7 +295,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
 
   it("rejects a root whose version is not N+1", async () => {
     const sim = await mirror();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     sim.root = structuredClone(sim.root);
     sim.root.version = 3;
     assert.throws(() => set.updateRoot(signed(sim)), VerificationError);
@@ -303,10 +303,10 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
 
   it("rejects a root that expires before the one it replaces", async () => {
     const sim = await mirror();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     sim.root = structuredClone(sim.root);
     sim.root.version = 2;
-    sim.root.expires = "2030-02-01T00:00:00Z";
+    sim.root.expires = sim.expiry(31);
     assert.throws(() => set.updateRoot(signed(sim)), RollbackError);
   });
 
@@ -316,7 +316,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     sim.root.version = 2;
     const index = sim.root.roles.index;
     index.keys = { [keys.timestamp.id]: keys.index.publicInfo };
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     assert.throws(() => set.updateRoot(signed(sim)), ManifestFormatError);
   });
 
@@ -324,7 +324,7 @@ describe("TrustedMetadataSet against a simulated mirror", () => {
     const sim = await mirror();
     await sim.writeSnapshot([keys.snapshot, keys.snapshot]);
     await sim.writeTimestamp();
-    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => NOW });
+    const set = new TrustedMetadataSet(await sim.file("root.json"), { now: () => T0 });
     set.updateTimestamp(await sim.file("timestamp.json"));
     const snapshot = await sim.file("snapshot.json");
     assert.throws(

@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { UsageError } from "../../lib/errors.ts";
 import { grantOwner } from "../../lib/writer/grant_owner.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
-import { clientRefresh, day, makeMirror, readJson, treeDigest } from "./_writer_fixture.ts";
+import { clientRefresh, day, makeMirror, readJson, treeDigest } from "../_simulator.ts";
 
 describe("grantOwner()", () => {
   it("adds the owner in a new index version with threshold 1, then snapshot and timestamp", async () => {

@@ -11,15 +11,7 @@ import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readBytes, readText } from "../../lib/storage/read_bytes.ts";
-import {
-  clientRefresh,
-  day,
-  readJson,
-  T0,
-  tempDir,
-  testKeys,
-  treeDigest,
-} from "./_writer_fixture.ts";
+import { clientRefresh, day, readJson, T0, tempDir, testKeys, treeDigest } from "../_simulator.ts";
 
 async function smallInit(storage = new MemoryStorage("mem://init")) {
   const keys = await testKeys();

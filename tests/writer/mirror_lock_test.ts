@@ -10,7 +10,7 @@ import type { Storage } from "../../lib/storage/storage.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readText } from "../../lib/storage/read_bytes.ts";
-import { tempDir } from "./_writer_fixture.ts";
+import { tempDir } from "../_simulator.ts";
 
 /** The pid of a process that has already exited. */
 function deadPid(): number {

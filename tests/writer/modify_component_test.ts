@@ -12,7 +12,7 @@ import {
   makeMirror,
   readJson,
   treeDigest,
-} from "./_writer_fixture.ts";
+} from "../_simulator.ts";
 
 async function mirrorWithHello() {
   const { storage, keys } = await makeMirror();

@@ -23,7 +23,7 @@ import {
   readJson,
   tarball,
   treeDigest,
-} from "./_writer_fixture.ts";
+} from "../_simulator.ts";
 
 /** A tarball source that says what it holds, as tarballFromFile() does. */
 function withEntries<T extends object>(source: T, kinds: Record<string, string>) {

@@ -15,7 +15,7 @@ import {
   T0,
   testKeys,
   treeDigest,
-} from "./_writer_fixture.ts";
+} from "../_simulator.ts";
 
 describe("renewComponent()", () => {
   it("renews an already-expired repository so clients accept it again (TiUP #1871)", async () => {

@@ -6,7 +6,7 @@ import { loadRepositoryState } from "../../lib/trust/load_verified_state.ts";
 import { privateKeyFileText } from "../../lib/format/private_key_file.ts";
 import { roleSigners } from "../../lib/writer/role_signers.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
-import { makeMirror } from "./_writer_fixture.ts";
+import { makeMirror } from "../_simulator.ts";
 
 describe("loadRepoKeys()", () => {
   it("maps keys to roles by key ID, whatever the file is called", async () => {

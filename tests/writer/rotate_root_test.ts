@@ -19,7 +19,7 @@ import {
   makeMirror,
   readJson,
   treeDigest,
-} from "./_writer_fixture.ts";
+} from "../_simulator.ts";
 
 let extra: Promise<SigningKey> | undefined;
 function newRootKey(): Promise<SigningKey> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { updateRepository } from "../../lib/writer/update_repository.ts";
-import { day, makeMirror, treeDigest } from "./_writer_fixture.ts";
+import { day, makeMirror, treeDigest } from "../_simulator.ts";
 
 test("updateRepository() writes nothing when the plan has no change", async () => {
   const { storage } = await makeMirror();

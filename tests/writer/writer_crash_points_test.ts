@@ -35,7 +35,7 @@ import {
   SimulatedCrash,
 } from "./_crashing_storage.ts";
 import { cloneMirror } from "../mirror/clone/_clone_with_test_keys.ts";
-import { day, helloPackage, makeMirror, T0, tempDir, testKeys } from "./_writer_fixture.ts";
+import { day, helloPackage, makeMirror, T0, tempDir, testKeys } from "../_simulator.ts";
 
 const TIMEOUT = { timeout: 300_000 };
 const CRASH_AT = day(1);

@@ -33,7 +33,7 @@ import { verifySignatures } from "../../lib/format/verify_signatures.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readText } from "../../lib/storage/read_bytes.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
-import { day, T0, tempDir, testKeys } from "./_writer_fixture.ts";
+import { day, T0, tempDir, testKeys } from "../_simulator.ts";
 
 describe("normalizeManifest()", () => {
   it("drops legacy fields and fills what 2020-era manifests lack, as Go structs would", () => {

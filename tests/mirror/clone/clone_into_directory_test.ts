@@ -5,7 +5,7 @@ import * as nodePath from "node:path";
 import { after, before, describe, test } from "node:test";
 import { UsageError } from "../../../lib/errors.ts";
 import { cloneIntoDirectory } from "./_clone_with_test_keys.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0 } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -22,7 +22,7 @@ describe("cloneIntoDirectory()", () => {
     await fs.rm(base, { recursive: true, force: true });
   }, TIMEOUT);
 
-  const options = { components: { pd: ["all"] }, now: NOW };
+  const options = { components: { pd: ["all"] }, now: T0 };
 
   test(
     "cloneIntoDirectory() builds a new target beside it and renames it into place",
@@ -63,7 +63,7 @@ describe("cloneIntoDirectory()", () => {
     async () => {
       const target = nodePath.join(base, "typo");
       await assert.rejects(
-        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: NOW }),
+        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: T0 }),
         UsageError,
       );
       assert.deepEqual((await fs.readdir(base)).filter((n) => n.includes("typo")), []);
@@ -82,7 +82,7 @@ describe("cloneIntoDirectory()", () => {
         nodePath.join(partial, "pd-v1.0.0-linux-amd64.tar.gz"),
       );
       await assert.rejects(
-        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: NOW }),
+        cloneIntoDirectory(source.storage, target, { components: { pd: ["v9.9.9"] }, now: T0 }),
         UsageError,
       );
       await fs.stat(nodePath.join(partial, "pd-v1.0.0-linux-amd64.tar.gz"));

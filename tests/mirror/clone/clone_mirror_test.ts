@@ -15,7 +15,7 @@ import { createMirrorHandler } from "../../../lib/server/mirror_server.ts";
 import { HttpStorage } from "../../../lib/storage/http_storage.ts";
 import { LocalStorage } from "../../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0 } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -32,7 +32,7 @@ async function newTarget(): Promise<{ dir: string; storage: LocalStorage }> {
 
 /** A client of the clone: trusts its root.json and keeps a manifest cache between runs. */
 function client(target: LocalStorage, rootBytes: Uint8Array, cache: MemoryStorage) {
-  return new MirrorUpdater(target, { trustedRoot: rootBytes, cache, now: () => NOW });
+  return new MirrorUpdater(target, { trustedRoot: rootBytes, cache, now: () => T0 });
 }
 
 describe("cloneMirror()", () => {
@@ -47,7 +47,7 @@ describe("cloneMirror()", () => {
     const report = await cloneMirror(source.storage, storage, {
       versions: ["v1.2.0"],
       os: ["linux"],
-      now: NOW,
+      now: T0,
     });
     assert.equal(report.created, true);
     const rootBytes = await fs.readFile(nodePath.join(dir, "root.json"));
@@ -76,7 +76,7 @@ describe("cloneMirror()", () => {
     TIMEOUT,
     async () => {
       const { dir, storage } = await newTarget();
-      await cloneMirror(source.storage, storage, { components: { pd: ["all"] }, now: NOW });
+      await cloneMirror(source.storage, storage, { components: { pd: ["all"] }, now: T0 });
       const rootBytes = await fs.readFile(nodePath.join(dir, "root.json"));
       const keys = (await fs.readdir(nodePath.join(dir, "keys"))).sort();
       const cache = new MemoryStorage();
@@ -87,7 +87,7 @@ describe("cloneMirror()", () => {
         // Same keys, no change: nothing written.
         const same = await cloneMirror(source.storage, storage, {
           components: { pd: ["all"] },
-          now: NOW,
+          now: T0,
         });
         assert.equal(same.changed, false);
         assert.deepEqual(same.downloaded, []);
@@ -96,7 +96,7 @@ describe("cloneMirror()", () => {
         await source.publish("pd", "v1.3.0", "linux/amd64");
         const refreshed = await cloneMirror(source.storage, storage, {
           components: { pd: ["all"] },
-          now: NOW,
+          now: T0,
         });
         assert.deepEqual(refreshed.downloaded, ["pd-v1.3.0-linux-amd64.tar.gz"]);
         assert.deepEqual((await fs.readdir(nodePath.join(dir, "keys"))).sort(), keys);
@@ -117,11 +117,11 @@ describe("cloneMirror()", () => {
     TIMEOUT,
     async () => {
       const { storage } = await newTarget();
-      await cloneMirror(source.storage, storage, { components: { ctl: ["nightly"] }, now: NOW });
-      const state = await loadRepositoryState(storage, { now: NOW });
+      await cloneMirror(source.storage, storage, { components: { ctl: ["nightly"] }, now: T0 });
+      const state = await loadRepositoryState(storage, { now: T0 });
       const updater = new MirrorUpdater(storage, {
         trustedRoot: state.root.manifest.fileBytes,
-        now: () => NOW,
+        now: () => T0,
       });
       await updater.refresh();
       assert.equal((await updater.component("ctl")).signed.nightly, "v1.3.0-nightly");
@@ -138,7 +138,7 @@ describe("cloneMirror()", () => {
         prefix: true,
         os: ["linux"],
         arch: ["amd64"],
-        now: NOW,
+        now: T0,
       });
       assert.deepEqual(report.downloaded.filter((p) => p.startsWith("tidb")), [
         "tidb-v1.1.0-linux-amd64.tar.gz",
@@ -152,19 +152,19 @@ describe("cloneMirror()", () => {
     TIMEOUT,
     async () => {
       const { storage } = await newTarget();
-      const report = await cloneMirror(source.storage, storage, { now: NOW });
+      const report = await cloneMirror(source.storage, storage, { now: T0 });
       // TIUP-FORMAT.md §6.1: no versions and no --full → metadata plus the tiup tarballs (the
       // source's publisher placed tiup-<os>-<arch>.tar.gz, as TiUP's copyTiUP does).
       assert.deepEqual(report.downloaded, ["tiup-linux-amd64.tar.gz"]);
       assert.deepEqual(report.components, []);
-      await loadRepositoryState(storage, { now: NOW });
+      await loadRepositoryState(storage, { now: T0 });
     },
   );
 
   test("cloneMirror() refuses an unknown component before writing anything", TIMEOUT, async () => {
     const { dir, storage } = await newTarget();
     await assert.rejects(
-      cloneMirror(source.storage, storage, { components: { nosuch: ["all"] }, now: NOW }),
+      cloneMirror(source.storage, storage, { components: { nosuch: ["all"] }, now: T0 }),
       UsageError,
     );
     assert.deepEqual(await fs.readdir(dir), []);
@@ -181,7 +181,7 @@ describe("cloneMirror()", () => {
           cloneMirror(source.storage, storage, {
             trustedRoot: await fs.readFile(nodePath.join(stranger.dir, "root.json")),
             components: { pd: ["all"] },
-            now: NOW,
+            now: T0,
           }),
           VerificationError,
         );
@@ -211,7 +211,7 @@ describe("cloneMirror()", () => {
           const { storage } = await newTarget();
           const report = await cloneMirror(source, storage, {
             components: { pd: ["all"] },
-            now: NOW,
+            now: T0,
           });
           assert.deepEqual(report.failed.map((f) => f.path), [published.path]);
           const error = report.failed[0]!.error;
@@ -244,13 +244,13 @@ describe("cloneMirror()", () => {
         const { dir, storage } = await newTarget();
         const report = await cloneMirror(bad.storage, storage, {
           components: { pd: ["all"] },
-          now: NOW,
+          now: T0,
         });
         assert.equal(report.failed.length, 1);
         assert.match(report.failed[0]!.error.message, /sha256/);
         assert.ok(report.failed[0]!.error instanceof VerificationError, "the error object is kept");
         await assert.rejects(fs.stat(nodePath.join(dir, published.path)));
-        const state = await loadRepositoryState(storage, { now: NOW });
+        const state = await loadRepositoryState(storage, { now: T0 });
         assert.equal(state.index.manifest.signed.components.pd, undefined, "nothing usable");
       } finally {
         await bad.remove();
@@ -278,7 +278,7 @@ describe("cloneMirror()", () => {
           components: { pd: ["latest"] },
           os: ["linux"],
           arch: ["amd64", "arm64"],
-          now: NOW,
+          now: T0,
           self: { version: "v0.1.0", binaries },
         };
         const first = await cloneMirror(source.storage, storage, options);
@@ -336,7 +336,7 @@ describe("cloneMirror()", () => {
         const report = await cloneMirror(source.storage, storage, {
           os: ["linux", "darwin"],
           arch: ["amd64"],
-          now: NOW,
+          now: T0,
           self: { version: "v0.1.0", binaries: { "linux/amd64": binary }, searched: "/opt/ferry" },
         });
         assert.deepEqual(report.ferryMissing, ["darwin/amd64"]);

@@ -11,7 +11,7 @@ import type { ReadOptions, StoredObject } from "../../../lib/storage/storage.ts"
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import { renewComponent } from "../../../lib/writer/renew_component.ts";
 import { cloneMirror } from "./_clone_with_test_keys.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0 } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -33,13 +33,13 @@ describe("cloneMirror() phases", () => {
 
   test("cloneMirror() verifies the target once per refresh", TIMEOUT, async () => {
     const target = new CountingStorage("mem://clone");
-    await cloneMirror(source.storage, target, { versions: ["v1.2.0"], os: ["linux"], now: NOW });
+    await cloneMirror(source.storage, target, { versions: ["v1.2.0"], os: ["linux"], now: T0 });
     await source.publish("tidb", "v1.3.0", "linux/amd64");
     target.reads.clear();
     const report = await cloneMirror(source.storage, target, {
       versions: ["v1.3.0"],
       os: ["linux"],
-      now: NOW,
+      now: T0,
     });
     assert.equal(report.changed, true);
     // Every verification of the target starts from its timestamp.json (TUF order).
@@ -51,16 +51,16 @@ describe("cloneMirror() phases", () => {
     TIMEOUT,
     async () => {
       const target = new MemoryStorage("mem://clone");
-      await cloneMirror(source.storage, target, { versions: ["v1.2.0"], os: ["linux"], now: NOW });
+      await cloneMirror(source.storage, target, { versions: ["v1.2.0"], os: ["linux"], now: T0 });
       await source.publish("tidb", "v1.4.0", "linux/amd64");
       const refused: unknown[] = [];
       let tried: Promise<unknown> | undefined;
       await cloneMirror(source.storage, target, {
         versions: ["v1.4.0"],
         os: ["linux"],
-        now: NOW,
+        now: T0,
         onProgress: () => {
-          tried ??= renewComponent(target, {}, { now: NOW }).then(
+          tried ??= renewComponent(target, {}, { now: T0 }).then(
             () => refused.push("renew succeeded"),
             (error) => refused.push(error),
           );

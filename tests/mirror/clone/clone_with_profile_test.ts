@@ -9,7 +9,7 @@ import {
   type CloneWithProfileOptions,
 } from "../../../lib/mirror/clone/clone_with_profile.ts";
 import { takeTestKey } from "../../_keys.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "./_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0 } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 const FIRST_USE = /Trusting ".*root\.json" on first use/;
@@ -41,7 +41,7 @@ describe("cloneWithProfile()", () => {
   }
   const options = (extra: Partial<CloneWithProfileOptions> = {}): CloneWithProfileOptions => ({
     env: { FERRY_MIRROR: source.dir },
-    now: NOW,
+    now: T0,
     generateKey: takeTestKey,
     ...extra,
   });

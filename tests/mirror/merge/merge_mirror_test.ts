@@ -8,7 +8,7 @@ import type { SigningKey } from "../../../lib/format/key_info.ts";
 import { loadComponentManifest } from "../../../lib/trust/load_component_manifest.ts";
 import { mergeMirror } from "../../../lib/mirror/merge/merge_mirror.ts";
 import { loadRepositoryState } from "../../../lib/trust/load_verified_state.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "../clone/_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0 } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 
@@ -35,7 +35,7 @@ describe("mergeMirror()", () => {
     TIMEOUT,
     async () => {
       await assert.rejects(
-        mergeMirror(base.storage, source.storage, { keys: new Map(), now: NOW }),
+        mergeMirror(base.storage, source.storage, { keys: new Map(), now: T0 }),
         (error: Error) => error instanceof UsageError && /--key-dir/.test(error.message),
       );
       await assert.rejects(fs.stat(nodePath.join(base.dir, ".ferry-staging")));
@@ -48,14 +48,14 @@ describe("mergeMirror()", () => {
     async () => {
       const report = await mergeMirror(base.storage, source.storage, {
         keys: new Map([[baseOwner.id, baseOwner]]),
-        now: NOW,
+        now: T0,
       });
       assert.deepEqual(report.added.map((a) => `${a.component} ${a.version} ${a.platform}`), [
         "hello v0.0.1 darwin/arm64",
         "hello v0.0.1 linux/amd64",
         "tidb v1.1.0 linux/amd64",
       ]);
-      const state = await loadRepositoryState(base.storage, { now: NOW });
+      const state = await loadRepositoryState(base.storage, { now: T0 });
       assert.equal(state.index.manifest.signed.components.hello!.owner, "alice");
       const tidb = await loadComponentManifest(base.storage, state, "tidb");
       assert.deepEqual(Object.keys(tidb!.manifest.signed.platforms["linux/amd64"]!).sort(), [
@@ -65,7 +65,7 @@ describe("mergeMirror()", () => {
       assert.deepEqual(await fs.readdir(nodePath.join(base.dir, ".ferry-staging", "merge")), []);
       const again = await mergeMirror(base.storage, source.storage, {
         keys: new Map([[baseOwner.id, baseOwner]]),
-        now: NOW,
+        now: T0,
       });
       assert.deepEqual(again.added, []);
       assert.equal(again.alreadyPresent, 3);

@@ -6,13 +6,7 @@ import { createMirrorServer } from "../../../lib/server/mirror_server.ts";
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import { readBytes } from "../../../lib/storage/read_bytes.ts";
 import type { Storage } from "../../../lib/storage/storage.ts";
-import {
-  helloPackage,
-  makeMirror,
-  T0,
-  tarball,
-  type TestKeys,
-} from "../../writer/_writer_fixture.ts";
+import { helloPackage, makeMirror, T0, tarball, type TestKeys } from "../../_simulator.ts";
 
 const BROWSER = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
 const ORIGIN = "http://mirror.test:8080";

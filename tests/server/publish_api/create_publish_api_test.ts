@@ -13,14 +13,7 @@ import { createPublishApi } from "../../../lib/server/publish_api/create_publish
 import { UploadSessions } from "../../../lib/server/publish_api/upload_sessions.ts";
 import type { Storage } from "../../../lib/storage/storage.ts";
 import { takeTestKeys } from "../../_keys.ts";
-import {
-  clientRefresh,
-  day,
-  makeMirror,
-  readJson,
-  tempDir,
-  treeDigest,
-} from "../../writer/_writer_fixture.ts";
+import { clientRefresh, day, makeMirror, readJson, tempDir, treeDigest } from "../../_simulator.ts";
 import {
   goComponentJson,
   newSid,

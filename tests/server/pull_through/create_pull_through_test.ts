@@ -9,7 +9,7 @@ import { TarballPuller } from "../../../lib/server/pull_through/tarball_puller.t
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import { collectBytes, readBytes } from "../../../lib/storage/read_bytes.ts";
 import type { ReadOptions, StorageReader, StoredObject } from "../../../lib/storage/storage.ts";
-import { day, helloPackage, makeMirror } from "../../writer/_writer_fixture.ts";
+import { day, helloPackage, makeMirror } from "../../_simulator.ts";
 
 const NOW = day(1);
 const TARBALL = "hello-v1.0.0-linux-amd64.tar.gz";

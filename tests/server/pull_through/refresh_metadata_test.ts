@@ -7,9 +7,8 @@ import { startMetadataRefresh } from "../../../lib/server/pull_through/refresh_m
 import { MemoryStorage } from "../../../lib/storage/memory_storage.ts";
 import { readBytes } from "../../../lib/storage/read_bytes.ts";
 import type { StorageReader } from "../../../lib/storage/storage.ts";
-import { treeDigest } from "../../writer/_writer_fixture.ts";
 import { cloneMirror } from "../../mirror/clone/_clone_with_test_keys.ts";
-import { makeSourceMirror, NOW, type SourceMirror } from "../../mirror/clone/_source_mirror.ts";
+import { makeSourceMirror, type SourceMirror, T0, treeDigest } from "../../_simulator.ts";
 
 const TIMEOUT = { timeout: 120_000 };
 const HOUR = 3_600_000;
@@ -35,11 +34,11 @@ describe("clone --no-tarballs and startMetadataRefresh()", () => {
       components: { pd: ["all"] },
       os: ["linux"],
       arch: ["amd64"],
-      now: NOW,
+      now: T0,
     });
     assert.deepEqual(report.downloaded, []);
     for await (const file of target.list("")) assert.ok(!file.path.endsWith(".tar.gz"), file.path);
-    const listed = [...(await listedTarballs(target, { now: NOW })).keys()].sort();
+    const listed = [...(await listedTarballs(target, { now: T0 })).keys()].sort();
     assert.ok(listed.includes("pd-v1.1.0-linux-amd64.tar.gz"), listed.join());
     assert.ok(listed.includes("pd-v1.2.0-linux-amd64.tar.gz"), listed.join());
   });
@@ -51,14 +50,14 @@ describe("clone --no-tarballs and startMetadataRefresh()", () => {
       components: { pd: ["all"] },
       os: ["linux"],
       arch: ["amd64"],
-      now: NOW,
+      now: T0,
     });
     const root = await readBytes(target, "root.json");
     const reports: unknown[] = [];
     const errors: unknown[] = [];
     const refresh = startMetadataRefresh(source.storage, target, {
       intervalMs: HOUR,
-      now: () => NOW,
+      now: () => T0,
       cache: new MemoryStorage("mem://cache"),
       onRefreshed: (report) => reports.push(report),
       onError: (error) => errors.push(error),
@@ -71,7 +70,7 @@ describe("clone --no-tarballs and startMetadataRefresh()", () => {
     assert.deepEqual(errors, []);
     assert.equal(reports.length, 1);
     assert.deepEqual(await readBytes(target, "root.json"), root);
-    const state = await loadRepositoryState(target, { now: NOW });
+    const state = await loadRepositoryState(target, { now: T0 });
     assert.ok(Object.hasOwn(state.index.manifest.signed.components, "pd"));
   });
 
@@ -82,13 +81,13 @@ describe("clone --no-tarballs and startMetadataRefresh()", () => {
       components: { pd: ["all"] },
       os: ["linux"],
       arch: ["amd64"],
-      now: NOW,
+      now: T0,
     });
     const before = await treeDigest(target);
     const errors: unknown[] = [];
     const refresh = startMetadataRefresh(gone, target, {
       intervalMs: HOUR,
-      now: () => NOW,
+      now: () => T0,
       cache: new MemoryStorage("mem://cache"),
       onError: (error) => errors.push(error),
     });
