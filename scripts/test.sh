@@ -2,7 +2,7 @@
 # The test command (`npm test` runs this). Makes sure the toolchain is in place, then runs every
 # check and test suite through scripts/test.ts, whose last line is `tests: N passed, M failed`.
 #
-#   bash scripts/test.sh                   # everything: fmt, lint, check, deno test, bun test
+#   bash scripts/test.sh                   # everything: fmt, lint, imports, check, unit, e2e
 #   bash scripts/test.sh tests/storage     # only some test paths (fmt/lint/check still run)
 #   FERRY_BIN=dist/ferry bash scripts/test.sh   # also the e2e suite against a compiled binary
 #
@@ -26,8 +26,6 @@ missing=()
 for tool in "${!PACKAGES[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${PACKAGES[$tool]}")
 done
-# The arm64 C library qemu-aarch64-static runs dist/linux-arm64/ferry with (a library, no tool).
-[ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
 # The linux/arm64 ferry that the qemu e2e test runs is dynamically linked: it needs arm64's libc.
 [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
 if [ "${#missing[@]}" -gt 0 ]; then

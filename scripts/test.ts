@@ -1,10 +1,17 @@
 /**
  * ferry's one test orchestrator (run by scripts/test.sh, which `npm test` calls):
  *
- *   1. deno fmt --check        2. deno lint        3. deno check
- *   4. deno test -A tests/     (unit + e2e, ferry run from source)
- *   5. bun test tests/         (the same files under Bun)
- *   6. when FERRY_BIN is set:  deno test -A tests/e2e/ against that binary
+ *   1. deno fmt --check    2. deno lint    3. the import-direction check    4. deno check
+ *   5. deno unit    the unit tests (everything under tests/ but tests/e2e) under Deno, on
+ *                   every core (`deno test --parallel`)
+ *   6. deno e2e     tests/e2e under Deno, ferry run from source
+ *   7. bun unit     the unit tests under Bun, in one shard per core run side by side
+ *   8. bun e2e      tests/e2e under Bun
+ *   9. when FERRY_BIN is set: tests/e2e under Deno against that binary
+ *
+ * Unit and e2e tests are separate steps so that each suite's time is printed on its own (the
+ * unit suites must stay under a minute per runtime); e2e suites start real servers and run one
+ * file at a time.
  *
  * Each step's output streams through; the runners' own summaries are parsed for counts, and the
  * last line is always `tests: N passed, M failed`. Exits non-zero when any test or step failed.
@@ -18,8 +25,8 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -27,10 +34,12 @@ const ROOT = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), 
 const BIN = nodePath.join(ROOT, "node_modules", ".bin");
 const DENO = nodePath.join(BIN, "deno");
 const BUN = nodePath.join(BIN, "bun");
-/** No single step may run longer than this (CI must finish well inside its budget). */
 /** Bun's limit for a test or hook that sets none (Bun's own default is 5 s). */
 const BUN_DEFAULT_TIMEOUT_MS = 120_000;
+/** No single step may run longer than this (CI must finish well inside its budget). */
 const STEP_TIMEOUT_MS = Number(process.env.FERRY_TEST_STEP_TIMEOUT_MS ?? 25 * 60_000);
+/** Bun unit shards run side by side: one per core unless FERRY_TEST_SHARDS says otherwise. */
+const SHARDS = Number(process.env.FERRY_TEST_SHARDS ?? availableParallelism());
 
 interface StepResult {
   name: string;
@@ -43,8 +52,8 @@ interface StepResult {
   seconds: number;
 }
 
-/** The process group of the step running now, to stop it if we are stopped. */
-let current: number | undefined;
+/** The process groups of the commands running now, to stop them if we are stopped. */
+const current = new Set<number>();
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   if (pid === undefined) return;
@@ -57,7 +66,7 @@ function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
-    killGroup(current, "SIGKILL");
+    for (const pid of current) killGroup(pid, "SIGKILL");
     process.exit(signal === "SIGINT" ? 130 : 143);
   });
 }
@@ -69,11 +78,16 @@ function out(line: string): void {
 // deno-lint-ignore no-control-regex
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 
-/** Runs a command with output streamed through and captured; bounded by STEP_TIMEOUT_MS. */
+/**
+ * Runs a command with its output captured, and streamed through unless `stream` is false (then
+ * the caller prints it: shards running side by side would interleave their lines); bounded by
+ * STEP_TIMEOUT_MS.
+ */
 function run(
   command: string,
   args: string[],
   env: Record<string, string | undefined> = {},
+  stream = true,
 ): Promise<{ code: number | null; output: string; seconds: number }> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -85,11 +99,12 @@ function run(
       // runner and every server or ferry process it started.
       detached: true,
     });
-    current = child.pid;
+    const pid = child.pid;
+    if (pid !== undefined) current.add(pid);
     let output = "";
     const take = (sink: NodeJS.WriteStream) => (chunk: Buffer) => {
       output += chunk.toString("utf8");
-      sink.write(chunk);
+      if (stream) sink.write(chunk);
     };
     child.stdout.on("data", take(process.stdout));
     child.stderr.on("data", take(process.stderr));
@@ -104,7 +119,7 @@ function run(
     });
     child.on("close", (code) => {
       clearTimeout(timer);
-      current = undefined;
+      if (pid !== undefined) current.delete(pid);
       resolve({ code, output: output.replace(ANSI, ""), seconds: (Date.now() - started) / 1000 });
     });
   });
@@ -180,29 +195,61 @@ async function leftovers(dir: string): Promise<string[]> {
   return found;
 }
 
+/** A command for the log: a long list of test files is only counted. */
+function describeCommand({ command, args }: Command): string {
+  const files = args.filter((a) => a.endsWith("_test.ts"));
+  const shown = files.length > 3
+    ? [...args.filter((a) => !files.includes(a)), `(${files.length} test files)`]
+    : args;
+  return `${nodePath.basename(command)} ${shown.join(" ")}`;
+}
+
+/** One command of a step. */
+interface Command {
+  command: string;
+  args: string[];
+}
+
 async function step(name: string, command: string, args: string[], options: {
   env?: Record<string, string | undefined>;
   counts?: (output: string) => { passed: number; failed: number } | undefined;
+  /** More commands run side by side with the first (shards); their counts are summed. */
+  shards?: Command[];
 } = {}): Promise<StepResult> {
-  out(`\n=== ${name}: ${nodePath.basename(command)} ${args.join(" ")}`);
+  const commands = [{ command, args }, ...(options.shards ?? [])];
+  for (const c of commands) {
+    out(`\n=== ${name}: ${describeCommand(c)}`);
+  }
   if (!options.counts) {
     const { code, seconds } = await run(command, args, options.env);
     return { name, exitCode: code, passed: 0, failed: 0, counted: false, note: "", seconds };
   }
   // A private TMPDIR, so that what this step leaves behind can be told from other runs'.
   const tmp = mkdtempSync(nodePath.join(tmpdir(), "ferry-test-run-"));
-  const { code, output, seconds } = await run(command, args, {
-    ...options.env,
-    TMPDIR: tmp,
-    TMP: tmp,
-    TEMP: tmp,
-  });
+  const env = { ...options.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp };
+  const stream = commands.length === 1;
+  const runs = await Promise.all(commands.map((c) => run(c.command, c.args, env, stream)));
+  if (!stream) {
+    runs.forEach((r, i) => {
+      out(`\n=== ${name}, shard ${i + 1} of ${runs.length}:`);
+      process.stdout.write(r.output);
+    });
+  }
   const left = await leftovers(tmp);
   if (left.length > 0) {
     out(`\n[test.ts] ${name} left ${left.length} thing(s) behind (stopped and removed now):`);
     for (const line of left) out(`  ${line}`);
   }
-  const result = counted(name, code, output, seconds, options.counts);
+  const result = runs
+    .map(({ code, output, seconds }) => counted(name, code, output, seconds, options.counts!))
+    .reduce((a, b) => ({
+      ...a,
+      exitCode: a.exitCode !== 0 ? a.exitCode : b.exitCode,
+      passed: a.passed + b.passed,
+      failed: a.failed + b.failed,
+      note: [a.note, b.note].filter((n) => n !== "").join("; "),
+      seconds: Math.max(a.seconds, b.seconds),
+    }));
   if (left.length === 0) return result;
   return {
     ...result,
@@ -242,6 +289,53 @@ function counted(
   return { name, exitCode, ...counts, counted: true, note, seconds };
 }
 
+/** The test files a path names: itself, or every `*_test.ts` below it, sorted. */
+function testFiles(path: string): string[] {
+  const full = nodePath.resolve(ROOT, path);
+  if (!statSync(full).isDirectory()) return [nodePath.relative(ROOT, full)];
+  return readdirSync(full, { recursive: true, encoding: "utf8" })
+    .filter((name) => name.endsWith("_test.ts"))
+    .map((name) => nodePath.relative(ROOT, nodePath.join(full, name)))
+    .sort();
+}
+
+function isE2e(file: string): boolean {
+  return /(^|\/)tests\/e2e\//.test(file);
+}
+
+/**
+ * `files` in `count` shards of about equal size (file size stands in for run time), each in
+ * path order. Bun runs a process's files one after another, so shards side by side use the cores
+ * that the suites' waits (servers starting, timers) leave idle.
+ */
+function shard(files: string[], count: number): string[][] {
+  const shards = Array.from({ length: Math.max(1, Math.min(count, files.length)) }, () => ({
+    bytes: 0,
+    files: [] as string[],
+  }));
+  const bySize = files.map((file) => ({ file, bytes: statSync(nodePath.join(ROOT, file)).size }))
+    .sort((a, b) => b.bytes - a.bytes);
+  for (const { file, bytes } of bySize) {
+    const smallest = shards.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    smallest.files.push(file);
+    smallest.bytes += bytes;
+  }
+  return shards.map((s) => s.files.sort());
+}
+
+/**
+ * A `bun test` of `files`. Bun applies its default 5 s limit to before()/after() hooks and
+ * ignores the timeout option node:test hooks take, so the e2e suites' set-up (keys, servers)
+ * would be cut off on a busy machine. --timeout raises that default; tests with their own limit
+ * keep it.
+ */
+function bunTest(files: string[]): Command {
+  return {
+    command: BUN,
+    args: ["test", `--timeout=${BUN_DEFAULT_TIMEOUT_MS}`, ...files.map((f) => `./${f}`)],
+  };
+}
+
 async function main(): Promise<number> {
   const testPaths = process.argv.slice(2);
   const targets = testPaths.length > 0 ? testPaths : ["tests/"];
@@ -253,36 +347,43 @@ async function main(): Promise<number> {
   results.push(await step("lint", DENO, ["lint"]));
   results.push(await step("imports", DENO, ["run", "-A", "scripts/check_imports.ts"]));
   results.push(await step("check", DENO, ["check", ...checkTargets]));
-  results.push(
-    await step("deno test", DENO, ["test", "-A", "--no-check", ...targets], {
-      counts: denoCounts,
-      env: { FERRY_BIN: undefined },
-    }),
-  );
-  results.push(
-    await step(
-      "bun test",
-      BUN,
-      // Bun applies its default 5 s limit to before()/after() hooks and ignores the timeout
-      // option node:test hooks take, so the e2e suites' set-up (keys, servers) would be cut off
-      // on a busy machine. --timeout raises that default; tests with their own limit keep it.
-      [
-        "test",
-        `--timeout=${BUN_DEFAULT_TIMEOUT_MS}`,
-        ...targets.map((t) => (t.startsWith(".") ? t : `./${t}`)),
-      ],
-      {
+  const files = targets.flatMap(testFiles);
+  const unit = files.filter((f) => !isE2e(f));
+  const e2e = files.filter(isE2e);
+  const fromSource = { FERRY_BIN: undefined };
+  if (unit.length > 0) {
+    results.push(
+      await step("deno unit", DENO, ["test", "-A", "--no-check", "--parallel", ...unit], {
+        counts: denoCounts,
+        env: fromSource,
+      }),
+    );
+  }
+  if (e2e.length > 0) {
+    results.push(
+      await step("deno e2e", DENO, ["test", "-A", "--no-check", ...e2e], {
+        counts: denoCounts,
+        env: fromSource,
+      }),
+    );
+  }
+  if (unit.length > 0) {
+    const [first, ...rest] = shard(unit, SHARDS).map(bunTest);
+    results.push(
+      await step("bun unit", first!.command, first!.args, {
         counts: bunCounts,
-        env: { FERRY_BIN: undefined },
-      },
-    ),
-  );
+        env: fromSource,
+        shards: rest,
+      }),
+    );
+  }
+  if (e2e.length > 0) {
+    const { command, args } = bunTest(e2e);
+    results.push(await step("bun e2e", command, args, { counts: bunCounts, env: fromSource }));
+  }
   const ferryBin = process.env.FERRY_BIN;
   if (ferryBin) {
     const bin = nodePath.resolve(ferryBin);
-    const e2e = testPaths.length === 0
-      ? ["tests/e2e/"]
-      : testPaths.filter((t) => /(^|\/)tests\/e2e/.test(t));
     if (!existsSync(bin)) {
       out(`\n=== e2e (binary): FERRY_BIN="${ferryBin}" does not exist`);
       results.push({

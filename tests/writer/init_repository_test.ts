@@ -12,6 +12,7 @@ import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { MemoryStorage } from "../../lib/storage/memory_storage.ts";
 import { readBytes, readText } from "../../lib/storage/read_bytes.ts";
 import { clientRefresh, day, readJson, T0, tempDir, testKeys, treeDigest } from "../_simulator.ts";
+import { takeTestKey } from "../_keys.ts";
 
 async function smallInit(storage = new MemoryStorage("mem://init")) {
   const keys = await testKeys();
@@ -90,7 +91,9 @@ describe("initRepository()", () => {
     const { dir, remove } = await tempDir("ferry-init");
     try {
       const storage = new LocalStorage(nodePath.join(dir, "m"));
-      const result = await initRepository(storage, { now: T0 });
+      // Pool keys stand in for generated ones (sign_manifest_test.ts tests the generator):
+      // six fresh RSA keys cost seconds.
+      const result = await initRepository(storage, { now: T0, generateKey: takeTestKey });
       assert.equal(result.keys.root.length, 3);
       assert.equal(result.root.roles.root.threshold, 3);
       assert.equal(result.keyFiles.length, 6);
