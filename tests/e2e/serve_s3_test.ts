@@ -169,8 +169,8 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
 
   it("installs a component from each replica with ferry's client", TIMEOUT, async () => {
     await ready();
-    for (const [home, url] of [["client-a", replicas.aUrl], ["client-b", replicas.bUrl]]) {
-      await ferry(["mirror", "set", url!, "--silent"], 0, home);
+    for (const [home, url] of [["client-a", replicas.aUrl], ["client-b", replicas.bUrl]] as const) {
+      await ferry(["mirror", "set", url, "--silent"], 0, home);
       await ferry(["install", "hello:v1"], 0, home);
       const run = await ferry(["hello:v1"], 0, home);
       assert.equal(run.stdout, "v1\n");
@@ -305,8 +305,10 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
       const tampered = original.slice();
       tampered[tampered.length - 10]! ^= 0xff;
       await bucket!.write(key, tampered);
-      for (const [home, url] of [["tamper-a", replicas.aUrl], ["tamper-b", replicas.bUrl]]) {
-        await ferry(["mirror", "set", url!, "--silent"], 0, home);
+      for (
+        const [home, url] of [["tamper-a", replicas.aUrl], ["tamper-b", replicas.bUrl]] as const
+      ) {
+        await ferry(["mirror", "set", url, "--silent"], 0, home);
         const result = await ferry(["install", "tamper:v1"], 3, home);
         assert.match(result.stderr, /sha256/);
         const installed = nodePath.join(temp!.dir, home, "components", "tamper");
