@@ -427,6 +427,12 @@ async function serveFile(
   if (stat.size > cache.maxFileBytes) {
     const ranged = plan.status === 206 ? { range: plan.range } : {};
     const object = await readAsChecked(storage, stat, ranged);
+    // Replaced between the stat and the read (a publish on a shared bucket): these headers
+    // describe other bytes. The caller stats again.
+    if (!sameFile(object.stat, stat)) {
+      if (object.body instanceof ReadableStream) await object.body.cancel();
+      return undefined;
+    }
     return new Response(object.body, { status: plan.status, headers: plan.headers });
   }
   const key = `${stat.path}\0${stat.size}\0${stat.modified.getTime()}\0${stat.identity ?? ""}`;

@@ -30,6 +30,8 @@ class FakeBucket implements StorageReader, PresignStorage {
   readonly calls = { stat: 0, read: 0 };
   /** When set, every request fails as an unreachable endpoint does. */
   down = false;
+  /** Called before a read is answered (a writer replacing the object meanwhile). */
+  beforeRead?: (path: string) => Promise<void>;
 
   async put(path: string, text: string): Promise<void> {
     await this.memory.write(path, text);
@@ -44,6 +46,7 @@ class FakeBucket implements StorageReader, PresignStorage {
   async read(path: string, options: ReadOptions = {}): Promise<StoredObject> {
     this.calls.read++;
     if (this.down) throw new DownloadError(`Cannot read "${path}": connection refused`);
+    await this.beforeRead?.(path);
     const object = await this.memory.read(path, options);
     return { ...object, stat: this.#tagged(object.stat, await this.#bytes(path)) };
   }
@@ -194,6 +197,20 @@ test("createMirrorServer() over a bucket answers 503 when the store cannot be re
 });
 
 const LARGE = "x".repeat(5000);
+
+test("createMirrorServer() over a bucket never streams a large file replaced after its stat with the old headers", async () => {
+  const bucket = await bucketWith({ "big.tar.gz": "a".repeat(300_000) });
+  let replaced = false;
+  bucket.beforeRead = async (path) => {
+    if (replaced) return;
+    replaced = true;
+    await bucket.put(path, "b".repeat(400_000));
+  };
+  const answer = await server(bucket, { now: 0 }).request("/big.tar.gz");
+  const body = await answer.text();
+  assert.equal(answer.headers.get("content-length"), String(body.length));
+  assert.equal(body, "b".repeat(400_000));
+});
 
 test("createMirrorServer() with redirectLarge answers a large GET with a 307 to a presigned URL", async () => {
   const bucket = await bucketWith({ "tidb-v1.0.0-linux-amd64.tar.gz": LARGE, "small.json": "{}" });
