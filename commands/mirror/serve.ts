@@ -1,8 +1,8 @@
 import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
-import type { Output } from "../../lib/cli/output.ts";
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { NotFoundError, UsageError } from "../../lib/errors.ts";
 import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
@@ -81,6 +81,9 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     const s3 = isS3Location(location);
     const revalidateMs = revalidateInterval(stringFlag(flags, "revalidate-interval"), s3);
     const redirectLarge = stringFlag(flags, "redirect-large");
+    const redirectBytes = redirectLarge === undefined
+      ? undefined
+      : parseSize(redirectLarge, "--redirect-large", "flags");
     if (redirectLarge !== undefined && !s3) {
       throw new UsageError(
         `Cannot use --redirect-large with "${location}": only an s3:// mirror can redirect ` +
@@ -121,16 +124,13 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       ),
       ...(watcher ? { changes: watcher } : {}),
       revalidateMs,
-      ...(redirectLarge !== undefined
-        ? { redirectLarge: { minBytes: parseSize(redirectLarge, "--redirect-large", "flags") } }
-        : {}),
+      ...(redirectBytes !== undefined ? { redirectLarge: { minBytes: redirectBytes } } : {}),
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
-    const dir = location;
     let team;
     let server;
     try {
-      team = await teamServices(dir, flags, handler, out);
+      team = await teamServices(location, flags, handler, out);
       server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
@@ -142,7 +142,7 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       watcher?.close();
       throw error;
     }
-    out.info(`Serving ${s3 ? storage.location : nodePath.resolve(dir)} at ${server.url}`);
+    out.info(`Serving ${s3 ? storage.location : nodePath.resolve(location)} at ${server.url}`);
     if (s3) {
       out.info(
         `Files kept in memory are revalidated every ${revalidateMs / 1000} s` +
