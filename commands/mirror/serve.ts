@@ -2,25 +2,34 @@ import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
-import { UsageError } from "../../lib/errors.ts";
+import { NotFoundError, UsageError } from "../../lib/errors.ts";
 import { ensureDemoMirror } from "../../lib/mirror/demo_mirror.ts";
 import { serveHttp } from "../../lib/runtime.ts";
 import { loadTls } from "../../lib/server/load_tls.ts";
 import { loadClientCa } from "../../lib/server/load_client_ca.ts";
 import { createMirrorHandler } from "../../lib/server/mirror_server.ts";
 import { parseListen } from "../../lib/server/parse_listen.ts";
-import { watchDirectory } from "../../lib/server/watch_directory.ts";
+import { type DirectoryWatcher, watchDirectory } from "../../lib/server/watch_directory.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { isS3Location, openStorage } from "../../lib/storage/open_storage.ts";
+import type { StorageReader } from "../../lib/storage/storage.ts";
+import { parseDuration, parseSize } from "../../proxy/parse_proxy_config.ts";
 import { REGISTRY_TABLE_FLAGS } from "../_registry_table_flags.ts";
 import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
 export const mirrorServeCommand: Command = {
-  usage: "[DIR] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
+  usage:
+    "[DIR|s3://BUCKET/PREFIX] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
   description: `Serves DIR: GET/HEAD, Range, ETag/304, cache headers that let LAN caches keep
 versioned files forever. The mirror's private keys/ directory is never served.
+s3://BUCKET/PREFIX serves a mirror from a bucket (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, …):
+run any number of replicas over one bucket. Small files are kept in memory and revalidated
+once per --revalidate-interval (one HEAD per file for all requests); --redirect-large SIZE
+answers GETs of files of SIZE and more with a 307 to a presigned URL of the bucket.
 Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
 --publish adds TiUP's write API (POST /api/v1/...: owner-signed publishes, verified and
 committed with the mirror's keys); --upstream URL fetches tarballs the mirror lists but lacks
@@ -32,6 +41,7 @@ Examples:
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
   ferry mirror serve /srv/mirror --publish            # + TiUP's publish API (mirror publish --mirror URL)
   ferry mirror serve /srv/pkg --upstream https://tiup-mirrors.pingcap.com   # pull-through
+  ferry mirror serve s3://mirrors/tidb --listen :8080 --redirect-large 1MiB  # one of N replicas
 
 Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http://HOST:PORT)
 
@@ -41,6 +51,18 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     ...serverFlags("127.0.0.1:8080"),
     ...REGISTRY_TABLE_FLAGS,
     ...TEAM_SERVE_FLAGS,
+    "revalidate-interval": {
+      type: "string",
+      valueName: "DURATION",
+      description: "How long a file kept in memory is served without asking storage again " +
+        "(default 1s for DIR, which is also watched; 2s for s3://)",
+    },
+    "redirect-large": {
+      type: "string",
+      valueName: "SIZE",
+      description: "With s3://: answer GETs of files of SIZE (e.g. 1MiB) and more with a 307 to " +
+        "a presigned URL",
+    },
   },
   positionals: { max: 1, names: "DIR" },
   async run({ args, flags, out, env, signal }) {
@@ -55,25 +77,44 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       throw new UsageError("Cannot use --client-ca without --tls-cert and --tls-key");
     }
     const clientCa = clientCaPath === undefined ? undefined : await loadClientCa(clientCaPath);
-    let dir = args[0];
-    if (dir === undefined) {
-      const demo = await ensureDemoMirror(nodePath.join(ferryHome(env), "demo-mirror"));
-      if (demo.created) out.info(`Created a demo mirror in ${demo.dir}`);
-      dir = demo.dir;
+    const location = args[0] ?? await demoMirror(env, out);
+    const s3 = isS3Location(location);
+    const revalidateMs = revalidateInterval(stringFlag(flags, "revalidate-interval"), s3);
+    const redirectLarge = stringFlag(flags, "redirect-large");
+    const redirectBytes = redirectLarge === undefined
+      ? undefined
+      : parseSize(redirectLarge, "--redirect-large", "flags");
+    if (redirectLarge !== undefined && !s3) {
+      throw new UsageError(
+        `Cannot use --redirect-large with "${location}": only an s3:// mirror can redirect ` +
+          `clients to its objects`,
+      );
     }
-    await checkServableDirectory(dir);
+    if (s3) {
+      for (const flag of ["publish", "upstream"]) {
+        if (flags[flag] !== undefined && flags[flag] !== false) {
+          throw new UsageError(
+            `Cannot use --${flag} with an s3:// mirror: publish with "ferry mirror publish ` +
+              `--mirror ${location}" (any number of writers share the bucket's lease)`,
+          );
+        }
+      }
+    }
+    const storage = s3 ? openStorage(location, { env }) : new LocalStorage(location);
+    if (s3) await checkServableBucket(storage);
+    else await checkServableDirectory(location);
 
     const log = batchedLines((text) => out.print(text));
-    // Small files are answered from memory; the watch drops them as soon as the mirror changes,
-    // the revalidation interval bounds staleness where no notification comes (NFS).
-    const watcher = watchDirectory(dir, {
+    // Small files are answered from memory. On disk the watch drops them as soon as the mirror
+    // changes, and the revalidation interval bounds staleness where no notification comes (NFS);
+    // on a bucket (nothing to watch) each kept file is revalidated once per interval.
+    const watcher: DirectoryWatcher | undefined = s3 ? undefined : watchDirectory(location, {
       onError: (error) =>
         out.warn(
-          `Cannot watch "${dir}" for changes (${describeError(error)}): changed files are ` +
-            `seen within ${REVALIDATE_MS} ms instead`,
+          `Cannot watch "${location}" for changes (${describeError(error)}): changed files ` +
+            `are seen within ${revalidateMs} ms instead`,
         ),
     });
-    const storage = new LocalStorage(dir);
     const handler = createMirrorHandler(storage, {
       // Loaded here: the registry table's YAML parser is not needed to show --help.
       v2: await (await import("../image/_bundle_handler.ts")).bundleHandler(
@@ -81,14 +122,15 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
         flags,
         (line) => out.warn(line),
       ),
-      changes: watcher,
-      revalidateMs: REVALIDATE_MS,
+      ...(watcher ? { changes: watcher } : {}),
+      revalidateMs,
+      ...(redirectBytes !== undefined ? { redirectLarge: { minBytes: redirectBytes } } : {}),
       ...(accessLog === "on" ? { onAccess: log.add } : {}),
     });
     let team;
     let server;
     try {
-      team = await teamServices(dir, flags, handler, out);
+      team = await teamServices(location, flags, handler, out);
       server = await serveHttp(team.handler, {
         hostname: listen.hostname,
         port: listen.port,
@@ -97,16 +139,22 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       });
     } catch (error) {
       await team?.close();
-      watcher.close();
+      watcher?.close();
       throw error;
     }
-    out.info(`Serving ${nodePath.resolve(dir)} at ${server.url}`);
+    out.info(`Serving ${s3 ? storage.location : nodePath.resolve(location)} at ${server.url}`);
+    if (s3) {
+      out.info(
+        `Files kept in memory are revalidated every ${revalidateMs / 1000} s` +
+          (redirectLarge !== undefined ? `; GETs of ${redirectLarge} and more are redirected` : ""),
+      );
+    }
     for (const line of team.describe) out.info(line);
     // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
     // how ferry is run there, so the hint can be pasted as it is.
     const ferry = env.FERRY_HINT_COMMAND || "ferry";
     out.info(`Next: ${ferry} mirror set ${server.url}   then: ${ferry} list`);
-    if (await stat(nodePath.join(dir, "install.sh")).then(() => true, () => false)) {
+    if (await storage.stat("install.sh").then(() => true, () => false)) {
       out.info(
         `      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`,
       );
@@ -116,14 +164,55 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
     await team.close();
-    watcher.close();
+    watcher?.close();
     log.flush();
     return 0;
   },
 };
 
-/** How stale a file kept in memory may get when no change notification arrives. */
-const REVALIDATE_MS = 1000;
+/**
+ * How stale a file kept in memory may get: on disk, where a watch reports most changes at once,
+ * only where no notification arrives; on a bucket always, so there it is a little longer (one
+ * HEAD per kept file per interval and replica is what the object store sees).
+ */
+const REVALIDATE_MS = { directory: 1000, bucket: 2000 };
+
+function revalidateInterval(flag: string | undefined, s3: boolean): number {
+  if (flag === undefined) return s3 ? REVALIDATE_MS.bucket : REVALIDATE_MS.directory;
+  const ms = parseDuration(flag, "--revalidate-interval", "flags");
+  if (ms < 1) {
+    throw new UsageError(
+      `Cannot use --revalidate-interval "${flag}": it must be at least 1ms (files kept in ` +
+        `memory must be revalidated)`,
+    );
+  }
+  return ms;
+}
+
+async function demoMirror(env: Record<string, string | undefined>, out: Output): Promise<string> {
+  const demo = await ensureDemoMirror(nodePath.join(ferryHome(env), "demo-mirror"));
+  if (demo.created) out.info(`Created a demo mirror in ${demo.dir}`);
+  return demo.dir;
+}
+
+/**
+ * Checks the bucket answers and holds a mirror before listening, so that a wrong endpoint,
+ * credentials or prefix stops the start with its reason rather than turning into 404s and 500s.
+ */
+async function checkServableBucket(storage: StorageReader): Promise<void> {
+  try {
+    await storage.stat("root.json");
+  } catch (error) {
+    if (error instanceof NotFoundError) {
+      throw new UsageError(
+        `Cannot serve "${storage.location}": it holds no mirror (no root.json under the ` +
+          `prefix, or no such bucket); create one with "ferry mirror init ${storage.location}" ` +
+          `or "ferry mirror clone ${storage.location}"`,
+      );
+    }
+    throw error;
+  }
+}
 
 function describeError(error: unknown): string {
   return (error as { code?: string })?.code ?? String((error as Error)?.message ?? error);

@@ -1,5 +1,11 @@
 import type { FileStat } from "../storage/storage.ts";
 
+/** The file a mirror's writer writes last: its arrival means everything below may be newer. */
+const COMMIT_POINT = "timestamp.json";
+
+/** An epoch no clock reaches (`epoch()` is -1 or more): the entry is revalidated first. */
+const STALE = -2;
+
 /** A small file kept in memory with everything its 200 answer needs, headers included. */
 export interface CachedFile {
   /** The storage key it was read from. */
@@ -38,7 +44,12 @@ export interface AnswerCacheOptions {
  * - `invalidateAll()` (any change notification from the directory) drops every entry, and
  *   fills that were under way when it happened are not kept;
  * - an entry not validated in the current epoch is re-stat'ed before use: a different size,
- *   mtime, identity (inode, ctime) or resolved path drops every entry, since the mirror changed.
+ *   mtime, identity (inode, ctime) or resolved path drops every entry, since the mirror changed;
+ * - taking in `timestamp.json` makes every other entry stale (revalidated before its next use)
+ *   and refuses fills and revalidations begun before. The writer commits it last (tarballs →
+ *   manifests → snapshot → timestamp), so what is validated after it is at least as new as what
+ *   it names: a client never gets a timestamp whose snapshot this cache still holds in an older
+ *   version (on a shared bucket, or NFS, where no notification says the snapshot changed).
  */
 export class AnswerCache {
   readonly #byPath = new Map<string, CachedFile>();
@@ -98,11 +109,17 @@ export class AnswerCache {
 
   /**
    * The entry for a file just stat'ed on the slow path (no I/O), if it still holds that file;
-   * the raw path that led here is remembered for `lookup`.
+   * the raw path that led here is remembered for `lookup`. A stat begun before the last
+   * invalidation (`generation`, read before it) validates nothing: undefined.
    */
-  match(raw: string, stat: FileStat, epoch: number): CachedFile | undefined {
+  match(
+    raw: string,
+    stat: FileStat,
+    at: { epoch: number; generation: number },
+  ): CachedFile | undefined {
     const entry = this.#byPath.get(stat.path);
-    if (entry === undefined) return undefined;
+    if (entry === undefined || at.generation !== this.#generation) return undefined;
+    const epoch = at.epoch;
     if (!sameFile(stat, entry.stat)) {
       this.invalidateAll();
       return undefined;
@@ -120,6 +137,7 @@ export class AnswerCache {
     if (generation !== this.#generation || entry.bytes.length > this.#options.maxFileBytes) {
       return;
     }
+    if (entry.stat.path === COMMIT_POINT) this.#expireAll();
     const old = this.#byPath.get(entry.stat.path);
     if (old) this.#evict(entry.stat.path, old);
     this.#byPath.set(entry.stat.path, entry);
@@ -131,6 +149,11 @@ export class AnswerCache {
     if (!entry.evicted) this.#linkRaw(raw, entry);
   }
 
+  /** True when an entry holds `path` (the storage key). */
+  holds(path: string): boolean {
+    return this.#byPath.has(path);
+  }
+
   /** Drops every entry: something in the mirror changed. */
   invalidateAll(): void {
     this.#generation++;
@@ -138,6 +161,12 @@ export class AnswerCache {
     this.#byPath.clear();
     this.#byRaw.clear();
     this.#total = 0;
+  }
+
+  /** Every entry must be revalidated before its next use; work under way is not kept. */
+  #expireAll(): void {
+    this.#generation++;
+    for (const entry of this.#byPath.values()) entry.epoch = STALE;
   }
 
   #evict(path: string, entry: CachedFile): void {

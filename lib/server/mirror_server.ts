@@ -1,10 +1,11 @@
 import { Hono } from "hono";
 import { type Clock, systemClock } from "../clock.ts";
-import { NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
+import { DownloadError, NotFoundError, PathError, StorageError, TooLargeError } from "../errors.ts";
 import { hasControlCharacter, MAX_PATH_LENGTH } from "../storage/check_path.ts";
 import { collectBytes } from "../storage/read_bytes.ts";
 import {
   type ByteRange,
+  canPresign,
   canStatSync,
   type FileStat,
   type ReadOptions,
@@ -12,6 +13,7 @@ import {
   type StoredObject,
 } from "../storage/storage.ts";
 import { AnswerCache, type CachedFile, sameFile } from "./_answer_cache.ts";
+import { SingleFlight } from "./_single_flight.ts";
 import { type AccessRecord, formatAccessLine } from "./access_log.ts";
 import { cacheControlFor, contentTypeFor } from "./cache_policy.ts";
 import { parseRange } from "./parse_range.ts";
@@ -45,6 +47,13 @@ export interface MirrorServerOptions {
   now?: Clock;
   /** Answers `/v2/…` (the OCI pull API of an image bundle in the same directory). */
   v2?: (request: Request) => Promise<Response>;
+  /**
+   * Answer GETs of files at or above `minBytes` with a 307 to a presigned URL of the storage
+   * (it must be able to presign: S3), valid `expiresInSeconds` (default 300), so that the bytes
+   * flow from the object store. HEAD, 304 and 416 are still answered here; a Range is resent
+   * by the client to the URL, which honours it. Such files are never kept in memory.
+   */
+  redirectLarge?: { minBytes: number; expiresInSeconds?: number };
   /**
    * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
    * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
@@ -88,8 +97,13 @@ export function createMirrorHandler(
   options: MirrorServerOptions = {},
 ): (request: Request, info?: { remoteAddress?: string }) => Response | Promise<Response> {
   const healthPath = options.healthPath ?? "/_ferry/health";
+  const redirect = options.redirectLarge;
+  if (redirect !== undefined && !canPresign(storage)) {
+    throw new TypeError(`Cannot redirect to "${storage.location}": it cannot presign URLs`);
+  }
+  const keptFileBytes = options.memoryCacheFileBytes ?? 256 * 1024;
   const cache = new AnswerCache({
-    maxFileBytes: options.memoryCacheFileBytes ?? 256 * 1024,
+    maxFileBytes: redirect ? Math.min(keptFileBytes, redirect.minBytes - 1) : keptFileBytes,
     maxTotalBytes: options.memoryCacheTotalBytes ?? 64 * 1024 * 1024,
     revalidateMs: options.revalidateMs ?? (options.changes ? 1000 : 0),
     clock: options.clock ?? (() => performance.now()),
@@ -99,6 +113,20 @@ export function createMirrorHandler(
   const now = options.now ?? systemClock;
   const onAccess = options.onAccess;
   const pages = options.pages === false ? undefined : createMirrorPages(storage, { now });
+  const shared: Shared = {
+    cache,
+    stats: new SingleFlight(),
+    fills: new SingleFlight(),
+    ...(redirect && canPresign(storage)
+      ? {
+        redirect: {
+          minBytes: redirect.minBytes,
+          presign: (path: string) =>
+            storage.presignGet(path, { expiresInSeconds: redirect.expiresInSeconds ?? 300 }),
+        },
+      }
+      : {}),
+  };
   const log = (
     request: Request,
     raw: string,
@@ -122,7 +150,7 @@ export function createMirrorHandler(
   };
   const slow = async (request: Request, raw: string) => {
     try {
-      return await (pages?.(request, raw) ?? answer(request, raw, storage, cache, healthPath));
+      return await (pages?.(request, raw) ?? answer(request, raw, storage, shared, healthPath));
     } catch (error) {
       return errorResponse(error);
     }
@@ -143,13 +171,31 @@ export function createMirrorHandler(
   };
 }
 
+/** What every request of one server shares: the memory cache and the requests under way. */
+interface Shared {
+  cache: AnswerCache;
+  /** One stat per path at a time: concurrent revalidations of a kept file share it. */
+  stats: SingleFlight<SeenStat>;
+  /** One read per small file at a time: concurrent misses share it. */
+  fills: SingleFlight<CachedFile | undefined>;
+  redirect?: { minBytes: number; presign: (path: string) => Promise<string> };
+}
+
+/** A stat, with the cache's generation and epoch read just before it was asked for. */
+interface SeenStat {
+  stat: FileStat;
+  generation: number;
+  epoch: number;
+}
+
 async function answer(
   request: Request,
   raw: string,
   storage: StorageReader,
-  cache: AnswerCache,
+  shared: Shared,
   healthPath: string,
 ): Promise<Response> {
+  const { cache } = shared;
   const method = request.method;
   if (method !== "GET" && method !== "HEAD") {
     return new Response("Method not allowed: this mirror is read-only\n", {
@@ -166,16 +212,23 @@ async function answer(
   }
   if (isPrivate(path.path)) return text("Not found\n", 404);
   for (let attempt = 1; attempt <= 3; attempt++) {
-    // Read before the stat: an invalidation from here on means what is read may predate it.
-    const generation = cache.generation;
-    const epoch = cache.epoch();
-    const stat = await storage.stat(path.path);
+    const seen = await shared.stats.run(path.path, async () => {
+      // Read before the stat: an invalidation from here on means what is read may predate it.
+      const generation = cache.generation;
+      const epoch = cache.epoch();
+      return { stat: await storage.stat(path.path), generation, epoch };
+    }).catch((error) => {
+      // Gone (deleted underneath, on a shared bucket): the mirror changed.
+      if (error instanceof NotFoundError && cache.holds(path.path)) cache.invalidateAll();
+      throw error;
+    });
+    const { stat } = seen;
     // The rule is about what is read, not what was asked for: `pubkeys -> keys` or `self -> .`
     // inside the mirror must not be a way to the private files.
     if (stat.resolvedPath !== undefined && isPrivate(stat.resolvedPath)) {
       return text("Not found\n", 404);
     }
-    const response = await serveFile(request, raw, storage, stat, { cache, generation, epoch });
+    const response = await serveFile(request, raw, storage, seen, shared);
     if (response) return response;
   }
   return new Response("Changing too fast, try again\n", {
@@ -193,6 +246,13 @@ function errorResponse(error: unknown): Response {
   if (error instanceof NotFoundError) return text("Not found\n", 404);
   if (error instanceof PathError) return text("Bad path\n", 400);
   if (error instanceof TooLargeError) return text("Too large\n", 413);
+  if (error instanceof DownloadError) {
+    // The storage behind (an object store) did not answer: another try, or replica, may.
+    return new Response("Storage unavailable, try again\n", {
+      status: 503,
+      headers: { "content-type": "text/plain; charset=utf-8", "retry-after": "1" },
+    });
+  }
   if (error instanceof StorageError) return text("Storage error\n", 500);
   return text("Internal error\n", 500);
 }
@@ -263,6 +323,9 @@ function indexText(url: string, installer: boolean): string {
 }
 
 function etagFor(stat: FileStat): string {
+  // The object store's own tag where there is one: every replica over a bucket answers the same,
+  // and a client redirected to a presigned URL sends a validator the store understands.
+  if (stat.etag !== undefined) return stat.etag;
   // Millisecond mtime, not seconds: timestamp.json is rewritten in place, often at the same size,
   // and two publishes within one second must not share a validator (or a memory-cache entry).
   return `"${stat.size.toString(16)}-${stat.modified.getTime().toString(16)}"`;
@@ -342,37 +405,63 @@ async function serveFile(
   request: Request,
   raw: string,
   storage: StorageReader,
-  stat: FileStat,
-  at: { cache: AnswerCache; generation: number; epoch: number },
+  seen: SeenStat,
+  shared: Shared,
 ): Promise<Response | undefined> {
-  const { cache } = at;
-  const kept = cache.match(raw, stat, at.epoch);
+  const { cache } = shared;
+  const { stat } = seen;
+  const kept = cache.match(raw, stat, seen);
   if (kept) return answerFromMemory(request, kept);
   const etag = etagFor(stat);
   const headers = headersFor(stat, etag);
   const plan = planAnswer(request, stat, etag, headers);
   if (plan.kind === "done") return plan.response;
+  const redirect = shared.redirect;
+  if (redirect !== undefined && stat.size >= redirect.minBytes) {
+    return new Response(null, {
+      status: 307,
+      // The URL expires soon: no cache on the way may keep the redirect.
+      headers: { "location": await redirect.presign(stat.path), "cache-control": "no-store" },
+    });
+  }
   if (stat.size > cache.maxFileBytes) {
     const ranged = plan.status === 206 ? { range: plan.range } : {};
     const object = await readAsChecked(storage, stat, ranged);
+    // Replaced between the stat and the read (a publish on a shared bucket): these headers
+    // describe other bytes. The caller stats again.
+    if (!sameFile(object.stat, stat)) {
+      if (object.body instanceof ReadableStream) await object.body.cancel();
+      return undefined;
+    }
     return new Response(object.body, { status: plan.status, headers: plan.headers });
   }
+  const key = `${stat.path}\0${stat.size}\0${stat.modified.getTime()}\0${stat.identity ?? ""}`;
+  const file = await shared.fills.run(key, () => fill(storage, seen, { cache, etag, headers }));
+  if (file === undefined) return undefined;
+  cache.keep(raw, file, seen.generation);
+  return answerFromMemory(request, file);
+}
+
+/** Reads a small file into memory; undefined when it changed while read. */
+async function fill(
+  storage: StorageReader,
+  { stat, epoch }: SeenStat,
+  { cache, etag, headers }: { cache: AnswerCache; etag: string; headers: Headers },
+): Promise<CachedFile | undefined> {
   const object = await readAsChecked(storage, stat, { maxBytes: cache.maxFileBytes });
   const bytes = await collectBytes(object.body, { maxBytes: cache.maxFileBytes, what: stat.path });
   // The read's own stat saw the file the headers describe, and it is still there after the last
   // byte: otherwise it was replaced while read, and neither served nor kept.
   if (bytes.length !== stat.size || !sameFile(object.stat, stat)) return undefined;
   if (!sameFile(await storage.stat(stat.path), stat)) return undefined;
-  const file: CachedFile = {
+  return {
     stat,
     etag,
     bytes: bytes as Uint8Array<ArrayBuffer>,
     headers,
-    epoch: at.epoch,
+    epoch,
     evicted: false,
   };
-  cache.keep(raw, file, at.generation);
-  return answerFromMemory(request, file);
 }
 
 /**

@@ -17,6 +17,8 @@ import type { S3Config } from "./s3_config.ts";
 import type { S3Location } from "./s3_location.ts";
 import type {
   FileStat,
+  PresignOptions,
+  PresignStorage,
   ReadOptions,
   ReplaceIfMatchStorage,
   RequestOptions,
@@ -85,7 +87,7 @@ const MIB = 1024 * 1024;
  * - Every request is bounded in time and retried only when the failure is transient.
  * - A missing key is NotFoundError; so is a "directory" (S3 has none).
  */
-export class S3Storage implements Storage, ReplaceIfMatchStorage {
+export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage {
   readonly location: string;
   readonly #bucket: string;
   readonly #prefix: string;
@@ -269,6 +271,26 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
     };
   }
 
+  /**
+   * A GET URL for `path` signed in its query (SigV4 `X-Amz-*` parameters, path-style for custom
+   * endpoints, as every request), valid for `expiresInSeconds` (S3 allows 1 s to 7 days).
+   */
+  async presignGet(path: string, options: PresignOptions): Promise<string> {
+    checkPath(path);
+    const seconds = Math.round(options.expiresInSeconds);
+    if (!(seconds >= 1 && seconds <= 604_800)) {
+      throw new RangeError("A presigned S3 URL must expire in 1 s to 7 days");
+    }
+    const connection = await this.#connect();
+    const url = new URL(this.#url(path, undefined, connection));
+    url.searchParams.set("X-Amz-Expires", String(seconds));
+    const signed = await connection.client.sign(url.href, {
+      method: "GET",
+      aws: { signQuery: true },
+    });
+    return signed.url;
+  }
+
   /** A server-side copy: the bytes do not pass through ferry. */
   async copy(from: string, to: string): Promise<FileStat> {
     checkPath(from);
@@ -445,12 +467,9 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
   }
 
   async #send(method: string, path: string | undefined, options: SendOptions): Promise<S3Answer> {
-    const { client, config, policy } = await this.#connect();
-    const key = path === undefined ? "" : encodeKey(this.#prefix + path);
-    const base = config.pathStyle
-      ? `${config.endpoint}/${this.#bucket}`
-      : config.endpoint.replace("://", `://${this.#bucket}.`);
-    const url = `${base}/${key}${options.query ? `?${options.query}` : ""}`;
+    const connection = await this.#connect();
+    const { client, policy } = connection;
+    const url = this.#url(path, options.query, connection);
     const headers: Record<string, string> = { ...options.headers };
     const body = options.body;
     // The payload's hash is signed, so a body changed or cut short on the way is refused.
@@ -465,6 +484,14 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage {
       signal: options.signal,
       what: options.what,
     });
+  }
+
+  #url(path: string | undefined, query: string | undefined, { config }: Connection): string {
+    const key = path === undefined ? "" : encodeKey(this.#prefix + path);
+    const base = config.pathStyle
+      ? `${config.endpoint}/${this.#bucket}`
+      : config.endpoint.replace("://", `://${this.#bucket}.`);
+    return `${base}/${key}${query ? `?${query}` : ""}`;
   }
 
   #connect(): Promise<Connection> {
@@ -605,11 +632,14 @@ function expectLength(length: number, what: string): TransformStream<Uint8Array,
 
 function statOf(path: string, response: Response, size: number): FileStat {
   const modified = new Date(response.headers.get("last-modified") ?? 0);
+  const etag = response.headers.get("etag") ?? "";
   return {
     path,
     size,
     modified: Number.isNaN(modified.getTime()) ? new Date(0) : modified,
-    identity: response.headers.get("etag") ?? "",
+    identity: etag,
+    // Only a well-formed strong tag is reused as the HTTP validator servers answer with.
+    ...(/^"[^"]+"$/.test(etag) ? { etag } : {}),
   };
 }
 

@@ -24,6 +24,12 @@ export interface FileStat {
    * it to revalidate what they keep in memory.
    */
   identity?: string;
+  /**
+   * The backend's own HTTP entity tag for these bytes (an S3 ETag, quoted), where it has one:
+   * the same on every host that reads the object, so servers sharing a bucket can answer with
+   * it and a client may revalidate against any of them.
+   */
+  etag?: string;
 }
 
 /** An inclusive byte range, as in HTTP: `start` through `end`. */
@@ -148,6 +154,26 @@ export function canReplaceIfMatch<T extends object>(
   storage: T,
 ): storage is T & ReplaceIfMatchStorage {
   return typeof (storage as Partial<ReplaceIfMatchStorage>).replaceIfMatch === "function";
+}
+
+/** Options for {@linkcode PresignStorage.presignGet}. */
+export interface PresignOptions {
+  /** How long the URL stays valid, in seconds. */
+  expiresInSeconds: number;
+}
+
+/**
+ * The presigning capability of object stores: a URL anyone holding it may GET (Range included)
+ * until it expires, so that a server can redirect a client to the bytes instead of relaying them.
+ */
+export interface PresignStorage {
+  /** A GET URL for `path`, signed in its query string (SigV4 on S3); it does not check existence. */
+  presignGet(path: string, options: PresignOptions): Promise<string>;
+}
+
+/** True when `storage` can hand out presigned GET URLs. */
+export function canPresign<T extends object>(storage: T): storage is T & PresignStorage {
+  return typeof (storage as Partial<PresignStorage>).presignGet === "function";
 }
 
 /** An exclusive lock on a path of a storage (flock(2) on local disk); see `Storage.tryLock`. */

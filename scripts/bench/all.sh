@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark of issue 11 in one go, and one table: serve (against nginx), clone (against
 # `cp -r && sync`, 8 curl processes + sha256sum, and TiUP -j8 when TIUP_BIN is set), proxy
-# (against a direct pull and Distribution's pull-through cache) and startup (against a
+# (against a direct pull and Distribution's pull-through cache), serve_s3 (a bucket on the
+# project's Ceph rig, warm memory cache, against the same files on disk) and startup (against a
 # Bun-compiled hello world). Each script interleaves ferry and its reference over ROUNDS rounds;
 # the table shows, for every ratio, its goal, the median of the per-round ratios and their spread
 # (min-max), ferry's peak RSS, and CPU-µs per request for serve and proxy.
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.."
 root="$PWD"
 export PATH="$root/node_modules/.bin:$PATH"
 ROUNDS="${ROUNDS:-3}"
-ONLY="${ONLY:-serve clone proxy startup}"
+ONLY="${ONLY:-serve serve_s3 clone proxy startup}"
 work="$(mktemp -d /tmp/ferry-bench-all.XXXXXX)"
 echo "all.sh: work directory $work (kept: each script's full output)" >&2
 
@@ -43,6 +44,7 @@ run() { # name command...
   fi
 }
 run serve bash scripts/bench/serve.sh
+run serve_s3 bash scripts/bench/serve_s3.sh
 run clone env BENCH_DIR="${BENCH_DIR:-/tmp/ferry-bench-clone}" bash scripts/bench/clone.sh
 run proxy bash scripts/bench/proxy.sh "$ROUNDS"
 run startup bash scripts/bench/startup.sh
@@ -78,6 +80,13 @@ if serve:
         f"nginx {med(serve['mibps_nginx']):.0f}", r, ">= 1.0x nginx", lambda x: x >= 1.0,
         f"{serve['rss_mb_ferry_16x1gb']:.0f} (16 x 1 GB)",
         f"{med(serve['cpu_us_mib_ferry']):.0f}/MiB (nginx {med(serve['cpu_us_mib_nginx']):.0f})")
+
+serve_s3 = load("serve_s3")
+if serve_s3:
+    r = [s / d for s, d in zip(serve_s3["rps_s3"], serve_s3["rps_disk"])]
+    row("serve s3:// 1 KB manifest, warm, req/s", f"{med(serve_s3['rps_s3']):.0f}",
+        f"same on disk {med(serve_s3['rps_disk']):.0f}", r, ">= 0.9x disk", lambda x: x >= 0.9,
+        "", f"{med(serve_s3['cpu_us_s3']):.1f} (disk {med(serve_s3['cpu_us_disk']):.1f})")
 
 clone = load("clone")
 if clone:
@@ -132,5 +141,5 @@ print(f"ferry benchmarks: {ferry_version}; {cpus} CPUs; {rounds} rounds each, ra
 print(f"load average before {load_before}, after {load_after}")
 for r in [head] + rows:
     print(" | ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-print(f"full outputs: {work}/<serve|clone|proxy|startup>.log")
+print(f"full outputs: {work}/<serve|serve_s3|clone|proxy|startup>.log")
 PY
