@@ -55,8 +55,12 @@ Next: ferry mirror genkey; ferry mirror set /data/mirror; ferry mirror grant $US
     }
     const result = await initRepository(storage, { keyOutput });
     out.print(`Created an empty mirror in ${dir}`);
+    const keyLocation = keyOutput.storage.location;
     for (const file of result.keyFiles) {
-      out.info(`  key: ${nodePath.join(keyOutput.storage.location, file)}`);
+      // A path join would fold an s3:// URL's double slash.
+      out.info(
+        `  key: ${s3 && !keyDir ? `${keyLocation}/${file}` : nodePath.join(keyLocation, file)}`,
+      );
     }
     out.info(`Keep the keys safe: whoever holds them can sign for this mirror.`);
     out.info(`Next: ferry mirror genkey; ferry mirror set ${dir}; ferry mirror grant $USER`);

@@ -21,6 +21,8 @@ const TIMEOUT = { timeout: 300_000 };
 let temp: { dir: string; remove(): Promise<void> } | undefined;
 let env: Record<string, string | undefined> = {};
 let mirror = "";
+/** What `ferry mirror init` printed (stdout and stderr). */
+let initOutput = "";
 let started: Promise<void> | undefined;
 
 function ferry(args: string[], expectCode = 0) {
@@ -70,7 +72,8 @@ function ready(): Promise<void> {
         await collectBytes(await packTarball(["hello"], { cwd: pkg })),
       );
     }
-    await ferry(["mirror", "init", mirror]);
+    const init = await ferry(["mirror", "init", mirror]);
+    initOutput = init.stdout + init.stderr;
     await ferry(["mirror", "genkey"]);
     await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
   })();
@@ -82,6 +85,13 @@ describe("ferry mirror on s3://", { skip: S3_SKIP }, () => {
   after(async () => {
     await temp?.remove();
     await stopS3Rig();
+  });
+
+  it("init names the keys it wrote by their s3:// URLs", TIMEOUT, async () => {
+    await ready();
+    const keys = [...initOutput.matchAll(/^\s*key: (\S+)$/gm)].map((m) => m[1]!);
+    assert.equal(keys.length, 6, initOutput);
+    for (const key of keys) assert.ok(key.startsWith(`${mirror}/keys/`), key);
   });
 
   it(
