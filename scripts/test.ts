@@ -2,8 +2,8 @@
  * ferry's one test orchestrator (run by scripts/test.sh, which `npm test` calls):
  *
  *   1. deno fmt --check    2. deno lint    3. the import-direction check    4. deno check
- *   5. deno unit    the unit tests (everything under tests/ but tests/e2e) under Deno, on
- *                   every core (`deno test --parallel`)
+ *   5. deno unit    the unit tests (everything under tests/ but tests/e2e) under Deno, in one
+ *                   shard per core run side by side (see denoShards)
  *   6. deno e2e     tests/e2e under Deno, ferry run from source
  *   7. bun unit     the unit tests under Bun, in one shard per core run side by side
  *   8. bun e2e      tests/e2e under Bun
@@ -25,10 +25,18 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import * as nodePath from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 const ROOT = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = nodePath.join(ROOT, "node_modules", ".bin");
@@ -38,7 +46,7 @@ const BUN = nodePath.join(BIN, "bun");
 const BUN_DEFAULT_TIMEOUT_MS = 120_000;
 /** No single step may run longer than this (CI must finish well inside its budget). */
 const STEP_TIMEOUT_MS = Number(process.env.FERRY_TEST_STEP_TIMEOUT_MS ?? 25 * 60_000);
-/** Bun unit shards run side by side: one per core unless FERRY_TEST_SHARDS says otherwise. */
+/** Unit shards run side by side (Deno and Bun): one per core unless FERRY_TEST_SHARDS says so. */
 const SHARDS = Number(process.env.FERRY_TEST_SHARDS ?? availableParallelism());
 
 interface StepResult {
@@ -324,6 +332,30 @@ function shard(files: string[], count: number): string[][] {
 }
 
 /**
+ * Deno starts a fresh isolate for every test file, which costs about half a second of CPU even
+ * for an empty file: over the unit suite's ~150 files that was more than half of its time. So
+ * each Deno shard is one generated module that imports its share of the files, run in one
+ * isolate, as Bun runs a process's files (the suites already share module state under Bun).
+ * The modules live in a temporary directory of their own, removed by `remove()`; failures still
+ * name the test and, in their stack, the real file.
+ */
+function denoShards(files: string[]): { files: string[]; remove(): void } {
+  const dir = mkdtempSync(nodePath.join(tmpdir(), "ferry-deno-shards-"));
+  const modules = shard(files, SHARDS).map((group, i) => {
+    const module = nodePath.join(dir, `shard_${i + 1}_test.ts`);
+    const imports = group.map((file) =>
+      `import ${JSON.stringify(pathToFileURL(nodePath.join(ROOT, file)).href)};`
+    );
+    writeFileSync(
+      module,
+      `// ${group.length} unit test files, run in one isolate.\n${imports.join("\n")}\n`,
+    );
+    return module;
+  });
+  return { files: modules, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
  * A `bun test` of `files`. Bun applies its default 5 s limit to before()/after() hooks and
  * ignores the timeout option node:test hooks take, so the e2e suites' set-up (keys, servers)
  * would be cut off on a busy machine. --timeout raises that default; tests with their own limit
@@ -352,12 +384,17 @@ async function main(): Promise<number> {
   const e2e = files.filter(isE2e);
   const fromSource = { FERRY_BIN: undefined };
   if (unit.length > 0) {
-    results.push(
-      await step("deno unit", DENO, ["test", "-A", "--no-check", "--parallel", ...unit], {
-        counts: denoCounts,
-        env: fromSource,
-      }),
-    );
+    const shards = denoShards(unit);
+    try {
+      results.push(
+        await step("deno unit", DENO, ["test", "-A", "--no-check", "--parallel", ...shards.files], {
+          counts: denoCounts,
+          env: fromSource,
+        }),
+      );
+    } finally {
+      shards.remove();
+    }
   }
   if (e2e.length > 0) {
     results.push(
