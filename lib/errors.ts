@@ -1,7 +1,7 @@
 /**
  * ferry's error tree. Callers branch on `instanceof`, never on message text.
  *
- * StorageError → NotFoundError, ReadOnlyError, PathError, AlreadyExistsError
+ * StorageError → NotFoundError, PathError, AlreadyExistsError
  * VerificationError → SignatureError, ExpiredError, RollbackError, HashMismatchError,
  *                     LengthMismatchError, ManifestFormatError
  * DownloadError → HttpStatusError, TooLargeError, PublishRejectedError
@@ -31,11 +31,6 @@ export class AlreadyExistsError extends StorageError {
   constructor(readonly path: string, options?: ErrorOptions) {
     super(`Cannot create "${path}": it already exists`, options);
   }
-}
-
-/** A write was attempted on a backend that only reads (an HTTP mirror, say). */
-export class ReadOnlyError extends StorageError {
-  override name = "ReadOnlyError";
 }
 
 /** A path was refused before it reached a backend: traversal, absolute, NUL, backslash… */
