@@ -29,8 +29,12 @@ mkdir -p "$(dirname "$out")"
 # that is parsed on every start (`ferry --version` took ~95 ms instead of ~20 ms, issue 11).
 # --bytecode (needs --format=esm here, for main.ts's top-level await) saves parsing the chunks a
 # command does load.
+# --no-compile-autoload-dotenv/-bunfig: a compiled Bun program otherwise reads .env and
+# bunfig.toml from the caller's working directory at start (ferry must not take settings from
+# whatever directory it is run in), and looks for them on every start.
 # The same flags for every platform's build (the cross-compiled ones below too).
-BUILD_FLAGS=(--compile --minify-syntax --splitting --bytecode --format=esm)
+BUILD_FLAGS=(--compile --minify-syntax --splitting --bytecode --format=esm
+  --no-compile-autoload-dotenv --no-compile-autoload-bunfig)
 timeout 600 bun build "${BUILD_FLAGS[@]}" main.ts --outfile "$out"
 version="$(timeout 30 "$out" --version)"
 case "$version" in

@@ -13,5 +13,7 @@ for (let i = 0; i < count; i++) {
   out.print(`${i} ${padding}`);
   if (i % 100 === 0) out.info(`note ${i}`);
 }
+// Text that a console format would change: it must come out as it is.
+out.print("100% %s %d %o %%");
 out.print("end");
 process.exit(0);

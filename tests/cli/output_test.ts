@@ -132,9 +132,9 @@ test("createOutput() delivers every line in order to a pipe read late, despite p
     child.stderr.resume();
     assert.equal(await exited, 0, Buffer.concat(stderr).toString());
     const lines = Buffer.concat(stdout).toString().split("\n");
-    assert.equal(lines.length, count + 2);
+    assert.equal(lines.length, count + 3);
     lines.slice(0, count).forEach((line, i) => assert.ok(line.startsWith(`${i} x`), line));
-    assert.deepEqual(lines.slice(count), ["end", ""]);
+    assert.deepEqual(lines.slice(count), ["100% %s %d %o %%", "end", ""]);
     const notes = Buffer.concat(stderr).toString();
     assert.equal(
       notes,

@@ -211,6 +211,22 @@ describe("downloadFiles()", () => {
     }
   });
 
+  test("downloadFiles() places files intact across the garbage collections it runs", async () => {
+    // Over 32 MiB in all: Bun collects garbage mid-transfer (to reuse spent network buffers);
+    // every byte must still land, hashed and checked, on both hashing paths.
+    for (const hashWorkers of [0, 2]) {
+      const large = random(20 * 1024 * 1024 + 3);
+      const other = random(14 * 1024 * 1024 + 1);
+      const { source, tasks, dir, target } = await setup({ "a.tar.gz": large, "b.tar.gz": other });
+      tasks[0]!.expected[0]!.sha512 = createHash("sha512").update(large).digest("hex");
+      const report = await downloadFiles(source, target, tasks, { hashWorkers });
+      assert.deepEqual(report.downloaded, ["a.tar.gz", "b.tar.gz"], `hashWorkers ${hashWorkers}`);
+      assert.equal(report.bytes, large.length + other.length);
+      assert.deepEqual(new Uint8Array(await fs.readFile(nodePath.join(dir, "a.tar.gz"))), large);
+      assert.deepEqual(new Uint8Array(await fs.readFile(nodePath.join(dir, "b.tar.gz"))), other);
+    }
+  });
+
   test("downloadFiles() reports progress with totals", async () => {
     const { source, tasks, target } = await setup({
       "a.tar.gz": random(100),
