@@ -7,6 +7,7 @@ import {
 import { hashingStream } from "../lib/format/hash.ts";
 import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
+import type { BlobLease, ElectBlobFetcher } from "./blob_election.ts";
 import { cacheKeys } from "./cache_keys.ts";
 
 /** Options for {@linkcode BlobFetcher}. */
@@ -22,6 +23,12 @@ export interface BlobFetcherOptions {
    * download whose next chunk would go over it is cut off.
    */
   maxInflightBytes?: number | undefined;
+  /**
+   * For a cache other replicas share: decides, before any upstream request, whether this
+   * replica downloads a blob or waits for the one that does (see createBlobElection). Without
+   * it, the downloads of one process are shared and the commit is a conditional create.
+   */
+  elect?: ElectBlobFetcher | undefined;
 }
 
 /** Limits of one download. */
@@ -71,6 +78,13 @@ export const GROWTH_STEP = 64 * 1024 * 1024;
  * Content-Length may be endless), and for all downloads together by `maxInflightBytes`. Bytes
  * in flight are counted (`inflightBytes`) so the cache's size limit includes the temporary files
  * they are written to.
+ *
+ * On a cache shared by replicas (`elect`), a download first wins the digest's lease; a replica
+ * that loses waits for the winner's commit and serves the blob from the cache. The winner renews
+ * the lease while it downloads and writes without a conditional create (object stores take one
+ * only on a single PUT: a large blob goes up as a multipart upload, completed only once its
+ * digest matched); before completing it proves it still holds the lease, so a fetcher whose
+ * lease was taken over never commits.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
@@ -200,7 +214,13 @@ class Download {
   async run(open: OpenBlob, options: BlobFetcherOptions): Promise<void> {
     let toCache: ReadableStreamDefaultController<Uint8Array> | undefined;
     let wakeWriter: (() => void) | undefined;
+    let lease: BlobLease | undefined;
     try {
+      if (options.elect) {
+        const election = await options.elect(this.digest);
+        if (election.kind === "committed") return await this.#adoptCommitted();
+        lease = election.lease;
+      }
       const response = await open();
       const length = response.headers.get("content-length");
       this.size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
@@ -217,8 +237,9 @@ class Download {
         },
       }, new ByteLengthQueuingStrategy({ highWaterMark: STORAGE_QUEUE_BYTES }));
       let cacheFailure: Error | undefined;
+      // With a lease, the lease makes this the only writer; the bytes are the digest's anyway.
       const writing = this.storage.write(cacheKeys.blob(this.digest), cacheStream, {
-        ifAbsent: true,
+        ifAbsent: lease === undefined,
       }).then(
         () => undefined,
         (error) => {
@@ -277,6 +298,8 @@ class Download {
       }
       // OCI: content is addressed by its digest; verified, the bytes may be released and kept.
       this.size = this.received;
+      // Fencing: a replica whose lease was taken over must not complete its upload.
+      await lease?.fence();
       this.verified = true;
       this.#notify();
       if (!cacheFailure) toCache!.close();
@@ -298,7 +321,19 @@ class Download {
       this.#notify();
     } finally {
       this.window = [];
+      await lease?.done().catch(() => {});
     }
+  }
+
+  /** Another replica committed the blob meanwhile: every client reads it from the cache. */
+  async #adoptCommitted(): Promise<void> {
+    const stat = await this.storage.stat(cacheKeys.blob(this.digest));
+    this.size = stat.size;
+    this.received = stat.size;
+    this.verified = true;
+    this.#resolveReady();
+    this.#resolveCommitted();
+    this.#notify();
   }
 
   #tooLarge(): TooLargeError {
