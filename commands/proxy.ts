@@ -1,11 +1,12 @@
 import * as nodePath from "node:path";
 import { defineCommand } from "../lib/cli/command.ts";
 import { ferryHome } from "../lib/client/home_dir.ts";
-import { NotFoundError, UsageError } from "../lib/errors.ts";
+import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
 import { loadTls } from "../lib/server/load_tls.ts";
 import { parseListen } from "../lib/server/parse_listen.ts";
 import { isS3Location, openWritableStorage } from "../lib/storage/open_storage.ts";
+import type { ListableStorage } from "../lib/storage/storage.ts";
 import { FERRY_VERSION } from "../lib/version.ts";
 import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS } from "./_registry_table.ts";
@@ -66,7 +67,7 @@ or the config's metrics token.`,
     const cacheDir = isS3Location(given) ? given : nodePath.resolve(given);
     const storage = openWritableStorage(cacheDir, { env });
     // A bucket that cannot be reached (endpoint, credentials) fails the start, not every pull.
-    if (isS3Location(cacheDir)) await storage.stat("leases/probe").catch(notFoundIsFine);
+    if (isS3Location(cacheDir)) await probeBucket(storage);
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
       fetchFor: (registry) => registry.ca ? fetchTrustingCa(registry.ca) : globalThis.fetch,
@@ -98,6 +99,7 @@ or the config's metrics token.`,
   },
 });
 
-function notFoundIsFine(error: unknown): void {
-  if (!(error instanceof NotFoundError)) throw error;
+/** One listing request: a missing bucket or refused credentials fail here, with S3's reason. */
+async function probeBucket(storage: ListableStorage): Promise<void> {
+  for await (const _ of storage.list("leases/")) break;
 }

@@ -23,7 +23,7 @@ export type Election =
 export interface BlobLease {
   /** Throws when the lease was lost (expired, taken over), proving it on the server first. */
   fence(): Promise<void>;
-  /** Releases the lease and removes its object (other replicas then see it gone). */
+  /** Removes the lease's object if it is still this replica's, and stops renewing it. */
   done(): Promise<void>;
 }
 
@@ -99,8 +99,11 @@ export function createBlobElection(
       if (lease) {
         const won = lease;
         const done = async () => {
+          // Removed while still ours and unexpired (so nobody can have taken it over); a lease
+          // that was lost belongs to its new holder and stays.
+          const ours = await won.fence().then(() => true, () => false);
+          if (ours) await storage.delete(key).catch(() => {});
           await won.release();
-          await storage.delete(key).catch(() => {});
         };
         if (await committed(digest).catch(() => false)) {
           await done();

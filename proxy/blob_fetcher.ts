@@ -83,8 +83,9 @@ export const GROWTH_STEP = 64 * 1024 * 1024;
  * that loses waits for the winner's commit and serves the blob from the cache. The winner renews
  * the lease while it downloads and writes without a conditional create (object stores take one
  * only on a single PUT: a large blob goes up as a multipart upload, completed only once its
- * digest matched); before completing it proves it still holds the lease, so a fetcher whose
- * lease was taken over never commits.
+ * digest matched); before completing it proves it still holds the lease. One that lost it (too
+ * slow to renew) elects again: it commits only with the lease back, and otherwise aborts its
+ * upload and lets its clients continue from the other replica's commit.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
@@ -299,9 +300,19 @@ class Download {
       // OCI: content is addressed by its digest; verified, the bytes may be released and kept.
       this.size = this.received;
       // Fencing: a replica whose lease was taken over must not complete its upload.
-      await lease?.fence();
+      const lost = await lease?.fence().then(() => undefined, (error: Error) => error);
       this.verified = true;
       this.#notify();
+      if (lost) {
+        // Too slow to renew it (a stalled bucket, a paused process): elect again. Either this
+        // replica holds the lease anew and commits its verified bytes, or another replica
+        // fetched the blob meanwhile and this one leaves the commit to it.
+        await lease!.done();
+        lease = undefined;
+        const again = await options.elect!(this.digest);
+        if (again.kind === "committed") return await this.#abandonUpload(toCache, writing);
+        lease = again.lease;
+      }
       if (!cacheFailure) toCache!.close();
       await writing;
       if (cacheFailure) throw cacheFailure;
@@ -323,6 +334,20 @@ class Download {
       this.window = [];
       await lease?.done().catch(() => {});
     }
+  }
+
+  /** Another replica committed the verified bytes this one has: its own upload is aborted. */
+  async #abandonUpload(
+    toCache: ReadableStreamDefaultController<Uint8Array> | undefined,
+    writing: Promise<void>,
+  ): Promise<void> {
+    try {
+      toCache?.error(new Error("Another proxy replica committed the blob"));
+    } catch {
+      // already closed
+    }
+    await writing;
+    this.#resolveCommitted();
   }
 
   /** Another replica committed the blob meanwhile: every client reads it from the cache. */
