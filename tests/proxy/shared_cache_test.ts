@@ -174,10 +174,10 @@ if (S3_SKIP) {
         // The first replica's renewals never land (it is cut off from the bucket, or paused).
         let open!: () => void;
         registry.blobGate = new Promise((resolve) => (open = resolve));
-        const slow = replica(registry, withSwapsLost(storage), { ttlMs: 300 }).get(path);
+        const slow = replica(registry, withSwapsLost(storage), { ttlMs: 1000 }).get(path);
         await until(() => registry.count("GET", image.layerDigest) === 1);
-        await new Promise((resolve) => setTimeout(resolve, 400)); // its lease has expired
-        const taker = replica(registry, storage, { ttlMs: 300 }).get(path);
+        await new Promise((resolve) => setTimeout(resolve, 1200)); // its lease has expired
+        const taker = replica(registry, storage).get(path);
         await until(() => registry.count("GET", image.layerDigest) === 2);
         open();
         // Both clients get the verified bytes; the blob in the bucket is the taker's upload.
