@@ -5,7 +5,8 @@ import { UsageError } from "../lib/errors.ts";
 import { fetchTrustingCa, serveHttp } from "../lib/runtime.ts";
 import { loadTls } from "../lib/server/load_tls.ts";
 import { parseListen } from "../lib/server/parse_listen.ts";
-import { LocalStorage } from "../lib/storage/local_storage.ts";
+import { isS3Location, openWritableStorage } from "../lib/storage/open_storage.ts";
+import type { ListableStorage } from "../lib/storage/storage.ts";
 import { FERRY_VERSION } from "../lib/version.ts";
 import { createRegistryProxy } from "../proxy/create_registry_proxy.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS } from "./_registry_table.ts";
@@ -46,7 +47,8 @@ or the config's metrics token.`,
     "cache-dir": {
       type: "string",
       valueName: "DIR",
-      description: "Where the cache lives (default $FERRY_HOME/proxy-cache)",
+      description: "Where the cache lives: a directory (default $FERRY_HOME/proxy-cache) or " +
+        "s3://BUCKET/PREFIX, which any number of replicas may share",
     },
     ...REGISTRY_TABLE_FLAGS,
   },
@@ -60,13 +62,16 @@ or the config's metrics token.`,
     const tls = await loadTls(options["tls-cert"], options["tls-key"]);
     const config = await loadRegistryTable(flags);
 
-    const cacheDir = nodePath.resolve(
-      options["cache-dir"] ?? nodePath.join(ferryHome(env), "proxy-cache"),
-    );
+    const given = options["cache-dir"] ?? nodePath.join(ferryHome(env), "proxy-cache");
+    // A bucket is shared: every replica started on it fetches each cold blob only once in all.
+    const cacheDir = isS3Location(given) ? given : nodePath.resolve(given);
+    const storage = openWritableStorage(cacheDir, { env });
+    // A bucket that cannot be reached (endpoint, credentials) fails the start, not every pull.
+    if (isS3Location(cacheDir)) await probeBucket(storage);
     const app = createRegistryProxy(config, {
       fetch: globalThis.fetch.bind(globalThis),
       fetchFor: (registry) => registry.ca ? fetchTrustingCa(registry.ca) : globalThis.fetch,
-      storage: new LocalStorage(cacheDir),
+      storage,
       userAgent: `ferry/${FERRY_VERSION}`,
       ...(accessLog === "on" ? { onAccess: (line: string) => out.print(line) } : {}),
       onLog: (line) => out.warn(line),
@@ -93,3 +98,8 @@ or the config's metrics token.`,
     return 0;
   },
 });
+
+/** One listing request: a missing bucket or refused credentials fail here, with S3's reason. */
+async function probeBucket(storage: ListableStorage): Promise<void> {
+  for await (const _ of storage.list("leases/")) break;
+}

@@ -7,6 +7,7 @@ import {
 import { hashingStream } from "../lib/format/hash.ts";
 import { bodyStream } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
+import type { BlobLease, ElectBlobFetcher } from "./blob_election.ts";
 import { cacheKeys } from "./cache_keys.ts";
 
 /** Options for {@linkcode BlobFetcher}. */
@@ -22,6 +23,12 @@ export interface BlobFetcherOptions {
    * download whose next chunk would go over it is cut off.
    */
   maxInflightBytes?: number | undefined;
+  /**
+   * For a cache other replicas share: decides, before any upstream request, whether this
+   * replica downloads a blob or waits for the one that does (see createBlobElection). Without
+   * it, the downloads of one process are shared and the commit is a conditional create.
+   */
+  elect?: ElectBlobFetcher | undefined;
 }
 
 /** Limits of one download. */
@@ -71,6 +78,14 @@ export const GROWTH_STEP = 64 * 1024 * 1024;
  * Content-Length may be endless), and for all downloads together by `maxInflightBytes`. Bytes
  * in flight are counted (`inflightBytes`) so the cache's size limit includes the temporary files
  * they are written to.
+ *
+ * On a cache shared by replicas (`elect`), a download first wins the digest's lease; a replica
+ * that loses waits for the winner's commit and serves the blob from the cache. The winner renews
+ * the lease while it downloads and writes without a conditional create (object stores take one
+ * only on a single PUT: a large blob goes up as a multipart upload, completed only once its
+ * digest matched); before completing it proves it still holds the lease. One that lost it (too
+ * slow to renew) elects again: it commits only with the lease back, and otherwise aborts its
+ * upload and lets its clients continue from the other replica's commit.
  */
 export class BlobFetcher {
   readonly #storage: Storage;
@@ -200,7 +215,13 @@ class Download {
   async run(open: OpenBlob, options: BlobFetcherOptions): Promise<void> {
     let toCache: ReadableStreamDefaultController<Uint8Array> | undefined;
     let wakeWriter: (() => void) | undefined;
+    let lease: BlobLease | undefined;
     try {
+      if (options.elect) {
+        const election = await options.elect(this.digest);
+        if (election.kind === "committed") return await this.#adoptCommitted();
+        lease = election.lease;
+      }
       const response = await open();
       const length = response.headers.get("content-length");
       this.size = length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
@@ -217,8 +238,9 @@ class Download {
         },
       }, new ByteLengthQueuingStrategy({ highWaterMark: STORAGE_QUEUE_BYTES }));
       let cacheFailure: Error | undefined;
+      // With a lease, the lease makes this the only writer; the bytes are the digest's anyway.
       const writing = this.storage.write(cacheKeys.blob(this.digest), cacheStream, {
-        ifAbsent: true,
+        ifAbsent: lease === undefined,
       }).then(
         () => undefined,
         (error) => {
@@ -277,8 +299,20 @@ class Download {
       }
       // OCI: content is addressed by its digest; verified, the bytes may be released and kept.
       this.size = this.received;
+      // Fencing: a replica whose lease was taken over must not complete its upload.
+      const lost = await lease?.fence().then(() => undefined, (error: Error) => error);
       this.verified = true;
       this.#notify();
+      if (lost) {
+        // Too slow to renew it (a stalled bucket, a paused process): elect again. Either this
+        // replica holds the lease anew and commits its verified bytes, or another replica
+        // fetched the blob meanwhile and this one leaves the commit to it.
+        await lease!.done();
+        lease = undefined;
+        const again = await options.elect!(this.digest);
+        if (again.kind === "committed") return await this.#abandonUpload(toCache, writing);
+        lease = again.lease;
+      }
       if (!cacheFailure) toCache!.close();
       await writing;
       if (cacheFailure) throw cacheFailure;
@@ -298,7 +332,33 @@ class Download {
       this.#notify();
     } finally {
       this.window = [];
+      await lease?.done().catch(() => {});
     }
+  }
+
+  /** Another replica committed the verified bytes this one has: its own upload is aborted. */
+  async #abandonUpload(
+    toCache: ReadableStreamDefaultController<Uint8Array> | undefined,
+    writing: Promise<void>,
+  ): Promise<void> {
+    try {
+      toCache?.error(new Error("Another proxy replica committed the blob"));
+    } catch {
+      // already closed
+    }
+    await writing;
+    this.#resolveCommitted();
+  }
+
+  /** Another replica committed the blob meanwhile: every client reads it from the cache. */
+  async #adoptCommitted(): Promise<void> {
+    const stat = await this.storage.stat(cacheKeys.blob(this.digest));
+    this.size = stat.size;
+    this.received = stat.size;
+    this.verified = true;
+    this.#resolveReady();
+    this.#resolveCommitted();
+    this.#notify();
   }
 
   #tooLarge(): TooLargeError {

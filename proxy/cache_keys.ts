@@ -9,6 +9,7 @@
  * manifests/sha256/ab/ab12…         "<media type>\n" + the manifest's exact bytes
  * tags/<registry>/<repo>/_tag/<tag>/accept-<16 hex>           JSON TagRecord of one Accept class
  * tags/<registry>/<repo>/_list                                 the last full tags/list answer
+ * leases/blobs/sha256/ab/ab12…      who is fetching a cold blob (shared caches: blob_election.ts)
  * ```
  *
  * @module
@@ -18,6 +19,10 @@ export const cacheKeys = {
   blob(digest: string): string {
     const [algorithm, hex = ""] = digest.split(":");
     return `blobs/${algorithm}/${hex.slice(0, 2)}/${hex}`;
+  },
+  /** The lease of the replica fetching a blob into a shared cache (never evicted or served). */
+  blobLease(digest: string): string {
+    return `leases/${cacheKeys.blob(digest)}`;
   },
   /** The object holding a manifest's media type and bytes. */
   manifest(digest: string): string {

@@ -3,9 +3,14 @@ import type { Clock } from "../lib/clock.ts";
 import { systemClock } from "../lib/clock.ts";
 import type { AccessRecord } from "../lib/server/access_log.ts";
 import { prefersHtml } from "../lib/server/pages/prefers_html.ts";
-import type { Storage } from "../lib/storage/storage.ts";
+import { canReplaceIfMatch, type Storage } from "../lib/storage/storage.ts";
 import { accessMiddleware } from "./access_middleware.ts";
 import { BackgroundWork } from "./background_work.ts";
+import {
+  type BlobElectionOptions,
+  createBlobElection,
+  type ElectBlobFetcher,
+} from "./blob_election.ts";
 import { BlobFetcher } from "./blob_fetcher.ts";
 import { cacheKeys } from "./cache_keys.ts";
 import type { ClientAuthOptions } from "./client_auth.ts";
@@ -34,13 +39,24 @@ export type { RegistryProxyEnv };
  * arrive and is cut off after the upstream timeout (30 s by default) without any.
  */
 const STALE_TEMPORARY_MS = 10 * 60_000;
+/**
+ * On a shared bucket, an unfinished upload is another replica's live download for as long as
+ * that download may take (S3 lists an upload by when it began, not by when it last grew).
+ */
+const STALE_SHARED_UPLOAD_MS = 24 * 60 * 60_000;
 
 /** What the proxy does I/O with. */
 export interface RegistryProxyDeps {
   /** Used for every upstream request (inject a test registry here). */
   fetch: typeof fetch;
-  /** The cache: blobs, manifests and tag answers. */
+  /**
+   * The cache: blobs, manifests and tag answers. A storage with compare-and-swap (S3) is taken
+   * to be shared by several replicas: each cold blob is then fetched by one of them, elected by
+   * a lease in the storage (see createBlobElection).
+   */
   storage: Storage;
+  /** The blob leases' timings on a shared cache (tests shorten them). */
+  blobLease?: BlobElectionOptions;
   /** A fetch for one registry (custom CA); defaults to `fetch`. */
   fetchFor?: (registry: RegistryEntry) => typeof fetch;
   /** Resolves upstream-supplied hosts for the private-network check (default: DNS). */
@@ -77,11 +93,22 @@ export function createRegistryProxy(config: ProxyConfig, deps: RegistryProxyDeps
   const activity = new ProxyActivity();
   const work = new BackgroundWork();
   const lastUsed = new Map<string, number>();
-  sweepStaleTemporaries(deps.storage, work, log);
+  const { storage } = deps;
+  const elect = canReplaceIfMatch(storage)
+    ? createBlobElection(storage, deps.blobLease)
+    : undefined;
+  sweepStaleTemporaries(storage, work, log, elect ? STALE_SHARED_UPLOAD_MS : undefined);
   // The blob fetcher and the eviction scheduler need each other: a commit triggers eviction,
   // which counts (and spares) the downloads in flight. Nothing grows before both exist.
   const grew = () => evictions?.grew();
-  const blobs = createBlobFetcher(deps.storage, config, { metrics, log, grew, lastUsed, now });
+  const blobs = createBlobFetcher(deps.storage, config, {
+    metrics,
+    log,
+    grew,
+    lastUsed,
+    now,
+    elect,
+  });
   const evictions = scheduleEvictions(config, deps.storage, {
     metrics,
     log,
@@ -161,10 +188,11 @@ function sweepStaleTemporaries(
   storage: Storage,
   work: BackgroundWork,
   log: (line: string) => void,
+  graceMs = STALE_TEMPORARY_MS,
 ): void {
   if (!storage.sweepTempFiles) return;
   work.track(
-    storage.sweepTempFiles({ before: new Date(Date.now() - STALE_TEMPORARY_MS) }).then(
+    storage.sweepTempFiles({ before: new Date(Date.now() - graceMs) }).then(
       (removed) => {
         if (removed.length > 0) {
           log(`Removed ${removed.length} stale temporary files from the cache`);
@@ -179,7 +207,12 @@ function sweepStaleTemporaries(
 function createBlobFetcher(
   storage: Storage,
   config: ProxyConfig,
-  shared: Shared & { grew: () => void; lastUsed: Map<string, number>; now: Clock },
+  shared: Shared & {
+    grew: () => void;
+    lastUsed: Map<string, number>;
+    now: Clock;
+    elect: ElectBlobFetcher | undefined;
+  },
 ): BlobFetcher {
   const { metrics, log, grew } = shared;
   const blobs = new BlobFetcher(storage, {
@@ -197,6 +230,7 @@ function createBlobFetcher(
     },
     onGrowth: grew,
     maxInflightBytes: config.cache.maxBytes,
+    elect: shared.elect,
   });
   metrics.gauge("ferry_proxy_blob_downloads_active", () => blobs.active);
   return blobs;

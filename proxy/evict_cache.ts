@@ -1,3 +1,4 @@
+import { NotFoundError } from "../lib/errors.ts";
 import { collectBytes } from "../lib/storage/read_bytes.ts";
 import type { Storage } from "../lib/storage/storage.ts";
 import { cacheKeys } from "./cache_keys.ts";
@@ -38,7 +39,8 @@ interface Entry {
  * holds its child manifests, a manifest holds its config and layers. Only entries nothing refers
  * to are candidates; deleting one may free what it referred to, which then competes by its own
  * last use. (Distribution's TTL scheduler deletes blobs shared with other repositories — #2367,
- * #4191 — which this reference count rules out.)
+ * #4191 — which this reference count rules out.) Replicas sharing one bucket may run passes at
+ * once: an entry another pass deleted first counts as freed here too.
  */
 export async function evictCache(
   storage: Storage,
@@ -83,14 +85,20 @@ export async function evictCache(
   while (total > options.targetBytes && queue.length > 0) {
     const [key, entry] = queue.pop()!;
     if (options.isPinned?.(key)) continue;
+    let gone = false;
     try {
       await storage.delete(key);
-    } catch {
-      continue;
+    } catch (error) {
+      // Another replica on a shared cache evicted it first: it is freed all the same, and
+      // counting it so keeps this pass from deleting what the other pass already made room for.
+      if (!(error instanceof NotFoundError)) continue;
+      gone = true;
     }
     total -= entry.size;
-    deletedBytes += entry.size;
-    deletedKeys.push(key);
+    if (!gone) {
+      deletedBytes += entry.size;
+      deletedKeys.push(key);
+    }
     for (const ref of entry.refs) {
       const target = entries.get(ref);
       if (!target) continue;
