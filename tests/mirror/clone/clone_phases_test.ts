@@ -60,7 +60,7 @@ describe("cloneMirror() phases", () => {
         os: ["linux"],
         now: NOW,
         onProgress: () => {
-          tried ??= renewComponent(target, {}, { now: NOW }).then(
+          tried ??= renewComponent(target, {}, { now: NOW, lock: { waitMs: 0 } }).then(
             () => refused.push("renew succeeded"),
             (error) => refused.push(error),
           );
