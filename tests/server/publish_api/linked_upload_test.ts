@@ -58,7 +58,7 @@ afterEach(async () => {
 });
 
 /** Uploads `bytes` as hello v1.0.0 in a new session; returns what to post next. */
-async function upload(r: Rig, bytes: Uint8Array) {
+async function upload(r: Rig, bytes: Uint8Array<ArrayBuffer>) {
   const state = await loadRepositoryState(r.storage, { now: NOW });
   const plan = planPublish(state, {
     component: "hello",
@@ -70,7 +70,7 @@ async function upload(r: Rig, bytes: Uint8Array) {
   const manifest = plan.change.components![0]!.manifest;
   const sid = newSid();
   const uploaded = await tiupUploadTarball(r.send, BASE, sid, plan.tarballPath, bytes);
-  assert.equal(uploaded.status, 204, uploaded.text);
+  assert.equal(uploaded.status, 204, JSON.stringify(uploaded.json));
   const body = goComponentJson(manifest, tiupSign(manifest, [r.keys.alice]));
   return { sid, body, tarballPath: plan.tarballPath, file: r.sessions.get(sid)!.file };
 }
