@@ -25,6 +25,9 @@ import { startMetadataRefresh } from "../../lib/server/pull_through/refresh_meta
 import { HttpStorage } from "../../lib/storage/http_storage.ts";
 import { FERRY_VERSION } from "../../lib/version.ts";
 
+/** Where uploads wait for their manifest, inside the mirror directory (never served). */
+const UPLOADS_DIR = ".ferry-uploads";
+
 /** The flags `mirror serve` takes for the team services. */
 export const TEAM_SERVE_FLAGS: Record<string, FlagSpec> = {
   publish: {
@@ -100,7 +103,11 @@ export async function teamServices(
     const token = tokenFile === undefined ? undefined : await readToken(tokenFile);
     const keyDir = stringFlag(flags, "key-dir");
     const storage = new LocalStorage(dir);
-    const sessions = new UploadSessions(nodePath.join(dir, ".ferry-uploads"), { maxBytes });
+    // Inside the mirror's own storage, so a published upload is linked into place, not copied.
+    const sessions = new UploadSessions(nodePath.join(dir, UPLOADS_DIR), {
+      maxBytes,
+      within: { storage, path: UPLOADS_DIR },
+    });
     const api = createPublishApi(storage, {
       sessions,
       ...(keyDir ? { keys: { storage: new LocalStorage(keyDir), prefix: "" } } : {}),

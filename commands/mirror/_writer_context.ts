@@ -31,6 +31,7 @@ import {
 import { parseS3Location } from "../../lib/storage/s3_location.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
+import { parseDuration } from "../../proxy/parse_proxy_config.ts";
 
 /** Flags every writing verb accepts. */
 export const MIRROR_FLAGS = {
@@ -44,6 +45,12 @@ export const MIRROR_FLAGS = {
     type: "string",
     valueName: "DIR",
     description: "Where the mirror's index/snapshot/timestamp keys are (default: DIR/keys)",
+  },
+  "lock-wait": {
+    type: "string",
+    valueName: "DURATION",
+    description:
+      "How long to wait for another writer holding the mirror's lock or lease (default 2m; 0: fail at once)",
   },
 } as const satisfies FlagSpecs;
 
@@ -147,9 +154,22 @@ export function openMirror(
   return { storage, keys };
 }
 
-/** How a writer waits for another one's lock: it says so, once. */
-export function lockReporting(out: Output): { lock: Omit<MirrorLockOptions, "now"> } {
-  return { lock: { onWait: (message) => out.info(message) } };
+/**
+ * How a writer waits for another one's lock or lease: as long as `--lock-wait` says (`lockWait`;
+ * default the writer's 2 minutes), saying so once.
+ */
+export function lockReporting(
+  out: Output,
+  lockWait: string | undefined,
+): { lock: Omit<MirrorLockOptions, "now"> } {
+  const waitMs = lockWait === undefined
+    ? undefined
+    : lockWait.trim() === "0"
+    ? 0
+    : parseDuration(lockWait, "--lock-wait", "flags");
+  return {
+    lock: { onWait: (message) => out.info(message), ...(waitMs !== undefined ? { waitMs } : {}) },
+  };
 }
 
 /** The default private key: `$FERRY_HOME/keys/private.json` (TiUP: ~/.tiup/keys/private.json). */

@@ -58,7 +58,7 @@ Examples:
       id,
       ...(name !== undefined ? { name } : {}),
       key: publicInfo,
-    }, { keys, ...lockReporting(out) });
+    }, { keys, ...lockReporting(out, options["lock-wait"]) });
     const keyId = loaded.kind === "private" ? loaded.key.id : loaded.id;
     reportUpdate(
       out,

@@ -98,7 +98,11 @@ Examples:
     const dir = await resolveMirrorDir(location, env, "modify");
     const key = await loadOwnerKey(options.key, env);
     const { storage, keys } = openMirror(dir, options["key-dir"], env);
-    const result = await modifyComponent(storage, request, { key, keys, ...lockReporting(out) });
+    const result = await modifyComponent(storage, request, {
+      key,
+      keys,
+      ...lockReporting(out, options["lock-wait"]),
+    });
     reportUpdate(out, result, `Modified ${spec} in ${dir}`);
     return 0;
   },

@@ -89,7 +89,11 @@ Examples:
     const dir = await resolveMirrorDir(location, env, "publish");
     const key = await loadOwnerKey(options.key, env);
     const { storage, keys } = openMirror(dir, options["key-dir"], env);
-    const result = await publishComponent(storage, pkg, { key, keys, ...lockReporting(out) });
+    const result = await publishComponent(storage, pkg, {
+      key,
+      keys,
+      ...lockReporting(out, options["lock-wait"]),
+    });
     for (const note of result.notes) out.info(`Note: ${note}`);
     reportUpdate(out, result, `Published ${component} ${version} for ${platform} to ${dir}`);
     return 0;

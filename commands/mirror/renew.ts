@@ -69,7 +69,7 @@ Examples:
       ...(indexDays !== undefined ? { indexDays } : {}),
       ...(snapshotDays !== undefined ? { snapshotDays } : {}),
       ...(timestampDays !== undefined ? { timestampDays } : {}),
-    }, { ...(key ? { key } : {}), keys, ...lockReporting(out) });
+    }, { ...(key ? { key } : {}), keys, ...lockReporting(out, options["lock-wait"]) });
     reportUpdate(out, result, `Renewed ${component ?? "the repository"} in ${dir}`);
     return 0;
   },

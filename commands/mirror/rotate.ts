@@ -88,7 +88,7 @@ themselves. An expired root (TiUP #2722) is fixed the same way: --prepare, sign,
       const result = await rotateRoot(storage, new Uint8Array(bytes), {
         file: apply,
         keys,
-        ...lockReporting(out),
+        ...lockReporting(out, options["lock-wait"]),
       });
       reportUpdate(
         out,

@@ -10,7 +10,7 @@ import {
 } from "../errors.ts";
 import { fetchTrustingCa } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
-import { collectBytes } from "./read_bytes.ts";
+import { bodyStream, collectBytes } from "./read_bytes.ts";
 import { fetchWithPolicy, type S3Answer, type S3FetchFn, type S3FetchPolicy } from "./_s3_fetch.ts";
 import { xmlBlocks, xmlElement, xmlEscape } from "./_s3_xml.ts";
 import type { S3Config } from "./s3_config.ts";
@@ -45,6 +45,11 @@ export interface S3StorageOptions {
    * `If-None-Match` on CompleteMultipartUpload), so such data is held in memory. Default 64 MiB.
    */
   maxConditionalBytes?: number;
+  /**
+   * The largest object `copy` copies on the server: S3's CopyObject takes at most 5 GiB, so a
+   * larger one is streamed through instead (read, then written in parts). Default 5 GiB.
+   */
+  maxCopyBytes?: number;
   /** Time allowed until response headers arrive, per attempt. Default 30 s. */
   headersTimeoutMs?: number;
   /** Time allowed between two chunks of a response body. Default 60 s. */
@@ -74,6 +79,8 @@ interface SendOptions {
 }
 
 const MIB = 1024 * 1024;
+/** S3 CopyObject copies objects up to 5 GiB; larger ones need a multipart copy. */
+const MAX_COPY_OBJECT_BYTES = 5 * 1024 * MIB;
 
 /**
  * Storage in an S3 bucket under a key prefix (`s3://BUCKET/PREFIX`): AWS S3, Ceph RADOS Gateway,
@@ -291,10 +298,16 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
     return signed.url;
   }
 
-  /** A server-side copy: the bytes do not pass through ferry. */
+  /**
+   * A server-side copy: the bytes do not pass through ferry. Above `maxCopyBytes` (S3's 5 GiB
+   * CopyObject limit) the object is streamed through instead, as a multipart write.
+   */
   async copy(from: string, to: string): Promise<FileStat> {
     checkPath(from);
     checkPath(to);
+    if ((await this.stat(from)).size > (this.#options.maxCopyBytes ?? MAX_COPY_OBJECT_BYTES)) {
+      return await this.write(to, bodyStream(await this.read(from)));
+    }
     const what = `copy "${this.#describe(from)}" to "${this.#describe(to)}"`;
     const source = `/${this.#bucket}/${encodeKey(this.#prefix + from)}`;
     const answer = await this.#send("PUT", to, { headers: { "x-amz-copy-source": source }, what });

@@ -6,7 +6,8 @@
  * @module
  */
 import { NotFoundError } from "../errors.ts";
-import { bodyStream, readBytes } from "../storage/read_bytes.ts";
+import { copyObject } from "../storage/copy_object.ts";
+import { readBytes } from "../storage/read_bytes.ts";
 import type { Storage } from "../storage/storage.ts";
 import { copyIntoCommitLog } from "./commit_log.ts";
 import { type CommitJournal, fromBase64, removeJournal } from "./commit_journal.ts";
@@ -52,7 +53,7 @@ export async function finishCommitJournal(
   const warnings: string[] = [];
   for (const copy of journal.after) {
     try {
-      await storage.write(copy.to, bodyStream(await storage.read(copy.from)));
+      await copyObject(storage, copy.from, copy.to);
     } catch (error) {
       warnings.push(
         `Cannot update "${copy.to}" (${(error as Error).message}); the commit itself is ` +

@@ -189,7 +189,9 @@ function installerCopies(change: RepositoryChange): Array<{ from: string; to: st
 /**
  * Writes a tarball, hashing it as it streams. An existing file with the same sha256 is kept as
  * is (a retried publish); the bytes must hash to what the manifest says (TiUP's
- * ErrorWrongChecksum), else HashMismatchError.
+ * ErrorWrongChecksum), else HashMismatchError. A tarball the storage already holds (`stored`,
+ * hashed when it was stored) is given its path by the backend's copy, with no second pass over
+ * its bytes; see {@linkcode placeStoredTarball}.
  */
 async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<void> {
   try {
@@ -203,6 +205,10 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }
+  if (tarball.stored && storage.copy) {
+    await placeStoredTarball(storage as Storage & Required<Pick<Storage, "copy">>, tarball);
+    return;
+  }
   const hashing = hashingStream(["sha256"]);
   const source = await tarball.open();
   await storage.write(tarball.path, source.pipeThrough(hashing.stream));
@@ -214,4 +220,31 @@ async function writeTarball(storage: Storage, tarball: TarballUpload): Promise<v
       }…, expected ${tarball.sha256.slice(0, 16)}…)`,
     );
   }
+}
+
+/**
+ * Gives `tarball.path` the bytes of `tarball.stored` through `Storage.copy` (a hard link on
+ * local disk: a 2 GB upload is written once, and the server's memory never sees it again). Its
+ * hashes were taken as it was stored; what is checked here is that it is still that object —
+ * same identity where the backend has one, same length — before and after the copy, so bytes
+ * that changed since they were hashed are refused (HashMismatchError) rather than published.
+ */
+async function placeStoredTarball(
+  storage: Storage & Required<Pick<Storage, "copy">>,
+  tarball: TarballUpload,
+): Promise<void> {
+  const stored = tarball.stored!;
+  const changed = (why: string) =>
+    new HashMismatchError(
+      `Cannot publish "${tarball.path}": its stored copy "${stored.path}" ${why} since it was hashed`,
+    );
+  const before = await storage.stat(stored.path);
+  if (stored.identity !== undefined && before.identity !== stored.identity) {
+    throw changed("was replaced or modified");
+  }
+  if (before.size !== tarball.length) {
+    throw changed(`is ${before.size} bytes, not ${tarball.length}`);
+  }
+  const placed = await storage.copy(stored.path, tarball.path);
+  if (placed.size !== tarball.length) throw changed(`became ${placed.size} bytes`);
 }

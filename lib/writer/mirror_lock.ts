@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { AlreadyExistsError, NotFoundError, StorageError } from "../errors.ts";
 import { readText } from "../storage/read_bytes.ts";
-import { canReplaceIfMatch, type Storage } from "../storage/storage.ts";
+import { canReplaceIfMatch, type Storage, type StorageLock } from "../storage/storage.ts";
 import { acquireLease } from "./mirror_lease.ts";
 import { formatRfc3339 } from "../format/rfc3339.ts";
 
@@ -35,13 +35,22 @@ export interface MirrorLockOptions {
   owner?: LockOwner;
   /** Whether a process of this host is alive (default: `process.kill(pid, 0)`). */
   isAlive?: (pid: number) => boolean;
-  /** Leases only: how long to wait for another writer's lease (default 120 s). */
+  /**
+   * How long to wait for a lock or lease another writer holds before giving up
+   * (default {@linkcode LOCK_WAIT_MS}; 0: fail at once).
+   */
   waitMs?: number;
   /** Leases only: how long a lease lives without renewal (default 30 s). */
   leaseTtlMs?: number;
   /** Told when this writer starts waiting for another one. */
   onWait?: (message: string) => void;
 }
+
+/**
+ * How long a writer waits for another one to finish, by default: the flock of a local mirror
+ * and the lease of an object store alike (a publish of a large tarball holds either a while).
+ */
+export const LOCK_WAIT_MS = 120_000;
 
 /** Temporary files older than this are an interrupted write's, never a live writer's. */
 export const TEMP_FILE_GRACE_MS = 60 * 60 * 1000;
@@ -63,11 +72,13 @@ export const TEMP_FILE_GRACE_MS = 60 * 60 * 1000;
  *
  * - On storages that can compare-and-swap (S3 `If-Match`), whose writers may run on many
  *   machines, the lock is a lease (mirror_lease.ts): it expires unless renewed, so a dead
- *   writer's lock frees itself after its time to live, a writer waits (bounded, told through
- *   `onWait`) for one held by someone else, and `fence` stops a writer that lost it.
+ *   writer's lock frees itself after its time to live, and `fence` stops a writer that lost it.
  *
- * Any lock held by someone else is an error that says who holds it and since when: StorageError
- * with cause AlreadyExistsError.
+ * Whichever it is, a writer that finds it held by someone else waits for it (`waitMs`, default
+ * {@linkcode LOCK_WAIT_MS}), says so once through `onWait`, naming the holder, and then gives up
+ * with an error that says who holds it and since when: StorageError with cause
+ * AlreadyExistsError. One policy for all three, so two publishes started together on a local
+ * mirror both land, as they do on S3.
  */
 export async function acquireMirrorLock(
   storage: Storage,
@@ -78,11 +89,12 @@ export async function acquireMirrorLock(
     since: formatRfc3339(options.now ?? new Date()),
     token: randomBytes(12).toString("hex"),
   };
+  const wait: LockWait = { waitMs: options.waitMs ?? LOCK_WAIT_MS, onWait: options.onWait };
   const lock = storage.tryLock
-    ? await takeFileLock(storage, owner)
+    ? await takeFileLock(storage, owner, wait)
     : canReplaceIfMatch(storage)
-    ? await takeLease(storage, owner, options)
-    : await takeLockFile(storage, owner, options.isAlive ?? processIsAlive);
+    ? await takeLease(storage, owner, options, wait)
+    : await takeLockFile(storage, owner, options.isAlive ?? processIsAlive, wait);
   try {
     // Real time, not `now`: it is compared with the files' real mtimes.
     await storage.sweepTempFiles?.({ before: new Date(Date.now() - TEMP_FILE_GRACE_MS) });
@@ -97,12 +109,13 @@ async function takeLease(
   storage: Storage & Parameters<typeof acquireLease>[0],
   owner: HeldLock,
   options: MirrorLockOptions,
+  wait: LockWait,
 ): Promise<MirrorLock> {
   const lease = await acquireLease(storage, LOCK_PATH, {
     holder: { pid: owner.pid, host: owner.host },
-    ...(options.waitMs !== undefined ? { waitMs: options.waitMs } : {}),
+    waitMs: wait.waitMs,
     ...(options.leaseTtlMs !== undefined ? { ttlMs: options.leaseTtlMs } : {}),
-    ...(options.onWait ? { onWait: options.onWait } : {}),
+    ...(wait.onWait ? { onWait: wait.onWait } : {}),
   });
   return {
     owner: { ...owner, token: lease.token },
@@ -111,20 +124,80 @@ async function takeLease(
   };
 }
 
-async function takeFileLock(storage: Storage, owner: HeldLock): Promise<MirrorLock> {
-  const held = await storage.tryLock!(LOCK_PATH);
-  if (!held) {
-    const holder = await readLock(storage);
-    const who = holder === "gone" || holder === undefined
-      ? "another process (a tiup or ferry writer)"
-      : `another writer (pid ${holder.pid} on "${holder.host}", since ${holder.since})`;
-    throw new StorageError(
-      `Cannot lock the mirror "${storage.location}": ${who} holds the lock on "${
-        lockFile(storage)
-      }"; wait for it to finish and retry`,
-      { cause: new AlreadyExistsError(LOCK_PATH) },
-    );
+/** How long to wait for a held lock, and whom to tell (the lease's policy, for every lock). */
+interface LockWait {
+  waitMs: number;
+  onWait?: ((message: string) => void) | undefined;
+}
+
+/** A lock someone else holds, as one attempt found it. */
+class Busy {
+  constructor(
+    /** "another writer (pid 7 on "builder", since …)", for messages. */
+    readonly who: string,
+    /** What the holder holds: `the lock on "<mirror>/lock"`. */
+    readonly what: string,
+    /** The end of the sentence when giving up. */
+    readonly advice: string,
+  ) {}
+}
+
+/**
+ * Runs `attempt` until it gets the lock or `wait.waitMs` have passed, as the lease does: says
+ * once, through `onWait`, who holds it, polls at growing intervals (up to 1 s, with jitter so
+ * that waiters do not march in step), and gives up with an error naming the holder.
+ */
+async function waitForLock<T>(
+  storage: Storage,
+  wait: LockWait,
+  attempt: () => Promise<T | Busy>,
+): Promise<T> {
+  const started = Date.now();
+  const deadline = started + wait.waitMs;
+  let told = false;
+  for (let round = 0;; round++) {
+    const result = await attempt();
+    if (!(result instanceof Busy)) return result;
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      const waited = wait.waitMs > 0
+        ? ` (waited ${Math.round((Date.now() - started) / 1000)} s)`
+        : "";
+      throw new StorageError(
+        `Cannot lock the mirror "${storage.location}": ${result.who} holds ${result.what}` +
+          `${waited}; ${result.advice}`,
+        { cause: new AlreadyExistsError(LOCK_PATH) },
+      );
+    }
+    if (!told) {
+      told = true;
+      wait.onWait?.(`Waiting for ${result.who} to finish: it holds ${result.what}`);
+    }
+    const pause = Math.min(1000, 50 * 2 ** Math.min(round, 5)) * (0.75 + Math.random() / 2);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(pause, left))));
   }
+}
+
+function takeFileLock(storage: Storage, owner: HeldLock, wait: LockWait): Promise<MirrorLock> {
+  return waitForLock(storage, wait, async () => {
+    const held = await storage.tryLock!(LOCK_PATH);
+    if (!held) {
+      const holder = await readLock(storage);
+      const who = holder === "gone" || holder === undefined
+        ? "another process (a tiup or ferry writer)"
+        : `another writer (pid ${holder.pid} on "${holder.host}", since ${holder.since})`;
+      return new Busy(
+        who,
+        `the lock on "${lockFile(storage)}"`,
+        "wait for it to finish and retry",
+      );
+    }
+    return await noted(held, owner);
+  });
+}
+
+/** The flock `held`, with `owner` written into the lock file until it is released. */
+async function noted(held: StorageLock, owner: HeldLock): Promise<MirrorLock> {
   try {
     await held.note(JSON.stringify(owner));
   } catch (error) {
@@ -146,38 +219,40 @@ async function takeFileLock(storage: Storage, owner: HeldLock): Promise<MirrorLo
   };
 }
 
-async function takeLockFile(
+function takeLockFile(
   storage: Storage,
   owner: HeldLock,
   isAlive: (pid: number) => boolean,
+  wait: LockWait,
 ): Promise<MirrorLock> {
   const text = JSON.stringify(owner);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await storage.write(LOCK_PATH, text, { ifAbsent: true });
-      return { owner, release: () => releaseLock(storage, owner.token) };
-    } catch (error) {
-      if (!(error instanceof AlreadyExistsError)) throw error;
-      const held = await readLock(storage);
-      if (held === "gone") continue;
-      if (held === undefined) {
-        throw new StorageError(
-          `Cannot lock the mirror "${storage.location}": "${lockFile(storage)}" exists but is ` +
-            `not a ferry lock; if no writer is running, remove it and retry`,
-          { cause: error },
+  return waitForLock(storage, wait, async () => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await storage.write(LOCK_PATH, text, { ifAbsent: true });
+        return { owner, release: () => releaseLock(storage, owner.token) };
+      } catch (error) {
+        if (!(error instanceof AlreadyExistsError)) throw error;
+        const held = await readLock(storage);
+        if (held === "gone") continue;
+        if (held === undefined) {
+          throw new StorageError(
+            `Cannot lock the mirror "${storage.location}": "${lockFile(storage)}" exists but is ` +
+              `not a ferry lock; if no writer is running, remove it and retry`,
+            { cause: error },
+          );
+        }
+        const stale = held.host === owner.host && !isAlive(held.pid);
+        if (stale && attempt === 0 && await takeOver(storage, held, owner.token)) continue;
+        return new Busy(
+          `another writer (pid ${held.pid} on "${held.host}", since ${held.since})`,
+          `"${lockFile(storage)}"`,
+          "wait for it to finish, or remove that file if the writer is gone",
         );
       }
-      const stale = held.host === owner.host && !isAlive(held.pid);
-      if (stale && attempt === 0 && await takeOver(storage, held, owner.token)) continue;
-      throw new StorageError(
-        `Cannot lock the mirror "${storage.location}": another writer (pid ${held.pid} on ` +
-          `"${held.host}", since ${held.since}) holds "${lockFile(storage)}"; wait for it to ` +
-          `finish, or remove that file if the writer is gone`,
-        { cause: error },
-      );
     }
-  }
-  throw new StorageError(`Cannot lock the mirror "${storage.location}": the lock keeps changing`);
+    throw new StorageError(`Cannot lock the mirror "${storage.location}": the lock keeps changing`);
+  });
 }
 
 /**

@@ -21,6 +21,23 @@ export interface TarballUpload {
   length: number;
   /** Opens the bytes (called once, or twice with the commit log). */
   open(): ReadableStream<Uint8Array> | Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Where the same storage already holds exactly these bytes (an upload the publish API hashed
+   * as it arrived): on a backend with `Storage.copy` the commit gives `path` that object (a hard
+   * link, a server-side copy) instead of streaming `open()` through the writer a second time.
+   */
+  stored?: StoredTarball;
+}
+
+/** An object holding a tarball's bytes already, hashed (length and sha256) when it was stored. */
+export interface StoredTarball {
+  /** Its storage path. */
+  path: string;
+  /**
+   * Its `FileStat.identity` when it was hashed, where the backend has one: the commit refuses
+   * the object if it has been replaced or modified since, rather than publish unhashed bytes.
+   */
+  identity?: string;
 }
 
 /** A component manifest to add, and the owner keys that sign it. */

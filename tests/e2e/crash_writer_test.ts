@@ -5,13 +5,16 @@
  *   the mirror, i.e. before timestamp.json: `ferry mirror verify` then names the interrupted
  *   commit and the command that repairs it, and that command completes it;
  * - flock(1) (util-linux, the same flock(2) TiUP's writer takes on `<mirror>/lock`) keeps ferry
- *   out, and a ferry writer keeps flock(1) out.
+ *   out, and a ferry writer keeps flock(1) out;
+ * - a writer that finds the lock held waits for it (`--lock-wait`), so two publishers started
+ *   together both land, and one held forever is given up on with the holder's name.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, describe, it } from "node:test";
@@ -197,63 +200,139 @@ describe("the mirror lock is TiUP's flock(2) on <mirror>/lock (CLI)", () => {
     assert.equal(info.mode & 0o777, 0o600);
   });
 
-  it("is refused while another process (flock(1), as tiup) holds the lock", TIMEOUT, async () => {
-    await setup();
-    const lock = nodePath.join(mirror, "lock");
-    const holder = track(
-      spawn("flock", [lock, "sleep", "120"], { stdio: "ignore", detached: true }),
-    );
-    try {
-      while (flockFree(lock)) await new Promise((r) => setTimeout(r, 20));
-      const refused = await ferry(["mirror", "renew", "--mirror", mirror], 1);
-      assert.match(refused.stderr, /holds the lock on ".*\/lock"; wait for it to finish/);
-    } finally {
-      killGroup(holder);
-    }
-    while (!flockFree(lock)) await new Promise((r) => setTimeout(r, 20));
-    await ferry(["mirror", "renew", "--mirror", mirror]);
-  });
+  it(
+    "waits --lock-wait for another process (flock(1), as tiup) holding the lock, then gives up",
+    TIMEOUT,
+    async () => {
+      await setup();
+      const lock = nodePath.join(mirror, "lock");
+      const holder = track(
+        spawn("flock", [lock, "sleep", "120"], { stdio: "ignore", detached: true }),
+      );
+      try {
+        while (flockFree(lock)) await new Promise((r) => setTimeout(r, 20));
+        const refused = await ferry(
+          ["mirror", "renew", "--mirror", mirror, "--lock-wait", "1s"],
+          1,
+        );
+        assert.match(
+          refused.stderr,
+          /Waiting for another process \(a tiup or ferry writer\) to finish: it holds the lock on ".*\/lock"/,
+        );
+        assert.match(
+          refused.stderr,
+          /holds the lock on ".*\/lock" \(waited 1 s\); wait for it to finish and retry/,
+        );
+      } finally {
+        killGroup(holder);
+      }
+      while (!flockFree(lock)) await new Promise((r) => setTimeout(r, 20));
+      await ferry(["mirror", "renew", "--mirror", mirror]);
+    },
+  );
+
+  it(
+    "two publishers in two processes started together on one local mirror: both land, verify passes",
+    TIMEOUT,
+    async () => {
+      await setup();
+      const before = await helloVersions();
+      const [one, two] = await Promise.all([
+        ferry(publishArgs("v0.1.1")),
+        ferry(publishArgs("v0.1.2")),
+      ]);
+      // At most one found the lock taken, and it said that it waited instead of failing.
+      const waited = [one, two].filter((r) => /Waiting for another writer/.test(r.stderr));
+      assert.ok(waited.length <= 1, `${one.stderr}\n${two.stderr}`);
+      assert.deepEqual(await helloVersions(), [...before, "v0.1.1", "v0.1.2"].sort());
+      await ferry(["mirror", "verify", mirror]);
+    },
+  );
+
+  it(
+    "a ferry writer that never releases the lock: the next waits --lock-wait, then fails naming it",
+    TIMEOUT,
+    async () => {
+      await setup();
+      const lock = nodePath.join(mirror, "lock");
+      let caught = false;
+      for (let attempt = 0; attempt < 8 && !caught; attempt++) {
+        await whileWriterHoldsLock(async (writerPid) => {
+          // Stopped late (while releasing) the lock no longer names it: try again.
+          if (flockFree(lock)) return;
+          if (!(await fs.readFile(lock, "utf8")).includes(`"pid":${writerPid}`)) return;
+          caught = true;
+          const refused = await ferry(
+            ["mirror", "renew", "--mirror", mirror, "--lock-wait", "2s"],
+            1,
+          );
+          const holderIs = `another writer \\(pid ${writerPid} on "[^"]+", since [^)]+\\)`;
+          assert.match(
+            refused.stderr,
+            new RegExp(`Waiting for ${holderIs} to finish: it holds the lock on ".*/lock"`),
+          );
+          assert.match(
+            refused.stderr,
+            new RegExp(`${holderIs} holds the lock on ".*/lock" \\(waited 2 s\\)`),
+          );
+        }, { stopWhen: (pid) => readFileSync(lock, "utf8").includes(`"pid":${pid}`) });
+      }
+      assert.ok(caught, "never caught the writer holding the lock");
+      await ferry(["mirror", "verify", mirror]);
+    },
+  );
 
   it("holds flock(2) on the lock while it writes, keeping flock(1) out", TIMEOUT, async () => {
     await setup();
     const lock = nodePath.join(mirror, "lock");
     let seen = false;
     for (let attempt = 0; attempt < 8 && !seen; attempt++) {
-      let writerPid = 0;
-      let stopped = false;
-      // The writer notes its pid in the lock once it holds it: stop it right there.
-      const watcher = await watchMirror("modify", (name) => {
-        if (name === "lock" && writerPid && !stopped) {
-          stopped = true;
-          process.kill(writerPid, "SIGSTOP");
-        }
-      });
-      const writer = await startFerry(["mirror", "renew", "--mirror", mirror], {
-        cwd: temp.dir,
-        env,
-      });
-      writerPid = writer.pid;
-      while (!stopped && !(await Promise.race([writer.exited.then(() => true), sleep(20)]))) {
-        // wait for the stop or the exit
-      }
-      watcher.kill("SIGKILL");
-      if (stopped) {
+      await whileWriterHoldsLock(async (writerPid) => {
         const locks = await fs.readFile("/proc/locks", "utf8");
-        const held = !flockFree(lock);
-        process.kill(writerPid, "SIGCONT");
-        if (held) {
-          seen = true;
-          assert.match(locks, new RegExp(`FLOCK\\s+ADVISORY\\s+WRITE\\s+${writerPid}\\s`));
-        }
-      }
-      const exit = await writer.exited;
-      assert.equal(exit.code, 0, writer.stderr());
+        if (flockFree(lock)) return;
+        seen = true;
+        assert.match(locks, new RegExp(`FLOCK\\s+ADVISORY\\s+WRITE\\s+${writerPid}\\s`));
+      });
     }
     assert.ok(seen, "never caught the writer holding the lock");
     assert.ok(flockFree(lock));
     await ferry(["mirror", "verify", mirror]);
   });
 });
+
+/**
+ * Runs `ferry mirror renew`, SIGSTOPs it the moment it notes itself in `<mirror>/lock` (it then
+ * holds the lock for as long as `whileStopped` takes), lets it go on and checks that it
+ * succeeded. A stop can land late (while it releases): `whileStopped` looks and may find the
+ * lock free; it is not called when the writer finished before any stop. `stopWhen` picks the
+ * modification to stop at (the note is a truncate, then a write).
+ */
+async function whileWriterHoldsLock(
+  whileStopped: (pid: number) => Promise<void>,
+  options: { stopWhen?: (pid: number) => boolean } = {},
+): Promise<void> {
+  let writerPid = 0;
+  let stopped = false;
+  const watcher = await watchMirror("modify", (name) => {
+    if (name === "lock" && writerPid && !stopped && (options.stopWhen?.(writerPid) ?? true)) {
+      stopped = true;
+      process.kill(writerPid, "SIGSTOP");
+    }
+  });
+  const writer = await startFerry(["mirror", "renew", "--mirror", mirror], { cwd: temp.dir, env });
+  writerPid = writer.pid;
+  while (!stopped && !(await Promise.race([writer.exited.then(() => true), sleep(20)]))) {
+    // wait for the stop or the exit
+  }
+  watcher.kill("SIGKILL");
+  try {
+    if (stopped) await whileStopped(writerPid);
+  } finally {
+    if (stopped) process.kill(writerPid, "SIGCONT");
+  }
+  const exit = await writer.exited;
+  assert.equal(exit.code, 0, writer.stderr());
+}
 
 function sleep(ms: number): Promise<false> {
   return new Promise((resolve) => setTimeout(() => resolve(false), ms));

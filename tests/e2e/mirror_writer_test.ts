@@ -398,7 +398,7 @@ describe("mirror writer commands (CLI)", () => {
             }),
           );
         },
-        args: (m) => publishV3(m),
+        args: (m) => [...publishV3(m), "--lock-wait", "0"],
         code: 1,
         message: /another writer \(pid 1 on "elsewhere"/,
       },

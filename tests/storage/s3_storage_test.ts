@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import {
   AlreadyExistsError,
   DownloadError,
+  NotFoundError,
   StorageError,
   TooLargeError,
 } from "../../lib/errors.ts";
@@ -96,6 +97,42 @@ function pausingStream(partBytes: number, parts: number, pauseAt: number) {
 }
 
 function defineS3Tests(): void {
+  test(
+    "S3Storage: copy() of an object over CopyObject's limit streams it instead, whole",
+    HEAVY,
+    async () => {
+      const rig = await s3Rig();
+      // The limit lowered so that a 6 MiB object stands for one over 5 GiB (which CopyObject
+      // refuses); each request's copy source is noted.
+      const copySources: string[] = [];
+      const storage = await rig.storage({
+        partBytes: 5 * MIB,
+        maxCopyBytes: 6 * MIB - 1,
+        fetch: (request) => {
+          const source = request.headers.get("x-amz-copy-source");
+          if (source) copySources.push(source);
+          return fetch(request);
+        },
+      });
+      try {
+        const bytes = patternBytes(6 * MIB);
+        await storage.write("big.tar.gz", bytes);
+        await storage.write("small.tar.gz", bytes.subarray(1));
+        const stat = await storage.copy("big.tar.gz", "commits/commit-1/big.tar.gz");
+        assert.equal(stat.size, bytes.length);
+        const got = await collectBytes((await storage.read("commits/commit-1/big.tar.gz")).body);
+        assert.deepEqual(got, bytes);
+        assert.deepEqual(copySources, [], "the large object was copied by CopyObject");
+        // At the limit and below, the copy stays on the server.
+        await storage.copy("small.tar.gz", "commits/commit-1/small.tar.gz");
+        assert.equal(copySources.length, 1);
+        await assert.rejects(storage.copy("missing.tar.gz", "x.tar.gz"), NotFoundError);
+      } finally {
+        await rig.empty(storage);
+      }
+    },
+  );
+
   test(
     "S3Storage: a stream over the part size goes up in parts and reads back whole",
     HEAVY,

@@ -36,7 +36,7 @@ describe("acquireMirrorLock()", () => {
     const storage = new MemoryStorage("mem://m");
     const first = await acquireMirrorLock(storage, { owner: { pid: 7, host: "builder" } });
     await assert.rejects(
-      acquireMirrorLock(storage),
+      acquireMirrorLock(storage, { waitMs: 0 }),
       (error: Error) =>
         error instanceof StorageError && error.cause instanceof AlreadyExistsError &&
         /another writer \(pid 7 on "builder"/.test(error.message) &&
@@ -45,6 +45,17 @@ describe("acquireMirrorLock()", () => {
     await first.release();
     const second = await acquireMirrorLock(storage);
     await second.release();
+  });
+
+  it("waits for a lock file another writer removes, then takes it", async () => {
+    const storage = new MemoryStorage("mem://m");
+    const first = await acquireMirrorLock(storage, { owner: { pid: 7, host: "builder" } });
+    const told: string[] = [];
+    const waiting = acquireMirrorLock(storage, { onWait: (message) => told.push(message) });
+    while (told.length === 0) await new Promise((r) => setTimeout(r, 10));
+    assert.match(told[0]!, /^Waiting for another writer \(pid 7 on "builder"/);
+    await first.release();
+    await (await waiting).release();
   });
 
   it("replaces a stale lock left by a dead process on this host", async () => {
@@ -58,13 +69,16 @@ describe("acquireMirrorLock()", () => {
   it("does not break a lock held by a live process on this host", async () => {
     const storage = new MemoryStorage();
     await acquireMirrorLock(storage, { owner: { pid: process.pid, host: hostname() } });
-    await assert.rejects(acquireMirrorLock(storage), /another writer/);
+    await assert.rejects(acquireMirrorLock(storage, { waitMs: 0 }), /another writer/);
   });
 
   it("does not break a lock from another host, whose processes it cannot see", async () => {
     const storage = new MemoryStorage();
     await acquireMirrorLock(storage, { owner: { pid: deadPid(), host: "other-host" } });
-    await assert.rejects(acquireMirrorLock(storage, { isAlive: () => false }), /"other-host"/);
+    await assert.rejects(
+      acquireMirrorLock(storage, { isAlive: () => false, waitMs: 0 }),
+      /"other-host"/,
+    );
   });
 
   it("release leaves alone a lock another writer took over", async () => {
@@ -88,7 +102,7 @@ describe("acquireMirrorLock()", () => {
     try {
       const storage = new LocalStorage(dir);
       const results = await Promise.allSettled(
-        Array.from({ length: 8 }, () => acquireMirrorLock(new LocalStorage(dir))),
+        Array.from({ length: 8 }, () => acquireMirrorLock(new LocalStorage(dir), { waitMs: 0 })),
       );
       assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
       const winner = results.find((r) => r.status === "fulfilled");
@@ -162,7 +176,7 @@ describe("acquireMirrorLock() on storages without file locks", () => {
       });
     };
     const takers = ([0, 1] as const).map((me) =>
-      acquireMirrorLock(view(me), { isAlive: () => false }).finally(() =>
+      acquireMirrorLock(view(me), { isAlive: () => false, waitMs: 0 }).finally(() =>
         state[me]!.settled.resolve()
       )
     );
@@ -218,7 +232,7 @@ describe("acquireMirrorLock() on a local directory: flock(2) on <mirror>/lock, a
       // Held once flock -n fails (no sleeping on a clock: poll the lock itself).
       while (flockStatus(file, "-n") === 0) await new Promise((r) => setTimeout(r, 20));
       await assert.rejects(
-        acquireMirrorLock(new LocalStorage(dir)),
+        acquireMirrorLock(new LocalStorage(dir), { waitMs: 0 }),
         (error: Error) =>
           error instanceof StorageError && error.cause instanceof AlreadyExistsError &&
           /another process \(a tiup or ferry writer\) holds the lock/.test(error.message),
@@ -232,6 +246,51 @@ describe("acquireMirrorLock() on a local directory: flock(2) on <mirror>/lock, a
       await lock.release();
     } finally {
       killHolder();
+      await remove();
+    }
+  });
+
+  it("waits for a writer that finishes, saying once who holds the lock", async () => {
+    const { dir, remove } = await tempDir("ferry-lock");
+    try {
+      const first = await acquireMirrorLock(new LocalStorage(dir), {
+        owner: { pid: 7, host: "builder" },
+      });
+      const told: string[] = [];
+      const waiting = acquireMirrorLock(new LocalStorage(dir), {
+        onWait: (message) => told.push(message),
+      });
+      // Released only once the second writer has said that it waits (no sleeping on a clock).
+      while (told.length === 0) await new Promise((r) => setTimeout(r, 10));
+      await first.release();
+      const second = await waiting;
+      assert.equal(JSON.parse(await readText(new LocalStorage(dir), LOCK_PATH)).pid, process.pid);
+      await second.release();
+      assert.equal(told.length, 1, told.join("\n"));
+      assert.match(
+        told[0]!,
+        /^Waiting for another writer \(pid 7 on "builder", since .*\) to finish: it holds the lock on ".*\/lock"$/,
+      );
+    } finally {
+      await remove();
+    }
+  });
+
+  it("gives up after waitMs on a holder that never finishes, naming it", async () => {
+    const { dir, remove } = await tempDir("ferry-lock");
+    try {
+      const holder = await acquireMirrorLock(new LocalStorage(dir), {
+        owner: { pid: 7, host: "builder" },
+      });
+      await assert.rejects(
+        acquireMirrorLock(new LocalStorage(dir), { waitMs: 300 }),
+        (error: Error) =>
+          error instanceof StorageError && error.cause instanceof AlreadyExistsError &&
+          /another writer \(pid 7 on "builder", since [^)]+\) holds the lock on ".*\/lock" \(waited \d+ s\); wait for it to finish and retry/
+            .test(error.message),
+      );
+      await holder.release();
+    } finally {
       await remove();
     }
   });

@@ -515,7 +515,11 @@ describe("publishComponent()", () => {
       );
       const before = await treeDigest(storage);
       await assert.rejects(
-        publishComponent(storage, helloPackage(), { key: keys.alice, now: day(1) }),
+        publishComponent(storage, helloPackage(), {
+          key: keys.alice,
+          now: day(1),
+          lock: { waitMs: 0 },
+        }),
         (error: Error) =>
           error instanceof StorageError && /pid 4242 on "build-server"/.test(error.message),
       );

@@ -192,12 +192,14 @@ function tarballsOf(
           path,
           sha256: upload.sha256,
           length: upload.length,
-          // The copy into the mirror reads the whole tarball once more: collected as it goes,
-          // like the upload (upload_sessions.ts), or Bun's spent chunks double the server's RSS.
+          // A copy into the mirror (a storage without links) reads the whole tarball once more:
+          // collected as it goes, like the upload, or Bun's spent chunks double the server's RSS.
           open: () =>
             (Readable.toWeb(createReadStream(upload.file)) as unknown as ReadableStream<
               Uint8Array
             >).pipeThrough(collectingGarbageEvery(COLLECT_EVERY_BYTES)),
+          // Linked into place instead, where the upload lies in the mirror's own storage.
+          ...(upload.stored ? { stored: upload.stored } : {}),
         });
         continue;
       }

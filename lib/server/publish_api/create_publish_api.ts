@@ -1,6 +1,5 @@
 import { Hono } from "hono";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { AlreadyExistsError, StorageError } from "../../errors.ts";
 import { MAX_MANIFEST_BYTES } from "../../format/repo_defaults.ts";
 import type { KeyLocation } from "../../writer/repo_keys.ts";
 import type { Storage } from "../../storage/storage.ts";
@@ -34,9 +33,6 @@ export type PublishEvent =
 
 /** The API's paths all start with this; everything else is the static mirror. */
 export const PUBLISH_API_PREFIX = "/api/";
-
-/** Attempts at the writer lock while a writer of another process (a CLI publish) holds it. */
-const LOCK_ATTEMPTS = 50;
 
 /**
  * tiup-server's write API over a mirror directory, byte-compatible with TiUP's client
@@ -91,14 +87,13 @@ export function createPublishApi(storage: Storage, options: PublishApiOptions) {
     const upload = sessions.get(sid);
     const flags = indexFlags(new URL(c.req.url).searchParams);
     const result = await serialize(() =>
-      withLockRetry(() =>
-        acceptComponent(storage, {
-          name,
-          body,
-          flags,
-          ...(upload ? { upload } : {}),
-        }, { ...keys, now: now() })
-      )
+      // The writer lock waits (bounded) for a writer of another process, a CLI publish.
+      acceptComponent(storage, {
+        name,
+        body,
+        flags,
+        ...(upload ? { upload } : {}),
+      }, { ...keys, now: now() })
     );
     sessions.delete(sid);
     const manifest = result.files.find((f) => f.endsWith(`.${name}.json`)) ?? "";
@@ -113,9 +108,7 @@ export function createPublishApi(storage: Storage, options: PublishApiOptions) {
 
   app.post("/api/v1/rotate", async (c) => {
     const body = await readBody(c.req.raw, MAX_MANIFEST_BYTES);
-    const result = await serialize(() =>
-      withLockRetry(() => acceptRoot(storage, body, { ...keys, now: now() }))
-    );
+    const result = await serialize(() => acceptRoot(storage, body, { ...keys, now: now() }));
     onEvent({ kind: "rotated", rootPath: result.rootPath });
     return c.body(null, 204);
   });
@@ -174,17 +167,4 @@ function serializer() {
     tail = run.catch(() => {});
     return run;
   };
-}
-
-/** Retries a transaction while another process's writer holds the mirror lock. */
-async function withLockRetry<T>(task: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await task();
-    } catch (error) {
-      const held = error instanceof StorageError && error.cause instanceof AlreadyExistsError;
-      if (!held || attempt >= LOCK_ATTEMPTS) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
-    }
-  }
 }

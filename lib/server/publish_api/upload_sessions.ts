@@ -1,11 +1,13 @@
 import busboy from "busboy";
 import { createHash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, open, rm } from "node:fs/promises";
 import * as nodePath from "node:path";
 import { type Readable, Transform, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { collectGarbage } from "../../runtime.ts";
+import type { StorageReader } from "../../storage/storage.ts";
+import type { StoredTarball } from "../../writer/repository_change.ts";
 import { PublishRefusal } from "./_refusal.ts";
 
 /** A tarball received in an upload session, on disk and hashed as it arrived. */
@@ -15,6 +17,11 @@ export interface Upload {
   filename: string;
   /** Where the bytes are. */
   file: string;
+  /**
+   * The file as an object of the mirror's storage, when the upload directory lies inside it
+   * (`within`): a publish then links it into place instead of copying its bytes.
+   */
+  stored?: StoredTarball;
   length: number;
   sha256: string;
   sha512: string;
@@ -32,6 +39,11 @@ export interface UploadSessionsOptions {
   clock?: () => number;
   /** Opens the file an upload is written to (tests: a slow disk); default createWriteStream. */
   openFile?: (path: string) => Writable;
+  /**
+   * The storage the upload directory lies in, and its path there (the mirror's
+   * `.ferry-uploads`): each upload then says where it is in that storage (`Upload.stored`).
+   */
+  within?: { storage: StorageReader; path: string };
 }
 
 /** tiup-server's session life (server/session/session.go maxAliveTime). */
@@ -64,6 +76,7 @@ export class UploadSessions {
   readonly #ttlMs: number;
   readonly #clock: () => number;
   readonly #openFile: (path: string) => Writable;
+  readonly #within: UploadSessionsOptions["within"];
   readonly #sessions = new Map<string, Upload | "receiving">();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   /** Removals of ended sessions' files still under way (close() waits for them). */
@@ -75,6 +88,7 @@ export class UploadSessions {
     this.#ttlMs = options.ttlMs ?? SESSION_TTL_MS;
     this.#clock = options.clock ?? Date.now;
     this.#openFile = options.openFile ?? ((path) => createWriteStream(path, { mode: 0o600 }));
+    this.#within = options.within;
   }
 
   /** The largest tarball accepted, in bytes. */
@@ -109,9 +123,17 @@ export class UploadSessions {
     this.#sessions.set(sid, "receiving");
     const file = nodePath.join(this.#dir, `${sid}-${randomBytes(6).toString("hex")}.tar.gz`);
     try {
-      await mkdir(this.#dir, { recursive: true });
+      // 0700: an upload is nobody's business until it is published.
+      await mkdir(this.#dir, { recursive: true, mode: 0o700 });
       const received = await this.#parse(request.body, contentType, file);
-      const upload: Upload = { sid, file, ...received, expiresAt: this.#clock() + this.#ttlMs };
+      const stored = this.#within ? await this.#settle(file, received.length) : undefined;
+      const upload: Upload = {
+        sid,
+        file,
+        ...received,
+        ...(stored ? { stored } : {}),
+        expiresAt: this.#clock() + this.#ttlMs,
+      };
       this.#sessions.set(sid, upload);
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
@@ -162,6 +184,32 @@ export class UploadSessions {
       "invalid-tarball",
       `Cannot accept the tarball: it is larger than this server's limit of ${this.#maxBytes} bytes`,
     );
+  }
+
+  /**
+   * Readies a complete upload to become a mirror file by a link (its bytes are then written
+   * once): durable (the link, unlike a storage write, syncs no data), readable as every mirror
+   * file is (0644; the directory stays 0700), and known by its identity in the storage from
+   * now on, so a publish can tell that the object it links is still the one that was hashed.
+   */
+  async #settle(file: string, length: number): Promise<StoredTarball> {
+    const within = this.#within!;
+    const handle = await open(file, "r+");
+    try {
+      await handle.sync();
+      await handle.chmod(0o644);
+    } finally {
+      await handle.close();
+    }
+    const path = `${within.path}/${nodePath.basename(file)}`;
+    const stat = await within.storage.stat(path);
+    if (stat.size !== length) {
+      throw new PublishRefusal(
+        "invalid-tarball",
+        `Cannot accept the upload: ${stat.size} bytes reached the disk, not ${length}`,
+      );
+    }
+    return { path, ...(stat.identity !== undefined ? { identity: stat.identity } : {}) };
   }
 
   /** Streams the `file` part to `file`, hashing it; other parts are drained and ignored. */

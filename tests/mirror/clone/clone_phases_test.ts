@@ -60,7 +60,7 @@ describe("cloneMirror() phases", () => {
         os: ["linux"],
         now: T0,
         onProgress: () => {
-          tried ??= renewComponent(target, {}, { now: T0 }).then(
+          tried ??= renewComponent(target, {}, { now: T0, lock: { waitMs: 0 } }).then(
             () => refused.push("renew succeeded"),
             (error) => refused.push(error),
           );
