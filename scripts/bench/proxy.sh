@@ -31,13 +31,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-BIN=${FERRY_BIN:-}
-if [ -z "$BIN" ]; then
-  echo "bench: building ferry (bun build --compile) ..." >&2
-  timeout 600 node_modules/.bin/bun build --compile --minify-syntax main.ts \
-    --outfile "$WORK/ferry" >/dev/null
-  BIN="$WORK/ferry"
-fi
+# shellcheck source=scripts/bench/_common.sh
+source scripts/bench/_common.sh
+BIN="$(ferry_binary proxy.sh)"
 
 echo "bench: starting the registry rig on ports $BASE.. ($WORK/rig)" >&2
 timeout 120 bash "$RIG" start --state-dir "$WORK/rig" --base-port "$BASE" >/dev/null 2>"$WORK/rig-start.log"

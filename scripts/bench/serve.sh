@@ -24,32 +24,22 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 export PATH="$root/node_modules/.bin:$PATH"
+# shellcheck source=scripts/bench/_common.sh
+source scripts/bench/_common.sh
 
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
 LARGE_CONNECTIONS="${LARGE_CONNECTIONS:-4}"
 MAX_SECONDS="${MAX_SECONDS:-1800}"
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  SERVER_CPU=(taskset -c 0)
-  CLIENT_CPU=(taskset -c 1)
-  THREADS="${THREADS:-1}"
-else
-  SERVER_CPU=()
-  CLIENT_CPU=()
-  THREADS="${THREADS:-2}"
-fi
-FERRY_BIN="${FERRY_BIN:-$root/dist/ferry}"
+pin_cpus
 
 for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "serve.sh: needs $tool on PATH" >&2; exit 1; }
 done
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 [ -x "$NGINX" ] || { echo "serve.sh: needs nginx (apt-get install nginx-light)" >&2; exit 1; }
-if [ ! -x "$FERRY_BIN" ]; then
-  echo "serve.sh: building $FERRY_BIN"
-  FERRY_OUT="$FERRY_BIN" bash scripts/build_binary.sh
-fi
+FERRY_BIN="$(ferry_binary serve.sh)"
 
 work="$(mktemp -d /tmp/ferry-bench.XXXXXX)"
 pids=()

@@ -21,31 +21,21 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
 export PATH="$root/node_modules/.bin:$PATH"
+# shellcheck source=scripts/bench/_common.sh
+source scripts/bench/_common.sh
 
 ROUNDS="${ROUNDS:-3}"
 DURATION="${DURATION:-5}"
 CONNECTIONS="${CONNECTIONS:-64}"
 MAX_SECONDS="${MAX_SECONDS:-900}"
 REVALIDATE="${REVALIDATE:-2s}"
-if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
-  SERVER_CPU=(taskset -c 0)
-  CLIENT_CPU=(taskset -c 1)
-  THREADS="${THREADS:-1}"
-else
-  SERVER_CPU=()
-  CLIENT_CPU=()
-  THREADS="${THREADS:-2}"
-fi
-FERRY_BIN="${FERRY_BIN:-$root/dist/ferry}"
+pin_cpus
 RIG="$root/scripts/rig/s3-rig.sh"
 
 for tool in wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "serve_s3.sh: needs $tool on PATH" >&2; exit 1; }
 done
-if [ ! -x "$FERRY_BIN" ]; then
-  echo "serve_s3.sh: building $FERRY_BIN"
-  FERRY_OUT="$FERRY_BIN" bash scripts/build_binary.sh
-fi
+FERRY_BIN="$(ferry_binary serve_s3.sh)"
 
 work="$(mktemp -d /tmp/ferry-bench-s3.XXXXXX)"
 pids=()
