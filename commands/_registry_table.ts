@@ -5,10 +5,9 @@
  *
  * @module
  */
-export { REGISTRY_TABLE_FLAGS } from "./_registry_table_flags.ts";
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagValues, listFlag, repeatedFlag, stringFlag } from "../lib/cli/command.ts";
+import { splitList } from "../lib/cli/command.ts";
 import { parseKeyValue } from "../lib/cli/parse_key_value.ts";
 import { UsageError } from "../lib/errors.ts";
 import type { RegistryClients } from "../lib/image/registry_client.ts";
@@ -21,6 +20,8 @@ import {
 } from "../proxy/parse_proxy_config.ts";
 import { defaultProxyConfig, type ProxyConfig } from "../proxy/proxy_config.ts";
 import { UpstreamClient } from "../proxy/upstream_client.ts";
+import type { RegistryTableOptions } from "./_registry_table_flags.ts";
+export { REGISTRY_TABLE_FLAGS, type RegistryTableOptions } from "./_registry_table_flags.ts";
 
 /**
  * Builds the registry table from the defaults, `--config`, `--registry`, `--alias` and
@@ -28,10 +29,10 @@ import { UpstreamClient } from "../proxy/upstream_client.ts";
  * `requireKnown` is false.
  */
 export async function loadRegistryTable(
-  flags: FlagValues,
+  flags: RegistryTableOptions,
   options: { requireKnown?: boolean } = {},
 ): Promise<ProxyConfig> {
-  const configPath = stringFlag(flags, "config");
+  const configPath = flags.config;
   let config = defaultProxyConfig();
   if (configPath !== undefined) {
     const text = await readFile(configPath, "utf8").catch((error) => {
@@ -44,17 +45,17 @@ export async function loadRegistryTable(
     });
   }
   // One value per --registry: its commas separate the registry's own options.
-  for (const value of repeatedFlag(flags, "registry")) {
+  for (const value of flags.registry) {
     const registry = await parseRegistryFlag(value, {
       readFile: (path) => readFile(path, "utf8"),
     });
     config.registries[registry.name] = registry;
   }
-  for (const value of listFlag(flags, "alias")) {
+  for (const value of splitList(flags.alias)) {
     const [host, name] = parseKeyValue(value, "--alias", "HOST=NAME");
     config.aliases[host.toLowerCase()] = name;
   }
-  const defaultRegistry = stringFlag(flags, "default-registry");
+  const defaultRegistry = flags["default-registry"];
   if (defaultRegistry !== undefined) config.defaultRegistry = defaultRegistry;
   // A bundle serves the registries it holds images of, whether or not the table knows them.
   if (options.requireKnown ?? true) checkProxyConfig(config, "the flags and config file");

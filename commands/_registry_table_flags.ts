@@ -1,4 +1,4 @@
-import type { FlagSpecs } from "../lib/cli/command.ts";
+import type { FlagSpecs, TypedFlags } from "../lib/cli/command.ts";
 
 /**
  * The flags that shape the registry table, kept apart from the table's loader (YAML, the
@@ -30,3 +30,6 @@ export const REGISTRY_TABLE_FLAGS = {
     description: "Registry for names without one (Docker Hub mirror mode)",
   },
 } as const satisfies FlagSpecs;
+
+/** The registry table's flag values, as every command that declares them receives them. */
+export type RegistryTableOptions = TypedFlags<typeof REGISTRY_TABLE_FLAGS>;

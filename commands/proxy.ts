@@ -53,14 +53,14 @@ or the config's metrics token.`,
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { max: 0 },
-  async run({ options, flags, out, env, signal }) {
+  async run({ options, out, env, signal }) {
     const listen = parseListen(options.listen ?? "127.0.0.1:5000");
     const accessLog = options["access-log"] ?? "on";
     if (accessLog !== "on" && accessLog !== "off") {
       throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
     }
     const tls = await loadTls(options["tls-cert"], options["tls-key"]);
-    const config = await loadRegistryTable(flags);
+    const config = await loadRegistryTable(options);
 
     const given = options["cache-dir"] ?? nodePath.join(ferryHome(env), "proxy-cache");
     // A bucket is shared: every replica started on it fetches each cold blob only once in all.

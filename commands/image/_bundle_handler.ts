@@ -1,7 +1,6 @@
-import type { FlagValues } from "../../lib/cli/command.ts";
 import { createOciHandler } from "../../lib/server/oci/create_oci_handler.ts";
 import type { StorageReader } from "../../lib/storage/storage.ts";
-import { loadRegistryTable } from "../_registry_table.ts";
+import { loadRegistryTable, type RegistryTableOptions } from "../_registry_table.ts";
 
 /**
  * The `/v2/` handler `ferry mirror serve` mounts: the bundle's pull API, with the proxy's
@@ -9,7 +8,7 @@ import { loadRegistryTable } from "../_registry_table.ts";
  */
 export async function bundleHandler(
   storage: StorageReader,
-  flags: FlagValues,
+  flags: RegistryTableOptions,
   onLog: (line: string) => void,
 ): Promise<(request: Request) => Promise<Response>> {
   const config = await loadRegistryTable(flags, { requireKnown: false });

@@ -27,9 +27,9 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { min: 2, max: 2, names: "DIR REGISTRY[/PREFIX]" },
-  async run({ args, options, flags, out }) {
+  async run({ args, options, out }) {
     const [dir, destination] = args as [string, string];
-    const config = await loadRegistryTable(flags);
+    const config = await loadRegistryTable(options);
     let name: string;
     let prefix: string;
     const url = /^(https?:\/\/[^/]+)(?:\/(.*))?$/.exec(destination);

@@ -52,10 +52,10 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { names: "IMAGE…" },
-  async run({ args, options, flags, out, signal }) {
+  async run({ args, options, out, signal }) {
     const dir = options.output;
     if (dir === undefined) throw new UsageError("Cannot save images: name the bundle with -o DIR");
-    const config = await loadRegistryTable(flags);
+    const config = await loadRegistryTable(options);
     const names = [...args];
     for (const list of splitList(options.file)) names.push(...await readImageList(list));
     if (names.length === 0) {

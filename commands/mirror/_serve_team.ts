@@ -7,9 +7,7 @@
  */
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
-import type { FlagSpec, FlagValues } from "../../lib/cli/command.ts";
-import { stringFlag } from "../../lib/cli/command.ts";
-import { booleanFlag } from "../../lib/cli/command.ts";
+import type { FlagSpecs, TypedFlags } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { UsageError } from "../../lib/errors.ts";
 import {
@@ -29,7 +27,7 @@ import { FERRY_VERSION } from "../../lib/version.ts";
 const UPLOADS_DIR = ".ferry-uploads";
 
 /** The flags `mirror serve` takes for the team services. */
-export const TEAM_SERVE_FLAGS: Record<string, FlagSpec> = {
+export const TEAM_SERVE_FLAGS = {
   publish: {
     type: "boolean",
     description: "Serve TiUP's publish API (tiup/ferry mirror publish --mirror http://…)",
@@ -72,7 +70,10 @@ export const TEAM_SERVE_FLAGS: Record<string, FlagSpec> = {
     valueName: "FILE",
     description: "With --upstream: its root.json to trust (default: its own, on first use)",
   },
-};
+} as const satisfies FlagSpecs;
+
+/** The team flags' values. */
+export type TeamServeOptions = TypedFlags<typeof TEAM_SERVE_FLAGS>;
 
 /** The request handler to run and what to stop at shutdown. */
 export interface TeamServices {
@@ -89,7 +90,7 @@ export interface TeamServices {
 /** Wraps the static handler with the services the flags ask for. */
 export async function teamServices(
   dir: string,
-  flags: FlagValues,
+  flags: TeamServeOptions,
   staticHandler: TeamServices["handler"],
   out: Output,
 ): Promise<TeamServices> {
@@ -97,11 +98,11 @@ export async function teamServices(
   const closers: Array<() => Promise<void>> = [];
   let handler = staticHandler;
   let maxRequestBodyBytes: number | undefined;
-  if (booleanFlag(flags, "publish")) {
-    const maxBytes = parseSize(stringFlag(flags, "max-upload") ?? "4GiB", "--max-upload", "flags");
-    const tokenFile = stringFlag(flags, "publish-token-file");
+  if (flags.publish) {
+    const maxBytes = parseSize(flags["max-upload"], "--max-upload", "flags");
+    const tokenFile = flags["publish-token-file"];
     const token = tokenFile === undefined ? undefined : await readToken(tokenFile);
-    const keyDir = stringFlag(flags, "key-dir");
+    const keyDir = flags["key-dir"];
     const storage = new LocalStorage(dir);
     // Inside the mirror's own storage, so a published upload is linked into place, not copied.
     const sessions = new UploadSessions(nodePath.join(dir, UPLOADS_DIR), {
@@ -127,10 +128,10 @@ export async function teamServices(
         token !== undefined ? "bearer token required, " : ""
       }uploads up to ${maxBytes} bytes`,
     );
-  } else if (stringFlag(flags, "key-dir") || stringFlag(flags, "publish-token-file")) {
+  } else if (flags["key-dir"] || flags["publish-token-file"]) {
     throw new UsageError(`Cannot use --key-dir or --publish-token-file without --publish`);
   }
-  const upstreamUrl = stringFlag(flags, "upstream");
+  const upstreamUrl = flags.upstream;
   if (upstreamUrl !== undefined) {
     if (!/^https?:\/\//i.test(upstreamUrl)) {
       throw new UsageError(`Cannot use --upstream "${upstreamUrl}": expected an http(s) URL`);
@@ -144,9 +145,9 @@ export async function teamServices(
         out.warn(`Not keeping ${path}: ${(error as Error)?.message ?? String(error)}`),
     });
     handler = wrap(handler);
-    const every = stringFlag(flags, "refresh-interval") ?? "10m";
+    const every = flags["refresh-interval"];
     const interval = every === "0" ? 0 : parseDuration(every, "--refresh-interval", "flags");
-    const rootFile = stringFlag(flags, "upstream-root");
+    const rootFile = flags["upstream-root"];
     const trustedRoot = rootFile === undefined ? undefined : await readFile(rootFile).catch(
       (error) => {
         throw new UsageError(`Cannot read "${rootFile}": ${error.code ?? error.message}`);

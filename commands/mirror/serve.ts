@@ -1,7 +1,7 @@
 import { constants as fsConstants } from "node:fs";
 import { access, stat } from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type Command, stringFlag } from "../../lib/cli/command.ts";
+import { defineCommand, type FlagSpecs, type TypedFlags } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { NotFoundError, UsageError } from "../../lib/errors.ts";
@@ -21,7 +21,25 @@ import { serverFlags } from "../_server_flags.ts";
 import { waitForStop } from "../_wait_for_stop.ts";
 import { TEAM_SERVE_FLAGS, teamServices } from "./_serve_team.ts";
 
-export const mirrorServeCommand: Command = {
+const SERVE_FLAGS = {
+  ...serverFlags("127.0.0.1:8080"),
+  ...REGISTRY_TABLE_FLAGS,
+  ...TEAM_SERVE_FLAGS,
+  "revalidate-interval": {
+    type: "string",
+    valueName: "DURATION",
+    description: "How long a file kept in memory is served without asking storage again " +
+      "(default 1s for DIR, which is also watched; 2s for s3://)",
+  },
+  "redirect-large": {
+    type: "string",
+    valueName: "SIZE",
+    description: "With s3://: answer GETs of files of SIZE (e.g. 1MiB) and more with a 307 to " +
+      "a presigned URL",
+  },
+} as const satisfies FlagSpecs;
+
+export const mirrorServeCommand = defineCommand({
   usage:
     "[DIR|s3://BUCKET/PREFIX] [--listen HOST:PORT] [--tls-cert FILE --tls-key FILE] [--publish] [--upstream URL]",
   description: `Serves DIR: GET/HEAD, Range, ETag/304, cache headers that let LAN caches keep
@@ -47,63 +65,14 @@ Clients then run:  ferry mirror set http://HOST:PORT   (or tiup mirror set http:
 
 Images saved into DIR ("ferry image save") are served on /v2/ from the same port:
   docker pull HOST:PORT/REGISTRY/REPO:TAG   (--default-registry/--alias as for ferry proxy)`,
-  flags: {
-    ...serverFlags("127.0.0.1:8080"),
-    ...REGISTRY_TABLE_FLAGS,
-    ...TEAM_SERVE_FLAGS,
-    "revalidate-interval": {
-      type: "string",
-      valueName: "DURATION",
-      description: "How long a file kept in memory is served without asking storage again " +
-        "(default 1s for DIR, which is also watched; 2s for s3://)",
-    },
-    "redirect-large": {
-      type: "string",
-      valueName: "SIZE",
-      description: "With s3://: answer GETs of files of SIZE (e.g. 1MiB) and more with a 307 to " +
-        "a presigned URL",
-    },
-  },
+  flags: SERVE_FLAGS,
   positionals: { max: 1, names: "DIR" },
-  async run({ args, flags, out, env, signal }) {
-    const listen = parseListen(stringFlag(flags, "listen") ?? "127.0.0.1:8080");
-    const accessLog = stringFlag(flags, "access-log") ?? "on";
-    if (accessLog !== "on" && accessLog !== "off") {
-      throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
-    }
-    const tls = await loadTls(stringFlag(flags, "tls-cert"), stringFlag(flags, "tls-key"));
-    const clientCaPath = stringFlag(flags, "client-ca");
-    if (clientCaPath !== undefined && !tls) {
-      throw new UsageError("Cannot use --client-ca without --tls-cert and --tls-key");
-    }
-    const clientCa = clientCaPath === undefined ? undefined : await loadClientCa(clientCaPath);
-    const location = args[0] ?? await demoMirror(env, out);
-    const s3 = isS3Location(location);
-    const revalidateMs = revalidateInterval(stringFlag(flags, "revalidate-interval"), s3);
-    const redirectLarge = stringFlag(flags, "redirect-large");
-    const redirectBytes = redirectLarge === undefined
-      ? undefined
-      : parseSize(redirectLarge, "--redirect-large", "flags");
-    if (redirectLarge !== undefined && !s3) {
-      throw new UsageError(
-        `Cannot use --redirect-large with "${location}": only an s3:// mirror can redirect ` +
-          `clients to its objects`,
-      );
-    }
-    if (s3) {
-      for (const flag of ["publish", "upstream"]) {
-        if (flags[flag] !== undefined && flags[flag] !== false) {
-          throw new UsageError(
-            `Cannot use --${flag} with an s3:// mirror: publish with "ferry mirror publish ` +
-              `--mirror ${location}" (any number of writers share the bucket's lease)`,
-          );
-        }
-      }
-    }
+  async run({ args, options, out, env, signal }) {
+    const settings = await readSettings(args[0], options, env, out);
+    const { location, s3 } = settings;
     const storage = s3 ? openStorage(location, { env }) : new LocalStorage(location);
     if (s3) await checkServableBucket(storage);
     else await checkServableDirectory(location);
-
     const log = batchedLines((text) => out.print(text));
     // Small files are answered from memory. On disk the watch drops them as soon as the mirror
     // changes, and the revalidation interval bounds staleness where no notification comes (NFS);
@@ -112,29 +81,31 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       onError: (error) =>
         out.warn(
           `Cannot watch "${location}" for changes (${describeError(error)}): changed files ` +
-            `are seen within ${revalidateMs} ms instead`,
+            `are seen within ${settings.revalidateMs} ms instead`,
         ),
     });
     const handler = createMirrorHandler(storage, {
       // Loaded here: the registry table's YAML parser is not needed to show --help.
       v2: await (await import("../image/_bundle_handler.ts")).bundleHandler(
         storage,
-        flags,
+        options,
         (line) => out.warn(line),
       ),
       ...(watcher ? { changes: watcher } : {}),
-      revalidateMs,
-      ...(redirectBytes !== undefined ? { redirectLarge: { minBytes: redirectBytes } } : {}),
-      ...(accessLog === "on" ? { onAccess: log.add } : {}),
+      revalidateMs: settings.revalidateMs,
+      ...(settings.redirectBytes !== undefined
+        ? { redirectLarge: { minBytes: settings.redirectBytes } }
+        : {}),
+      ...(settings.accessLog ? { onAccess: log.add } : {}),
     });
     let team;
     let server;
     try {
-      team = await teamServices(location, flags, handler, out);
+      team = await teamServices(location, options, handler, out);
       server = await serveHttp(team.handler, {
-        hostname: listen.hostname,
-        port: listen.port,
-        ...(tls ? { tls: { ...tls, ...(clientCa !== undefined ? { clientCa } : {}) } } : {}),
+        hostname: settings.listen.hostname,
+        port: settings.listen.port,
+        ...(settings.tls ? { tls: settings.tls } : {}),
         ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
       });
     } catch (error) {
@@ -142,24 +113,18 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       watcher?.close();
       throw error;
     }
-    out.info(`Serving ${s3 ? storage.location : nodePath.resolve(location)} at ${server.url}`);
-    if (s3) {
-      out.info(
-        `Files kept in memory are revalidated every ${revalidateMs / 1000} s` +
-          (redirectLarge !== undefined ? `; GETs of ${redirectLarge} and more are redirected` : ""),
-      );
-    }
-    for (const line of team.describe) out.info(line);
-    // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
-    // how ferry is run there, so the hint can be pasted as it is.
-    const ferry = env.FERRY_HINT_COMMAND || "ferry";
-    out.info(`Next: ${ferry} mirror set ${server.url}   then: ${ferry} list`);
-    if (await storage.stat("install.sh").then(() => true, () => false)) {
-      out.info(
-        `      or install ferry on another machine: curl -fsSL ${server.url}/install.sh | sh`,
-      );
-    }
-    out.info("Press Ctrl-C to stop.");
+    await printStarted(out, env, storage, server.url, [
+      `Serving ${s3 ? storage.location : nodePath.resolve(location)} at ${server.url}`,
+      ...(s3
+        ? [
+          `Files kept in memory are revalidated every ${settings.revalidateMs / 1000} s` +
+          (options["redirect-large"] !== undefined
+            ? `; GETs of ${options["redirect-large"]} and more are redirected`
+            : ""),
+        ]
+        : []),
+      ...team.describe,
+    ]);
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
     await server.shutdown();
@@ -168,7 +133,75 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     log.flush();
     return 0;
   },
-};
+});
+
+/** What the flags ask for, checked before anything is opened or listened on. */
+async function readSettings(
+  dirArg: string | undefined,
+  options: TypedFlags<typeof SERVE_FLAGS>,
+  env: Record<string, string | undefined>,
+  out: Output,
+) {
+  const listen = parseListen(options.listen);
+  const accessLog = options["access-log"];
+  if (accessLog !== "on" && accessLog !== "off") {
+    throw new UsageError(`Cannot use --access-log "${accessLog}": expected on or off`);
+  }
+  const tls = await loadTls(options["tls-cert"], options["tls-key"]);
+  const clientCaPath = options["client-ca"];
+  if (clientCaPath !== undefined && !tls) {
+    throw new UsageError("Cannot use --client-ca without --tls-cert and --tls-key");
+  }
+  const clientCa = clientCaPath === undefined ? undefined : await loadClientCa(clientCaPath);
+  const location = dirArg ?? await demoMirror(env, out);
+  const s3 = isS3Location(location);
+  const revalidateMs = revalidateInterval(options["revalidate-interval"], s3);
+  const redirectLarge = options["redirect-large"];
+  const redirectBytes = redirectLarge === undefined
+    ? undefined
+    : parseSize(redirectLarge, "--redirect-large", "flags");
+  if (redirectLarge !== undefined && !s3) {
+    throw new UsageError(
+      `Cannot use --redirect-large with "${location}": only an s3:// mirror can redirect ` +
+        `clients to its objects`,
+    );
+  }
+  if (s3 && (options.publish || options.upstream !== undefined)) {
+    throw new UsageError(
+      `Cannot use --${options.publish ? "publish" : "upstream"} with an s3:// mirror: publish ` +
+        `with "ferry mirror publish --mirror ${location}" (any number of writers share the ` +
+        `bucket's lease)`,
+    );
+  }
+  return {
+    listen,
+    accessLog: accessLog === "on",
+    tls: tls ? { ...tls, ...(clientCa !== undefined ? { clientCa } : {}) } : undefined,
+    location,
+    s3,
+    revalidateMs,
+    redirectBytes,
+  };
+}
+
+/** The start-up lines, then how to use the server from a client. */
+async function printStarted(
+  out: Output,
+  env: Record<string, string | undefined>,
+  storage: StorageReader,
+  url: string,
+  lines: string[],
+): Promise<void> {
+  for (const line of lines) out.info(line);
+  // From a checkout (npm start, scripts/ferry) "ferry" is not on the PATH: those scripts say
+  // how ferry is run there, so the hint can be pasted as it is.
+  const ferry = env.FERRY_HINT_COMMAND || "ferry";
+  out.info(`Next: ${ferry} mirror set ${url}   then: ${ferry} list`);
+  if (await storage.stat("install.sh").then(() => true, () => false)) {
+    out.info(`      or install ferry on another machine: curl -fsSL ${url}/install.sh | sh`);
+  }
+  out.info("Press Ctrl-C to stop.");
+}
 
 /**
  * How stale a file kept in memory may get: on disk, where a watch reports most changes at once,

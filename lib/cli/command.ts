@@ -62,12 +62,6 @@ export interface CommandContext<F extends FlagSpecs = FlagSpecs> {
   args: string[];
   /** Every declared flag, typed from the command's specs (see {@linkcode TypedFlags}). */
   options: TypedFlags<F>;
-  /**
-   * The flags by name, as the parser found them.
-   *
-   * @deprecated Read `options` instead: its keys and value types come from the flag specs.
-   */
-  flags: FlagValues;
   /** Everything after the command name, unparsed. */
   rawArgs: string[];
   /** The undeclared flags, in order, for commands with `dynamicFlags` (else empty). */
@@ -132,44 +126,6 @@ export function defineCommand<const F extends FlagSpecs>(command: Command<F>): C
 }
 
 /**
- * Reads a string flag; `undefined` when absent.
- *
- * @deprecated Read `options.<name>` (typed from the specs, see {@linkcode defineCommand}).
- */
-export function stringFlag(flags: FlagValues, name: string): string | undefined {
-  const value = flags[name];
-  if (Array.isArray(value)) return value[value.length - 1];
-  return typeof value === "string" ? value : undefined;
-}
-
-/**
- * Reads a boolean flag; false when absent.
- *
- * @deprecated Read `options.<name>` (typed from the specs, see {@linkcode defineCommand}).
- */
-export function booleanFlag(flags: FlagValues, name: string): boolean {
-  return flags[name] === true;
-}
-
-/**
- * Reads a repeatable string flag; `[]` when absent. Comma-separated values are split.
- *
- * @deprecated Use `splitList(options.<name>)`.
- */
-export function listFlag(flags: FlagValues, name: string): string[] {
-  return splitList(repeatedFlag(flags, name));
-}
-
-/**
- * Reads a repeatable string flag's values as given, one per occurrence: for values that hold
- * commas of their own (`--registry NAME=URL,ca=FILE`).
- */
-export function repeatedFlag(flags: FlagValues, name: string): string[] {
-  const value = flags[name];
-  return Array.isArray(value) ? value : typeof value === "string" ? [value] : [];
-}
-
-/**
  * The values of a dynamic-flag command's undeclared flags (`--tidb v1,v2 --pd=latest` →
  * `{ tidb: ["v1", "v2"], pd: ["latest"] }`), comma-separated values split. A flag given without
  * a value gets the error `missing` makes for it.
@@ -200,27 +156,12 @@ export function splitList(values: string | readonly string[] | undefined): strin
   return all.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "");
 }
 
-/** Bounds for {@linkcode integerFlag}. */
+/** Bounds for {@linkcode parseIntegerFlag}. */
 export interface IntegerFlagBounds {
   min: number;
   max: number;
   /** What the number counts, for the message ("days"). */
   unit?: string;
-}
-
-/**
- * Reads a whole-number flag within bounds; `undefined` when absent (the flag's default applies
- * first). Anything else (`0` where 1 is the least, `-3`, `1e3`, `99999999` days) is a
- * UsageError that says what to give.
- *
- * @deprecated Use `parseIntegerFlag("<name>", options.<name>, bounds)`.
- */
-export function integerFlag(
-  flags: FlagValues,
-  name: string,
-  bounds: IntegerFlagBounds,
-): number | undefined {
-  return parseIntegerFlag(name, stringFlag(flags, name), bounds);
 }
 
 /**

@@ -191,7 +191,7 @@ function unknownMessage(what: string, input: string, candidates: string[], help:
 function parseCommandArgs(
   command: NamedCommand,
   args: string[],
-): Pick<CommandContext, "args" | "options" | "flags"> & { dynamicFlags: DynamicFlag[] } {
+): Pick<CommandContext, "args" | "options"> & { dynamicFlags: DynamicFlag[] } {
   let parsed;
   try {
     parsed = parseFlags(args, command.flags, { dynamic: command.dynamicFlags === true });
@@ -215,7 +215,6 @@ function parseCommandArgs(
   return {
     args: positionals,
     options: parsed.flags,
-    flags: parsed.values,
     dynamicFlags: parsed.dynamic,
   };
 }

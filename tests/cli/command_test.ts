@@ -1,46 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  booleanFlag,
-  dynamicListFlags,
-  listFlag,
-  repeatedFlag,
-  stringFlag,
-} from "../../lib/cli/command.ts";
+import { dynamicListFlags, splitList } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 
-test("stringFlag() reads a string, the last of repeated values, or undefined", () => {
-  assert.equal(stringFlag({ a: "x" }, "a"), "x");
-  assert.equal(stringFlag({ a: ["x", "y"] }, "a"), "y");
-  assert.equal(stringFlag({ a: true }, "a"), undefined);
-  assert.equal(stringFlag({}, "a"), undefined);
-});
-
-test("booleanFlag() is true only for true", () => {
-  assert.equal(booleanFlag({ a: true }, "a"), true);
-  assert.equal(booleanFlag({ a: "true" }, "a"), false);
-  assert.equal(booleanFlag({}, "a"), false);
-});
-
-test("listFlag() splits commas, trims and drops empty values", () => {
-  assert.deepEqual(listFlag({ k: ["a.json, b.json", "c.json", ""] }, "k"), [
+test("splitList() splits commas, trims and drops empty values", () => {
+  assert.deepEqual(splitList(["a.json, b.json", "c.json", ""]), [
     "a.json",
     "b.json",
     "c.json",
   ]);
-  assert.deepEqual(listFlag({ k: "x" }, "k"), ["x"]);
-  assert.deepEqual(listFlag({}, "k"), []);
-});
-
-test("repeatedFlag() keeps each value whole, commas included", () => {
-  assert.deepEqual(repeatedFlag({ registry: ["a=http://a,ca=x.pem", "b=http://b"] }, "registry"), [
-    "a=http://a,ca=x.pem",
-    "b=http://b",
-  ]);
-  assert.deepEqual(repeatedFlag({ registry: "a=http://a,library" }, "registry"), [
-    "a=http://a,library",
-  ]);
-  assert.deepEqual(repeatedFlag({}, "registry"), []);
+  assert.deepEqual(splitList("x"), ["x"]);
+  assert.deepEqual(splitList(undefined), []);
 });
 
 test("dynamicListFlags() groups values per flag and refuses a flag without one", () => {

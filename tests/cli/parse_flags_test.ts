@@ -36,6 +36,16 @@ test("parseFlags() reads the spellings pflag accepts", () => {
   }
 });
 
+test("parseFlags() keeps each value of a repeatable flag whole, commas included", () => {
+  const specs = { registry: { type: "string", multiple: true, description: "" } } as const;
+  const parsed = parseFlags(
+    ["--registry", "a=http://a,ca=x.pem", "--registry=b=http://b,library"],
+    specs,
+  );
+  assert.deepEqual(parsed.flags.registry, ["a=http://a,ca=x.pem", "b=http://b,library"]);
+  assert.deepEqual(parseFlags([], specs).flags.registry, []);
+});
+
 test("parseFlags() refuses unknown flags, naming them", () => {
   for (const [args, flag] of [[["--fulll"], "--fulll"], [["-x"], "-x"], [["-fx"], "-x"]] as const) {
     assert.throws(

@@ -229,11 +229,11 @@ test("runCli() passes positionals, flags, defaults and short flags to the comman
   const r = await run(["mirror", "serve", "/srv/m", "-l", "0.0.0.0:9"]);
   assert.equal(r.code, 0);
   assert.deepEqual(r.calls[0]?.args, ["/srv/m"]);
-  assert.equal(r.calls[0]?.flags.listen, "0.0.0.0:9");
+  assert.equal(r.calls[0]?.options.listen, "0.0.0.0:9");
   const defaults = await run(["mirror", "serve"]);
-  assert.equal(defaults.calls[0]?.flags.listen, "127.0.0.1:8080");
+  assert.equal(defaults.calls[0]?.options.listen, "127.0.0.1:8080");
   const equals = await run(["mirror", "serve", "--listen=:1"]);
-  assert.equal(equals.calls[0]?.flags.listen, ":1");
+  assert.equal(equals.calls[0]?.options.listen, ":1");
 });
 
 test("runCli() collects repeatable flags and booleans", async () => {
@@ -251,8 +251,8 @@ test("runCli() collects repeatable flags and booleans", async () => {
     "--standalone",
   ]);
   assert.equal(r.code, 0);
-  assert.deepEqual(r.calls[0]?.flags.key, ["a.json", "b.json"]);
-  assert.equal(r.calls[0]?.flags.standalone, true);
+  assert.deepEqual(r.calls[0]?.options.key, ["a.json", "b.json"]);
+  assert.equal(r.calls[0]?.options.standalone, true);
 });
 
 test("runCli() keeps arguments after -- as positionals", async () => {
@@ -265,7 +265,7 @@ test("runCli() dynamic-flag commands receive unknown flags in rawArgs", async ()
   const r = await run(["playground", "v7.5.0", "--tidb", "v7.1.0", "--tag", "x"]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.calls[0]?.args, ["v7.5.0"]);
-  assert.equal(r.calls[0]?.flags.tag, "x");
+  assert.equal(r.calls[0]?.options.tag, "x");
   assert.deepEqual(r.calls[0]?.rawArgs, ["v7.5.0", "--tidb", "v7.1.0", "--tag", "x"]);
 });
 
@@ -345,7 +345,7 @@ test("runCli() passes --debug to the command and not as a flag", async () => {
   const r = await run(["mirror", "serve", "--debug"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.calls[0]?.debug, true);
-  assert.equal(r.calls[0]?.flags.debug, undefined);
+  assert.equal(r.calls[0]?.options.debug, undefined);
 });
 
 test("runCli() boolean flags take cobra's --flag=true and --flag=false (tiup's --hide=false)", async () => {
@@ -363,11 +363,11 @@ test("runCli() boolean flags take cobra's --flag=true and --flag=false (tiup's -
   for (const [flag, value] of cases) {
     const r = await run(["mirror", "publish", "hello", "v1", "h.tar.gz", "hello", flag]);
     assert.equal(r.code, 0, `${flag}: ${r.stderr}`);
-    assert.equal(r.calls[0]?.flags.standalone, value, flag);
+    assert.equal(r.calls[0]?.options.standalone, value, flag);
   }
   const short = await run(["install", "x", "-f=false"]);
   assert.equal(short.code, 0, short.stderr);
-  assert.equal(short.calls[0]?.flags.force, false);
+  assert.equal(short.calls[0]?.options.force, false);
 });
 
 test("runCli() a boolean flag with a value that is not true/false exits 2", async () => {
@@ -381,15 +381,15 @@ test("runCli() a boolean flag never takes the next word (--standalone false is a
   const r = await run(["install", "x", "--force", "false"]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.calls[0]?.args, ["x", "false"]);
-  assert.equal(r.calls[0]?.flags.force, true);
+  assert.equal(r.calls[0]?.options.force, true);
 });
 
 test("runCli() a negative number is a flag's value, not an ambiguous argument", async () => {
   const r = await run(["mirror", "serve", "--listen", "-1"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.calls[0]?.flags.listen, "-1");
+  assert.equal(r.calls[0]?.options.listen, "-1");
   const short = await run(["mirror", "serve", "-l", "-5"]);
-  assert.equal(short.calls[0]?.flags.listen, "-5");
+  assert.equal(short.calls[0]?.options.listen, "-5");
 });
 
 test("runCli() global flags take =true/=false too", async () => {
