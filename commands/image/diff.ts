@@ -1,3 +1,4 @@
+import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { mkdir, readFile } from "node:fs/promises";
 import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
@@ -23,7 +24,7 @@ Example:
     output: { type: "string", short: "o", valueName: "DELTA", description: "Where the delta goes" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, options, out }) {
+  async run({ args, options, out, env }) {
     const have = options.have;
     const output = options.output;
     if (have === undefined) {
@@ -41,7 +42,7 @@ Example:
     await mkdir(output, { recursive: true });
     await checkWritableDirectory(output, `Cannot write the delta into "${output}"`);
     const report = await diffBundle(
-      new LocalStorage(args[0]!),
+      openWritableStorage(args[0]!, { env }),
       new Uint8Array(bytes),
       new LocalStorage(output),
     );

@@ -1,3 +1,4 @@
+import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadBundle } from "../../lib/image/load_bundle.ts";
@@ -15,10 +16,10 @@ Example:
     into: { type: "string", valueName: "DIR", description: "The bundle to merge into" },
   },
   positionals: { min: 1, max: 1, names: "DELTA" },
-  async run({ args, options, out }) {
+  async run({ args, options, out, env }) {
     const into = options.into;
     if (into === undefined) throw new UsageError("Cannot load: name the bundle with --into DIR");
-    const report = await loadBundle(new LocalStorage(args[0]!), new LocalStorage(into));
+    const report = await loadBundle(new LocalStorage(args[0]!), openWritableStorage(into, { env }));
     out.print(
       `Loaded inventory v${report.version} into ${into}: ${report.files} manifests and blobs ` +
         `(${(report.bytes / 1e6).toFixed(2)} MB) verified and added`,

@@ -1,8 +1,8 @@
+import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { pushBundle } from "../../lib/image/push_bundle.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS, registryClients } from "../_registry_table.ts";
 
 export const imagePushCommand = defineCommand({
@@ -27,7 +27,7 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { min: 2, max: 2, names: "DIR REGISTRY[/PREFIX]" },
-  async run({ args, options, out }) {
+  async run({ args, options, out, env }) {
     const [dir, destination] = args as [string, string];
     const config = await loadRegistryTable(options);
     let name: string;
@@ -53,7 +53,7 @@ Examples:
     const progress = createProgress(out, "Pushing");
     const started = performance.now();
     const report = await pushBundle(
-      new LocalStorage(dir),
+      openWritableStorage(dir, { env }),
       registryClients(config, (line) => out.warn(line))(name),
       {
         ...(prefix ? { prefix } : {}),

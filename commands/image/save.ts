@@ -1,10 +1,10 @@
+import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { readFile } from "node:fs/promises";
 import { defineCommand, parseIntegerFlag, splitList } from "../../lib/cli/command.ts";
 import { createProgress } from "../../lib/cli/progress.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { parseImageReference } from "../../lib/image/image_reference.ts";
 import { saveImages } from "../../lib/image/save_images.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import type { ProxyConfig } from "../../proxy/proxy_config.ts";
 import { loadRegistryTable, REGISTRY_TABLE_FLAGS, registryClients } from "../_registry_table.ts";
 
@@ -52,7 +52,7 @@ Examples:
     ...REGISTRY_TABLE_FLAGS,
   },
   positionals: { names: "IMAGE…" },
-  async run({ args, options, out, signal }) {
+  async run({ args, options, out, env, signal }) {
     const dir = options.output;
     if (dir === undefined) throw new UsageError("Cannot save images: name the bundle with -o DIR");
     const config = await loadRegistryTable(options);
@@ -66,7 +66,7 @@ Examples:
     const jobs = parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 8;
     const progress = createProgress(out, "Saving");
     const started = performance.now();
-    const report = await saveImages(new LocalStorage(dir), images, {
+    const report = await saveImages(openWritableStorage(dir, { env }), images, {
       clients: registryClients(config, (line) => out.warn(line)),
       jobs,
       ...(platforms ? { platforms } : {}),

@@ -1,9 +1,9 @@
+import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { parseNowFlag, readRootFlag } from "../_verify_flags.ts";
 import { defineCommand, parseIntegerFlag } from "../../lib/cli/command.ts";
 import { ExitCode } from "../../lib/cli/exit_codes.ts";
 import { createProgress, NO_PROGRESS } from "../../lib/cli/progress.ts";
 import { verifyBundle } from "../../lib/image/verify_bundle.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const imageVerifyCommand = defineCommand({
   usage: "DIR [--root FILE] [--now RFC3339] [--jobs N] [--json]",
@@ -38,13 +38,13 @@ Examples:
     json: { type: "boolean", description: "Print the report as JSON: {ok, problems, counts}" },
   },
   positionals: { min: 1, max: 1, names: "DIR" },
-  async run({ args, options, out, signal }) {
+  async run({ args, options, out, env, signal }) {
     const dir = args[0]!;
     const now = parseNowFlag(options.now);
     const root = await readRootFlag(options.root);
     const json = options.json;
     const progress = json ? NO_PROGRESS : createProgress(out, "Verifying blobs");
-    const report = await verifyBundle(new LocalStorage(dir), {
+    const report = await verifyBundle(openWritableStorage(dir, { env }), {
       ...(now ? { now } : {}),
       ...(root ? { root } : {}),
       jobs: parseIntegerFlag("jobs", options.jobs, { min: 1, max: 64 }) ?? 4,
