@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { readFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import type { FlagSpecs, TypedFlags } from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
@@ -17,6 +18,7 @@ import {
 } from "../../lib/server/publish_api/create_publish_api.ts";
 import { UploadSessions } from "../../lib/server/publish_api/upload_sessions.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { isS3Location, openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { parseDuration, parseSize } from "../../proxy/parse_proxy_config.ts";
 import { createPullThrough } from "../../lib/server/pull_through/create_pull_through.ts";
 import { startMetadataRefresh } from "../../lib/server/pull_through/refresh_metadata.ts";
@@ -93,6 +95,7 @@ export async function teamServices(
   flags: TeamServeOptions,
   staticHandler: TeamServices["handler"],
   out: Output,
+  env: Record<string, string | undefined> = process.env,
 ): Promise<TeamServices> {
   const describe: string[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -103,12 +106,19 @@ export async function teamServices(
     const tokenFile = flags["publish-token-file"];
     const token = tokenFile === undefined ? undefined : await readToken(tokenFile);
     const keyDir = flags["key-dir"];
-    const storage = new LocalStorage(dir);
-    // Inside the mirror's own storage, so a published upload is linked into place, not copied.
-    const sessions = new UploadSessions(nodePath.join(dir, UPLOADS_DIR), {
+    const bucket = isS3Location(dir);
+    const storage = bucket ? openWritableStorage(dir, { env }) : new LocalStorage(dir);
+    // On disk, uploads wait inside the mirror's own storage, so a published one is linked into
+    // place, not copied. A bucket cannot link: they wait in a private local directory and are
+    // copied into the bucket by the commit (the replicas' writers take turns by the lease).
+    const uploads = bucket
+      ? await mkdtemp(nodePath.join(tmpdir(), "ferry-uploads-"))
+      : nodePath.join(dir, UPLOADS_DIR);
+    const sessions = new UploadSessions(uploads, {
       maxBytes,
-      within: { storage, path: UPLOADS_DIR },
+      ...(bucket ? {} : { within: { storage, path: UPLOADS_DIR } }),
     });
+    if (bucket) closers.push(() => rm(uploads, { recursive: true, force: true }));
     const api = createPublishApi(storage, {
       sessions,
       ...(keyDir ? { keys: { storage: new LocalStorage(keyDir), prefix: "" } } : {}),
@@ -120,7 +130,7 @@ export async function teamServices(
       new URL(request.url).pathname.startsWith(PUBLISH_API_PREFIX)
         ? api.fetch(request, info)
         : inner(request, info);
-    closers.push(() => sessions.close());
+    closers.unshift(() => sessions.close());
     // The multipart framing around the tarball, on top of the limit the sessions enforce.
     maxRequestBodyBytes = maxBytes + 1024 * 1024;
     describe.push(

@@ -101,7 +101,7 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     let team;
     let server;
     try {
-      team = await teamServices(location, options, handler, out);
+      team = await teamServices(location, options, handler, out, env);
       server = await serveHttp(team.handler, {
         hostname: settings.listen.hostname,
         port: settings.listen.port,
@@ -166,11 +166,10 @@ async function readSettings(
         `clients to its objects`,
     );
   }
-  if (s3 && (options.publish || options.upstream !== undefined)) {
+  if (s3 && options.upstream !== undefined) {
     throw new UsageError(
-      `Cannot use --${options.publish ? "publish" : "upstream"} with an s3:// mirror: publish ` +
-        `with "ferry mirror publish --mirror ${location}" (any number of writers share the ` +
-        `bucket's lease)`,
+      `Cannot use --upstream with an s3:// mirror: clone or refresh it into the bucket with ` +
+        `"ferry mirror clone ${location} --source URL" instead`,
     );
   }
   return {
