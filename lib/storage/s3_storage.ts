@@ -12,6 +12,7 @@ import { fetchTrustingCa } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
 import { bodyStream, collectBytes } from "./read_bytes.ts";
 import { fetchWithPolicy, type S3Answer, type S3FetchFn, type S3FetchPolicy } from "./_s3_fetch.ts";
+import { uploadParts } from "./_upload_parts.ts";
 import { xmlBlocks, xmlElement, xmlEscape } from "./_s3_xml.ts";
 import type { S3Config } from "./s3_config.ts";
 import type { S3Location } from "./s3_location.ts";
@@ -40,6 +41,11 @@ export interface S3StorageOptions {
    * this size (S3's minimum part is 5 MiB). Default 8 MiB.
    */
   partBytes?: number;
+  /**
+   * How many parts of a multipart write go up at once. The source is read no further ahead, so
+   * a write holds about this many times `partBytes` in memory. Default 4.
+   */
+  partsInFlight?: number;
   /**
    * The largest `ifAbsent` write. A conditional create must be one PUT (Ceph pacific ignores
    * `If-None-Match` on CompleteMultipartUpload), so such data is held in memory. Default 64 MiB.
@@ -87,7 +93,8 @@ const MAX_COPY_OBJECT_BYTES = 5 * 1024 * MIB;
  * MinIO, R2. Requests are signed with SigV4 (aws4fetch), path-style for custom endpoints.
  *
  * - A write is one PUT, or for streams larger than `partBytes` a multipart upload that only
- *   becomes visible when completed: readers see the old object or the new one. A failed or
+ *   becomes visible when completed: readers see the old object or the new one. Up to
+ *   `partsInFlight` parts go up at once, and the source is read no further ahead. A failed or
  *   aborted multipart upload is aborted on the server; uploads of a killed process are removed
  *   by {@linkcode S3Storage.sweepTempFiles}.
  * - `ifAbsent` is `If-None-Match: *` on a single PUT (a 412 is AlreadyExistsError).
@@ -101,6 +108,7 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
   readonly #options: S3StorageOptions;
   readonly #partBytes: number;
   readonly #maxConditionalBytes: number;
+  readonly #partsInFlight: number;
   #connection: Promise<Connection> | undefined;
   /** Whether the server matches `If-Match` against the bare ETag; undefined until known. */
   #bareIfMatch: boolean | undefined;
@@ -115,6 +123,10 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
       throw new RangeError("S3 multipart parts must be at least 5 MiB");
     }
     this.#maxConditionalBytes = options.maxConditionalBytes ?? 64 * MIB;
+    this.#partsInFlight = options.partsInFlight ?? 4;
+    if (!(Number.isSafeInteger(this.#partsInFlight) && this.#partsInFlight >= 1)) {
+      throw new RangeError("S3 parts in flight must be a whole number of at least 1");
+    }
   }
 
   async stat(path: string, options: RequestOptions = {}): Promise<FileStat> {
@@ -200,10 +212,10 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
         const bytes = await parts.all(this.#maxConditionalBytes, this.#describe(path));
         return await this.#put(path, bytes, options);
       }
-      const first = await parts.next();
-      const second = await parts.next();
-      if (second === undefined) return await this.#put(path, first ?? new Uint8Array(), options);
-      return await this.#multipart(path, [first!, second], parts, options);
+      // Held in one array that the upload empties, so a part sent is a part let go.
+      const head = [await parts.next(), await parts.next()];
+      if (head[1] === undefined) return await this.#put(path, head[0] ?? new Uint8Array(), options);
+      return await this.#multipart(path, head as Uint8Array[], parts, options);
     } catch (error) {
       await parts.cancel(error);
       throw error;
@@ -410,26 +422,13 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
     });
     const id = xmlElement(created, "UploadId");
     if (!id) throw new StorageError(`Cannot ${what}: the server gave no upload ID`);
-    const etags: string[] = [];
-    let size = 0;
     try {
-      const upload = async (bytes: Uint8Array) => {
-        const number = etags.length + 1;
-        const answer = await this.#send("PUT", path, {
-          query: `partNumber=${number}&uploadId=${encodeQuery(id)}`,
-          body: bytes,
-          signal: options.signal,
-          what: `${what} (part ${number})`,
-        });
-        if (!answer.response.ok) throw await this.#failure(answer, what);
-        await answer.body.cancel().catch(() => {});
-        etags.push(answer.response.headers.get("etag") ?? "");
-        size += bytes.length;
-      };
-      for (const part of first) await upload(part);
-      for (let part = await rest.next(); part !== undefined; part = await rest.next()) {
-        await upload(part);
-      }
+      const { etags, size } = await uploadParts({
+        next: () => first.length > 0 ? Promise.resolve(first.shift()) : rest.next(),
+        upload: (number, bytes, signal) => this.#uploadPart(path, id, number, bytes, signal),
+        concurrency: this.#partsInFlight,
+        signal: options.signal,
+      });
       options.signal?.throwIfAborted();
       const manifest = `<CompleteMultipartUpload>${
         etags.map((etag, i) =>
@@ -453,6 +452,25 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
       await this.#abortUpload(path, id).catch(() => {});
       throw error;
     }
+  }
+
+  async #uploadPart(
+    path: string,
+    id: string,
+    number: number,
+    bytes: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<string> {
+    const what = `write "${this.#describe(path)}" (part ${number})`;
+    const answer = await this.#send("PUT", path, {
+      query: `partNumber=${number}&uploadId=${encodeQuery(id)}`,
+      body: bytes,
+      signal,
+      what,
+    });
+    if (!answer.response.ok) throw await this.#failure(answer, what);
+    await answer.body.cancel().catch(() => {});
+    return answer.response.headers.get("etag") ?? "";
   }
 
   /** Drops an unfinished upload and its parts; bounded, and not stopped by the caller's abort. */

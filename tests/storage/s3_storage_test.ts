@@ -5,6 +5,7 @@
  */
 import { AwsClient } from "aws4fetch";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { spawn } from "node:child_process";
 import { createServer, type Socket } from "node:net";
 import { after, test } from "node:test";
@@ -96,6 +97,56 @@ function pausingStream(partBytes: number, parts: number, pauseAt: number) {
   return { stream, reachedPause, release };
 }
 
+/** The part number of an UploadPart request; undefined for any other request. */
+function partNumberOf(request: Request): number | undefined {
+  const number = new URL(request.url).searchParams.get("partNumber");
+  return request.method === "PUT" && number !== null ? Number(number) : undefined;
+}
+
+/**
+ * A fetch that counts the UploadPart requests on their way and holds each until `holdUntil` are
+ * on their way at once. A writer that never gets there (one part at a time) is let go after
+ * 20 s, to fail on the count rather than hang; `release` stops the timer.
+ */
+function countingPartFetch(holdUntil: number) {
+  const seen = { inFlight: 0, most: 0, answered: 0 };
+  let open: () => void = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const fallback = setTimeout(open, 20_000);
+  const fetchFn = async (request: Request): Promise<Response> => {
+    if (partNumberOf(request) === undefined) return await fetch(request);
+    seen.inFlight++;
+    seen.most = Math.max(seen.most, seen.inFlight);
+    if (seen.inFlight >= holdUntil) open();
+    try {
+      await opened;
+      const response = await fetch(request);
+      seen.answered++;
+      return response;
+    } finally {
+      seen.inFlight--;
+    }
+  };
+  return { seen, fetch: fetchFn, release: () => (open(), clearTimeout(fallback)) };
+}
+
+/** A stream of `parts` chunks of `bytes` each, told apart; pulled only when read (no queue). */
+function countedStream(bytes: number, parts: number, onPull: (pulled: number) => void) {
+  const chunks = Array.from({ length: parts }, (_, i) => patternBytes(bytes).map((b) => b ^ i));
+  const state = { pulled: 0, cancelled: false, chunks };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled === parts) return controller.close();
+      controller.enqueue(chunks[state.pulled++]!);
+      onPull(state.pulled);
+    },
+    cancel() {
+      state.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+  return { stream, state };
+}
+
 function defineS3Tests(): void {
   test(
     "S3Storage: copy() of an object over CopyObject's limit streams it instead, whole",
@@ -152,6 +203,126 @@ function defineS3Tests(): void {
           range: { start: 5 * MIB - 2, end: 5 * MIB + 1 },
         });
         assert.deepEqual(await collectBytes(range.body), got.subarray(5 * MIB - 2, 5 * MIB + 2));
+      } finally {
+        await rig.empty(storage);
+      }
+    },
+  );
+
+  test(
+    "S3Storage: multipart parts go up partsInFlight at once, the source read no further ahead",
+    HEAVY,
+    async () => {
+      const rig = await s3Rig();
+      const counting = countingPartFetch(3);
+      const storage = await rig.storage({
+        partBytes: 5 * MIB,
+        partsInFlight: 3,
+        fetch: counting.fetch,
+      });
+      let mostAhead = 0;
+      try {
+        // Each pull is one part; the parts not yet answered are the ones held in memory.
+        const { stream, state } = countedStream(5 * MIB, 6, (pulled) => {
+          mostAhead = Math.max(mostAhead, pulled - counting.seen.answered);
+        });
+        const stat = await storage.write("parallel.bin", stream);
+        assert.equal(counting.seen.most, 3, "the parts did not overlap");
+        assert.equal(mostAhead, 3, `the source was read ${mostAhead} parts ahead`);
+        assert.equal(stat.size, 30 * MIB);
+        const got = await collectBytes((await storage.read("parallel.bin")).body);
+        // Compared whole, not element by element: a diff of 30 MiB would not fit in memory.
+        assert.ok(Buffer.concat(state.chunks).equals(got), "the bytes came back changed");
+        assert.deepEqual(await openUploads(storage), []);
+      } finally {
+        counting.release();
+        await rig.empty(storage);
+      }
+    },
+  );
+
+  test(
+    "S3Storage: parts answered out of order are completed in part order, bytes in order",
+    HEAVY,
+    async () => {
+      const rig = await s3Rig();
+      // Part 1 is held until part 4 has been answered: the parts finish out of order.
+      let fourAnswered: () => void = () => {};
+      const four = new Promise<void>((resolve) => (fourAnswered = resolve));
+      const fallback = setTimeout(fourAnswered, 20_000);
+      const answered: number[] = [];
+      const storage = await rig.storage({
+        partBytes: 5 * MIB,
+        partsInFlight: 4,
+        fetch: async (request) => {
+          const number = partNumberOf(request);
+          if (number === 1) await four;
+          const response = await fetch(request);
+          if (number !== undefined) answered.push(number);
+          if (number === 4) fourAnswered();
+          return response;
+        },
+      });
+      try {
+        // 3 MiB chunks: most parts are cut from two chunks.
+        const chunks = Array.from(
+          { length: 12 },
+          (_, i) => patternBytes(3 * MIB).map((b) => b ^ i),
+        );
+        const stat = await storage.write("ordered.bin", streamOf(chunks));
+        assert.equal(stat.size, 36 * MIB);
+        assert.notEqual(answered[0], 1, `the parts were answered in order: ${answered}`);
+        assert.deepEqual([...answered].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert.match((await storage.stat("ordered.bin")).identity ?? "", /-8"?$/);
+        const got = await collectBytes((await storage.read("ordered.bin")).body);
+        assert.ok(Buffer.concat(chunks).equals(got), "the bytes came back out of order");
+      } finally {
+        clearTimeout(fallback);
+        fourAnswered();
+        await rig.empty(storage);
+      }
+    },
+  );
+
+  test(
+    "S3Storage: a part refused with a 403 aborts the whole upload, a 503 is retried",
+    HEAVY,
+    async () => {
+      const rig = await s3Rig();
+      const asked = new Map<number, number>();
+      const storage = await rig.storage({
+        partBytes: 5 * MIB,
+        partsInFlight: 3,
+        fetch: (request) => {
+          const number = partNumberOf(request);
+          if (number === undefined) return fetch(request);
+          const times = (asked.get(number) ?? 0) + 1;
+          asked.set(number, times);
+          if (number === 2 && times === 1) {
+            return Promise.resolve(new Response("SlowDown", { status: 503 }));
+          }
+          if (number === 4) {
+            return Promise.resolve(
+              new Response("<Error><Code>AccessDenied</Code></Error>", {
+                status: 403,
+              }),
+            );
+          }
+          return fetch(request);
+        },
+      });
+      try {
+        await storage.write("refused.bin", "old");
+        const { stream, state } = countedStream(5 * MIB, 10, () => {});
+        const error = await storage.write("refused.bin", stream).catch((e) => e);
+        assert.ok(error instanceof StorageError, String(error));
+        assert.match(error.message, /part 4\)?: HTTP 403 AccessDenied/);
+        assert.equal(asked.get(2), 2, "the 503 on part 2 was not retried");
+        assert.equal(asked.get(4), 1, "the 403 on part 4 was retried");
+        assert.ok(state.pulled < 10, `the source was read to its end (${state.pulled} parts)`);
+        assert.ok(state.cancelled, "the source was not cancelled");
+        assert.equal(await text(storage, "refused.bin"), "old");
+        assert.deepEqual(await openUploads(storage), []);
       } finally {
         await rig.empty(storage);
       }
