@@ -2,12 +2,13 @@
  * ferry's one test orchestrator (run by scripts/test.sh, which `npm test` calls):
  *
  *   1. deno fmt --check    2. deno lint    3. the import-direction check    4. deno check
- *   5. deno unit    the unit tests (everything under tests/ but tests/e2e) under Deno, in one
- *                   shard per core run side by side (see denoShards)
- *   6. deno e2e     tests/e2e under Deno, ferry run from source
- *   7. bun unit     the unit tests under Bun, in one shard per core run side by side
- *   8. bun e2e      tests/e2e under Bun
- *   9. when FERRY_BIN is set: tests/e2e under Deno against that binary
+ *   5. deno unit    the unit tests (everything under tests/ but tests/e2e and the S3 suites) under
+ *                   Deno, in one shard per core run side by side (see denoShards)
+ *   6. deno s3      the suites outside tests/e2e that start the real S3 server (see needsS3Server)
+ *   7. deno e2e     tests/e2e under Deno, ferry run from source
+ *   8. bun unit     the unit tests under Bun, in one shard per core run side by side
+ *   9. bun s3, 10. bun e2e    the same under Bun
+ *  11. when FERRY_BIN is set: tests/e2e under Deno against that binary
  *
  * Unit and e2e tests are separate steps so that each suite's time is printed on its own (the
  * unit suites must stay under a minute per runtime); e2e suites start real servers and run one
@@ -312,6 +313,16 @@ function isE2e(file: string): boolean {
 }
 
 /**
+ * Whether a test file outside tests/e2e starts the real S3 server (it imports the S3 rig): such
+ * suites (the storage conformance suite on Ceph RGW, the proxy's and the writer's suites over a
+ * bucket) spend their time in the server, so they run as a step of their own and the unit
+ * steps time only the tests that run in-process.
+ */
+function needsS3Server(file: string): boolean {
+  return /from "[^"]*_s3_rig\.ts"/.test(readFileSync(nodePath.join(ROOT, file), "utf8"));
+}
+
+/**
  * `files` in `count` shards of about equal size (file size stands in for run time), each in
  * path order. Bun runs a process's files one after another, so shards side by side use the cores
  * that the suites' waits (servers starting, timers) leave idle.
@@ -380,7 +391,8 @@ async function main(): Promise<number> {
   results.push(await step("imports", DENO, ["run", "-A", "scripts/check_imports.ts"]));
   results.push(await step("check", DENO, ["check", ...checkTargets]));
   const files = targets.flatMap(testFiles);
-  const unit = files.filter((f) => !isE2e(f));
+  const unit = files.filter((f) => !isE2e(f) && !needsS3Server(f));
+  const s3 = files.filter((f) => !isE2e(f) && needsS3Server(f));
   const e2e = files.filter(isE2e);
   const fromSource = { FERRY_BIN: undefined };
   if (unit.length > 0) {
@@ -395,6 +407,14 @@ async function main(): Promise<number> {
     } finally {
       shards.remove();
     }
+  }
+  if (s3.length > 0) {
+    results.push(
+      await step("deno s3", DENO, ["test", "-A", "--no-check", ...s3], {
+        counts: denoCounts,
+        env: fromSource,
+      }),
+    );
   }
   if (e2e.length > 0) {
     results.push(
@@ -413,6 +433,10 @@ async function main(): Promise<number> {
         shards: rest,
       }),
     );
+  }
+  if (s3.length > 0) {
+    const { command, args } = bunTest(s3);
+    results.push(await step("bun s3", command, args, { counts: bunCounts, env: fromSource }));
   }
   if (e2e.length > 0) {
     const { command, args } = bunTest(e2e);
