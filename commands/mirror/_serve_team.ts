@@ -147,7 +147,8 @@ export async function teamServices(
       throw new UsageError(`Cannot use --upstream "${upstreamUrl}": expected an http(s) URL`);
     }
     const upstream = new HttpStorage(upstreamUrl, { userAgent: `ferry/${FERRY_VERSION}` });
-    const local = new LocalStorage(dir);
+    const bucket = isS3Location(dir);
+    const local = bucket ? openWritableStorage(dir, { env }) : new LocalStorage(dir);
     const wrap = createPullThrough(local, upstream, {
       onFetch: (path) => out.info(`Pulling ${path} from ${upstream.location}`),
       onKept: (path, bytes) => out.info(`Kept ${path} (${bytes} bytes, verified)`),
@@ -166,7 +167,10 @@ export async function teamServices(
     if (interval > 0) {
       const refresh = startMetadataRefresh(upstream, local, {
         intervalMs: interval,
-        cache: new LocalStorage(nodePath.join(dir, ".ferry-upstream")),
+        // The updater's cache of the upstream's metadata: a dotted prefix, never served.
+        cache: bucket
+          ? openWritableStorage(`${dir.replace(/\/+$/, "")}/.ferry-upstream`, { env })
+          : new LocalStorage(nodePath.join(dir, ".ferry-upstream")),
         ...(trustedRoot ? { trustedRoot: new Uint8Array(trustedRoot) } : {}),
         onRefreshed: (report) => {
           if (report.changed) out.info(`Refreshed the metadata from ${upstream.location}`);

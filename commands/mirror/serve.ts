@@ -166,12 +166,6 @@ async function readSettings(
         `clients to its objects`,
     );
   }
-  if (s3 && options.upstream !== undefined) {
-    throw new UsageError(
-      `Cannot use --upstream with an s3:// mirror: clone or refresh it into the bucket with ` +
-        `"ferry mirror clone ${location} --source URL" instead`,
-    );
-  }
   return {
     listen,
     accessLog: accessLog === "on",

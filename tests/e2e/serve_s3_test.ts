@@ -15,7 +15,7 @@ import * as nodePath from "node:path";
 import { after, describe, it } from "node:test";
 import { packTarball } from "../../lib/archive/pack_tarball.ts";
 import { openWritableStorage } from "../../lib/storage/open_storage.ts";
-import { collectBytes } from "../../lib/storage/read_bytes.ts";
+import { collectBytes, readBytes } from "../../lib/storage/read_bytes.ts";
 import type { Storage } from "../../lib/storage/storage.ts";
 import { S3_SKIP, s3Rig, stopS3Rig } from "../storage/_s3_rig.ts";
 import {
@@ -84,13 +84,16 @@ async function publish(name: string, version: string) {
   ]);
 }
 
-async function startReplica(extra: string[]): Promise<{ process: RunningFerry; url: string }> {
+async function startReplica(
+  extra: string[],
+  location = mirror,
+): Promise<{ process: RunningFerry; url: string }> {
   const port = await freePort();
   const process = await startFerry(
     [
       "mirror",
       "serve",
-      mirror,
+      location,
       "--listen",
       `127.0.0.1:${port}`,
       "--revalidate-interval",
@@ -390,6 +393,53 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
   );
 
   it(
+    "--upstream over a --no-tarballs clone in the bucket: a tarball is pulled, verified, kept",
+    TIMEOUT,
+    async () => {
+      await ready();
+      // The upstream is replica B (the bucket mirror over HTTP); the clone lives in the bucket.
+      const clone = `${mirror}-pull-through`;
+      await ferry([
+        "mirror",
+        "clone",
+        clone,
+        "--source",
+        replicas.bUrl,
+        "--no-tarballs",
+        "--skip-ferry-binary",
+        "--hello",
+        "v1",
+        "--os",
+        "linux",
+        "--arch",
+        "amd64",
+      ]);
+      const cloned = openWritableStorage(clone, { env });
+      const item = await tarballOf(replicas.bUrl, "hello", "v1");
+      const path = item.url.replace(/^\//, "");
+      assert.equal(await cloned.stat(path).then(() => true, () => false), false, "no tarball yet");
+      const pullThrough = await startReplica(["--upstream", replicas.bUrl], clone);
+      try {
+        const home = "home-pull-through";
+        await ferry(["mirror", "set", pullThrough.url, "--silent"], 0, home);
+        await ferry(["install", "hello:v1"], 0, home);
+        assert.equal((await ferry(["hello:v1"], 0, home)).stdout.trim(), "v1");
+        // Kept in the bucket, whole, under the manifest's hash.
+        let kept: number | undefined;
+        for (let i = 0; i < 300 && kept !== item.length; i++) {
+          kept = (await cloned.stat(path).catch(() => undefined))?.size;
+          if (kept !== item.length) await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        const output = pullThrough.process.stdout() + pullThrough.process.stderr();
+        assert.equal(kept, item.length, `the pulled tarball is kept in the bucket:\n${output}`);
+        assert.equal(sha256(await readBytes(cloned, path)), item.sha256);
+      } finally {
+        await pullThrough.process.stop();
+      }
+    },
+  );
+
+  it(
     "refuses to start on a wrong prefix, bad credentials or an endpoint that does not answer",
     TIMEOUT,
     async () => {
@@ -417,9 +467,6 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
       const local = await serve(temp!.dir, {}, ["--redirect-large", "1MiB"]);
       assert.equal(local.code, 2);
       assert.match(local.stderr, /Cannot use --redirect-large .*only an s3:\/\/ mirror/);
-      const upstream = await serve(mirror, {}, ["--upstream", "http://127.0.0.1:1"]);
-      assert.equal(upstream.code, 2);
-      assert.match(upstream.stderr, /Cannot use --upstream with an s3:\/\/ mirror/);
     },
   );
 });
