@@ -37,6 +37,12 @@ const SERVE_FLAGS = {
     description: "With s3://: answer GETs of files of SIZE (e.g. 1MiB) and more with a 307 to " +
       "a presigned URL",
   },
+  "redirect-origin": {
+    type: "string",
+    valueName: "URL",
+    description: "With --redirect-large: sign the URLs for this origin of the object store " +
+      "(the one clients reach; default: AWS_ENDPOINT_URL)",
+  },
 } as const satisfies FlagSpecs;
 
 export const mirrorServeCommand = defineCommand({
@@ -94,7 +100,12 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
       ...(watcher ? { changes: watcher } : {}),
       revalidateMs: settings.revalidateMs,
       ...(settings.redirectBytes !== undefined
-        ? { redirectLarge: { minBytes: settings.redirectBytes } }
+        ? {
+          redirectLarge: {
+            minBytes: settings.redirectBytes,
+            ...(settings.redirectOrigin !== undefined ? { origin: settings.redirectOrigin } : {}),
+          },
+        }
         : {}),
       ...(settings.accessLog ? { onAccess: log.add } : {}),
     });
@@ -160,6 +171,18 @@ async function readSettings(
   const redirectBytes = redirectLarge === undefined
     ? undefined
     : parseSize(redirectLarge, "--redirect-large", "flags");
+  const redirectOrigin = options["redirect-origin"];
+  if (redirectOrigin !== undefined) {
+    if (redirectLarge === undefined) {
+      throw new UsageError("Cannot use --redirect-origin without --redirect-large");
+    }
+    const url = URL.canParse(redirectOrigin) ? new URL(redirectOrigin) : undefined;
+    if (!url || !/^https?:$/.test(url.protocol) || url.pathname !== "/" || url.search !== "") {
+      throw new UsageError(
+        `Cannot use --redirect-origin "${redirectOrigin}": expected http(s)://HOST[:PORT]`,
+      );
+    }
+  }
   if (redirectLarge !== undefined && !s3) {
     throw new UsageError(
       `Cannot use --redirect-large with "${location}": only an s3:// mirror can redirect ` +
@@ -174,6 +197,7 @@ async function readSettings(
     s3,
     revalidateMs,
     redirectBytes,
+    redirectOrigin,
   };
 }
 

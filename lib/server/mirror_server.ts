@@ -53,7 +53,7 @@ export interface MirrorServerOptions {
    * flow from the object store. HEAD, 304 and 416 are still answered here; a Range is resent
    * by the client to the URL, which honours it. Such files are never kept in memory.
    */
-  redirectLarge?: { minBytes: number; expiresInSeconds?: number };
+  redirectLarge?: { minBytes: number; expiresInSeconds?: number; origin?: string };
   /**
    * Monotonic milliseconds for revalidation (tests); default `performance.now()`. Not a
    * {@linkcode Clock}: it only measures intervals, on every request, without making a Date.
@@ -122,7 +122,10 @@ export function createMirrorHandler(
         redirect: {
           minBytes: redirect.minBytes,
           presign: (path: string) =>
-            storage.presignGet(path, { expiresInSeconds: redirect.expiresInSeconds ?? 300 }),
+            storage.presignGet(path, {
+              expiresInSeconds: redirect.expiresInSeconds ?? 300,
+              ...(redirect.origin !== undefined ? { origin: redirect.origin } : {}),
+            }),
         },
       }
       : {}),

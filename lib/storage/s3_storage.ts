@@ -302,6 +302,11 @@ export class S3Storage implements Storage, ReplaceIfMatchStorage, PresignStorage
     }
     const connection = await this.#connect();
     const url = new URL(this.#url(path, undefined, connection));
+    if (options.origin !== undefined) {
+      const origin = new URL(options.origin);
+      url.protocol = origin.protocol;
+      url.host = origin.host;
+    }
     url.searchParams.set("X-Amz-Expires", String(seconds));
     const signed = await connection.client.sign(url.href, {
       method: "GET",

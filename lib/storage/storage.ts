@@ -160,6 +160,12 @@ export function canReplaceIfMatch<T extends object>(
 export interface PresignOptions {
   /** How long the URL stays valid, in seconds. */
   expiresInSeconds: number;
+  /**
+   * The origin clients reach the object store by (`https://s3.example.com`), when it is not the
+   * one this process uses: the URL is signed for that host, so a client's request through it
+   * verifies.
+   */
+  origin?: string;
 }
 
 /**

@@ -345,6 +345,45 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
   );
 
   it(
+    "--redirect-origin: the presigned URL is signed for the origin clients reach",
+    TIMEOUT,
+    async () => {
+      await ready();
+      // The rig listens on 127.0.0.1; "localhost" stands for the name clients use.
+      const endpoint = new URL(env.AWS_ENDPOINT_URL!);
+      const origin = `http://localhost:${endpoint.port}`;
+      const replica = await startReplica([
+        "--redirect-large",
+        REDIRECT_AT,
+        "--redirect-origin",
+        origin,
+      ]);
+      try {
+        const item = await tarballOf(replica.url, "hello", "v1");
+        const redirect = await fetch(`${replica.url}${item.url}`, { redirect: "manual" });
+        await redirect.arrayBuffer();
+        assert.equal(redirect.status, 307);
+        const location = redirect.headers.get("location")!;
+        assert.ok(location.startsWith(`${origin}/${env.S3_BUCKET}/`), location);
+        const bytes = new Uint8Array(await (await fetch(location)).arrayBuffer());
+        assert.equal(sha256(bytes), item.sha256);
+        // Signed for that host: the same URL by the other name is refused by the store.
+        const other = location.replace(origin, endpoint.origin);
+        const refused = await fetch(other);
+        await refused.arrayBuffer();
+        assert.equal(refused.status, 403);
+      } finally {
+        await replica.process.stop();
+      }
+      const usage = await ferry(
+        ["mirror", "serve", mirror, "--listen", "127.0.0.1:0", "--redirect-origin", origin],
+        2,
+      );
+      assert.match(usage.stderr, /Cannot use --redirect-origin without --redirect-large/);
+    },
+  );
+
+  it(
     "two --publish replicas: publishes through each at once land, verify passes",
     TIMEOUT,
     async () => {
