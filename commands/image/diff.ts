@@ -1,10 +1,9 @@
-import { openWritableStorage } from "../../lib/storage/open_storage.ts";
+import { isS3Location, openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { mkdir, readFile } from "node:fs/promises";
 import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { diffBundle } from "../../lib/image/diff_bundle.ts";
 import { MAX_INVENTORY_BYTES } from "../../lib/image/inventory.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
 import { checkWritableDirectory } from "../_check_writable.ts";
 
 export const imageDiffCommand = defineCommand({
@@ -39,12 +38,14 @@ Example:
     if (bytes.length > MAX_INVENTORY_BYTES) {
       throw new UsageError(`Cannot use --have "${have}": too large`);
     }
-    await mkdir(output, { recursive: true });
-    await checkWritableDirectory(output, `Cannot write the delta into "${output}"`);
+    if (!isS3Location(output)) {
+      await mkdir(output, { recursive: true });
+      await checkWritableDirectory(output, `Cannot write the delta into "${output}"`);
+    }
     const report = await diffBundle(
       openWritableStorage(args[0]!, { env }),
       new Uint8Array(bytes),
-      new LocalStorage(output),
+      openWritableStorage(output, { env }),
     );
     out.print(
       `Delta ${output}: inventory v${report.version}, ${report.files} manifests and blobs, ` +

@@ -2,7 +2,6 @@ import { openWritableStorage } from "../../lib/storage/open_storage.ts";
 import { defineCommand } from "../../lib/cli/command.ts";
 import { UsageError } from "../../lib/errors.ts";
 import { loadBundle } from "../../lib/image/load_bundle.ts";
-import { LocalStorage } from "../../lib/storage/local_storage.ts";
 
 export const imageLoadCommand = defineCommand({
   usage: "DELTA --into DIR",
@@ -19,7 +18,10 @@ Example:
   async run({ args, options, out, env }) {
     const into = options.into;
     if (into === undefined) throw new UsageError("Cannot load: name the bundle with --into DIR");
-    const report = await loadBundle(new LocalStorage(args[0]!), openWritableStorage(into, { env }));
+    const report = await loadBundle(
+      openWritableStorage(args[0]!, { env }),
+      openWritableStorage(into, { env }),
+    );
     out.print(
       `Loaded inventory v${report.version} into ${into}: ${report.files} manifests and blobs ` +
         `(${(report.bytes / 1e6).toFixed(2)} MB) verified and added`,

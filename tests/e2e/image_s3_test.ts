@@ -137,7 +137,8 @@ if (S3_SKIP) {
       await fs.writeFile(target, await readBytes(bucket!, file.path));
     }
     await ferry(["image", "save", "-f", list, "-o", near, "--config", configPath]);
-    const delta = nodePath.join(temp!.dir, "delta");
+    // The delta itself may be carried in a bucket too.
+    const delta = `${bundle}-delta`;
     await ferry(["image", "diff", near, "--have", have, "-o", delta]);
     await ferry(["image", "load", delta, "--into", bundle]);
     const verify = await ferry(["image", "verify", bundle]);
