@@ -380,6 +380,21 @@ describe("ferry mirror serve s3:// as two replicas over one bucket", { skip: S3_
         2,
       );
       assert.match(usage.stderr, /Cannot use --redirect-origin without --redirect-large/);
+      // Only an origin: a scheme other than http(s), or a path, would sign URLs no store answers.
+      for (const bad of ["ftp://localhost:1", `${origin}/bucket`, "localhost"]) {
+        const refused = await ferry([
+          "mirror",
+          "serve",
+          mirror,
+          "--listen",
+          "127.0.0.1:0",
+          "--redirect-large",
+          "1MiB",
+          "--redirect-origin",
+          bad,
+        ], 2);
+        assert.match(refused.stderr, /Cannot use --redirect-origin .*expected http\(s\):\/\/HOST/);
+      }
     },
   );
 
