@@ -5,6 +5,9 @@
 #                      neither measures the other's work.
 #   ferry_binary NAME  FERRY_BIN if set, else dist/ferry built by scripts/build_binary.sh when
 #                      missing (the same build as the release binary); prints its path.
+#   start_server LOG CMD...  CMD in the background on SERVER_CPU, its pid in $started_pid and
+#                      in the caller's `pids` array, killed by a watchdog after MAX_SECONDS.
+#   errors_of WRK_OUTPUT     wrk's error lines, if any.
 
 pin_cpus() {
   if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -26,3 +29,27 @@ ferry_binary() {
   fi
   echo "$bin"
 }
+
+# Kills pid after MAX_SECONDS. Its own sleep dies with it, and it holds none of our output open.
+watchdog() { # pid
+  (
+    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+    sleep "$MAX_SECONDS" &
+    sleeper=$!
+    wait "$sleeper"
+    kill -9 "$1" 2>/dev/null
+  ) >/dev/null 2>&1 &
+  pids+=($!)
+}
+
+started_pid=""
+start_server() { # log_file command...
+  local log="$1"
+  shift
+  "${SERVER_CPU[@]}" "$@" >"$log" 2>&1 &
+  started_pid=$!
+  pids+=("$started_pid")
+  watchdog "$started_pid"
+}
+
+errors_of() { grep -E "Non-2xx|Socket errors" <<<"$1" || true; }

@@ -94,30 +94,6 @@ mibps_of() {
     f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576
     printf "%.1f", v * f }' <<<"$1"
 }
-errors_of() { grep -E "Non-2xx|Socket errors" <<<"$1" || true; }
-
-# Kills pid after MAX_SECONDS. Its own sleep dies with it, and it holds none of our output open.
-watchdog() { # pid
-  (
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$MAX_SECONDS" &
-    sleeper=$!
-    wait "$sleeper"
-    kill -9 "$1" 2>/dev/null
-  ) >/dev/null 2>&1 &
-  pids+=($!)
-}
-
-# Starts a server in the background; its pid goes to $started_pid. A watchdog bounds it in time.
-started_pid=""
-start_server() { # log_file command...
-  local log="$1"
-  shift
-  "${SERVER_CPU[@]}" "$@" >"$log" 2>&1 &
-  started_pid=$!
-  pids+=("$started_pid")
-  watchdog "$started_pid"
-}
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }

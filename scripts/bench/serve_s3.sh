@@ -112,30 +112,9 @@ wrk_run() { # url
 }
 rps_of() { awk '/^Requests\/sec:/ {print $2}' <<<"$1"; }
 requests_of() { awk '/requests in/ {print $1}' <<<"$1"; }
-errors_of() { grep -E "Non-2xx|Socket errors" <<<"$1" || true; }
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 CLK_TCK="$(getconf CLK_TCK)"
-
-watchdog() { # pid
-  (
-    trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
-    sleep "$MAX_SECONDS" &
-    sleeper=$!
-    wait "$sleeper"
-    kill -9 "$1" 2>/dev/null
-  ) >/dev/null 2>&1 &
-  pids+=($!)
-}
-started_pid=""
-start_server() { # log_file command...
-  local log="$1"
-  shift
-  "${SERVER_CPU[@]}" "$@" >"$log" 2>&1 &
-  started_pid=$!
-  pids+=("$started_pid")
-  watchdog "$started_pid"
-}
 
 declare -A URL WORKER RPS_ALL CPU_ALL RPS CPU_US
 disk_port="$(free_port)"
