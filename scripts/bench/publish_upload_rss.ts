@@ -1,7 +1,11 @@
 /**
  * Measures the server's memory while a publisher pushes one large tarball through
  * `ferry mirror serve DIR --publish` (upload, verify, commit): the peak RSS of the server process
- * (VmHWM from /proc) and its RSS sampled during the transfer. The tarball is a generated
+ * (VmHWM from /proc) and its RSS sampled during the transfer, split into the process's own
+ * memory (RssAnon: heap, buffers, what an upload can make grow) and the pages of the executable
+ * it has touched (RssFile: the Bun runtime's and ferry's code, mapped from the binary, shared
+ * with every other process that runs it and dropped by the kernel under memory pressure; a
+ * compiled Bun program that only serves "hello" already has ~26 MiB of those). The tarball is a generated
  * stream (a repeated random 1 MiB block), hashed in one pass and uploaded in a second, so the
  * publisher holds no more than a block either.
  *
@@ -45,10 +49,22 @@ function generated(): ReadableStream<Uint8Array> {
   });
 }
 
-async function rssOf(pid: number): Promise<{ rss: number; hwm: number }> {
+interface Memory {
+  rss: number;
+  hwm: number;
+  anon: number;
+  file: number;
+}
+
+async function rssOf(pid: number): Promise<Memory> {
   const status = await readFile(`/proc/${pid}/status`, "utf8");
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb("VmRSS") * 1024, hwm: kb("VmHWM") * 1024 };
+  return {
+    rss: kb("VmRSS") * 1024,
+    hwm: kb("VmHWM") * 1024,
+    anon: kb("RssAnon") * 1024,
+    file: kb("RssFile") * 1024,
+  };
 }
 
 const now = new Date();
@@ -93,13 +109,18 @@ try {
     sha256.update(chunk);
     sha512.update(chunk);
   }
-  let peakSample = 0;
+  const peak = { rss: 0, anon: 0, file: 0 };
   const sampler = setInterval(() => {
     rssOf(server.pid!).then((m) => {
-      peakSample = Math.max(peakSample, m.rss);
+      peak.rss = Math.max(peak.rss, m.rss);
+      peak.anon = Math.max(peak.anon, m.anon);
+      peak.file = Math.max(peak.file, m.file);
       if (process.env.BENCH_TRACE) {
+        const mb = (n: number) => (n / 1048576).toFixed(0);
         process.stderr.write(
-          `${((performance.now() - started) / 1000).toFixed(1)}s ${(m.rss / 1048576).toFixed(0)}\n`,
+          `${((performance.now() - started) / 1000).toFixed(1)}s rss ${mb(m.rss)} anon ${
+            mb(m.anon)
+          } file ${mb(m.file)}\n`,
         );
       }
     }, () => {});
@@ -124,7 +145,11 @@ try {
   process.stdout.write(
     `${runtime}: published ${sizeMb} MiB in ${seconds.toFixed(1)} s; server RSS idle ${
       mib(idle.rss)
-    } MiB, sampled peak ${mib(peakSample)} MiB, VmHWM ${mib(end.hwm)} MiB\n`,
+    } MiB (own ${mib(idle.anon)}, executable's pages ${mib(idle.file)}); sampled peak ${
+      mib(peak.rss)
+    } MiB (own ${mib(peak.anon)}, executable's pages ${mib(peak.file)}); VmHWM ${
+      mib(end.hwm)
+    } MiB\n`,
   );
 } finally {
   server.kill("SIGTERM");
