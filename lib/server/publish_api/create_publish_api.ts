@@ -95,7 +95,8 @@ export function createPublishApi(storage: Storage, options: PublishApiOptions) {
         ...(upload ? { upload } : {}),
       }, { ...keys, now: now() })
     );
-    sessions.delete(sid);
+    // Answered once the session's file name is gone (its bytes stay, linked into the mirror).
+    await sessions.delete(sid);
     const manifest = result.files.find((f) => f.endsWith(`.${name}.json`)) ?? "";
     onEvent({
       kind: "published",

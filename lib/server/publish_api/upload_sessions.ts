@@ -137,7 +137,7 @@ export class UploadSessions {
       this.#sessions.set(sid, upload);
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        this.delete(sid);
+        void this.delete(sid);
       }, this.#ttlMs);
       (timer as { unref?: () => void }).unref?.();
       this.#timers.add(timer);
@@ -154,20 +154,24 @@ export class UploadSessions {
     const upload = this.#sessions.get(sid);
     if (upload === undefined || upload === "receiving") return undefined;
     if (this.#clock() >= upload.expiresAt) {
-      this.delete(sid);
+      void this.delete(sid);
       return undefined;
     }
     return upload;
   }
 
-  /** Ends a session and removes its file (idempotent). */
-  delete(sid: string): void {
+  /**
+   * Ends a session at once and removes its file (idempotent); resolves when the file is gone.
+   * Callers that answer a client await it, so that what the answer says is done is done.
+   */
+  delete(sid: string): Promise<void> {
     const upload = this.#sessions.get(sid);
-    if (upload === undefined || upload === "receiving") return;
+    if (upload === undefined || upload === "receiving") return Promise.resolve();
     this.#sessions.delete(sid);
     const removal = rm(upload.file, { force: true }).catch(() => {});
     this.#removals.add(removal);
     removal.then(() => this.#removals.delete(removal));
+    return removal;
   }
 
   /** Ends every session (server shutdown). */
