@@ -46,8 +46,23 @@ export function downloadErrors(
   };
 }
 
+/**
+ * An error's message with those of its causes: Deno's fetch says only "fetch failed" and puts
+ * the reason (a refused connection, a TLS alert) in `cause`. A failed TLS handshake gets the
+ * likeliest reason a reachable HTTPS server has for it.
+ */
 function messageOf(error: unknown): string {
-  return String((error as Error)?.message ?? error);
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current !== undefined && current !== null && depth < 4; depth++) {
+    const message = String((current as Error)?.message ?? current);
+    if (!parts.includes(message)) parts.push(message);
+    current = (current as Error)?.cause;
+  }
+  const text = parts.join(": ");
+  return /handshake failed|CertificateRequired|certificate required/i.test(text)
+    ? `${text} (the server may ask for a client certificate)`
+    : text;
 }
 
 function seconds(ms: number): string {
