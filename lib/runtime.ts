@@ -33,7 +33,7 @@ interface DenoServer {
 }
 interface DenoGlobal {
   version: { deno: string };
-  createHttpClient(options: { caCerts?: string[] }): unknown;
+  createHttpClient(options: { caCerts?: string[]; cert?: string; key?: string }): unknown;
   serve(
     options: Record<string, unknown>,
     handler: (
@@ -75,19 +75,41 @@ export function fileBody(
   return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
 }
 
+/** PEM texts a client's TLS may add: a CA to trust, and a certificate and key to present. */
+export interface ClientTls {
+  /** Trusted in addition to the system roots (a private CA's certificate). */
+  ca?: string;
+  /** The client's certificate chain and private key, for servers that ask for one (mTLS). */
+  cert?: string;
+  key?: string;
+}
+
 /**
  * A fetch that trusts `ca` (PEM) in addition to the system roots, for upstreams with a private
  * CA. Bun takes it as the `tls.ca` init option; Deno through an HTTP client with `caCerts`.
  */
 export function fetchTrustingCa(ca: string): typeof fetch {
+  return fetchWithTls({ ca });
+}
+
+/**
+ * A fetch with the client TLS settings `tls`: a private CA to trust, and a certificate to present
+ * to servers that require one (`ferry mirror serve --client-ca`). Bun takes them as the `tls`
+ * init option; Deno through an HTTP client (`caCerts`, `cert`, `key`).
+ */
+export function fetchWithTls(tls: ClientTls): typeof fetch {
   const deno = runtimeGlobals.Deno;
   if (deno) {
-    const client = deno.createHttpClient({ caCerts: [ca] });
+    const client = deno.createHttpClient({
+      ...(tls.ca !== undefined ? { caCerts: [tls.ca] } : {}),
+      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+      ...(tls.key !== undefined ? { key: tls.key } : {}),
+    });
     return ((input: string | URL | Request, init?: RequestInit) =>
       fetch(input, { ...init, client } as RequestInit)) as typeof fetch;
   }
   return ((input: string | URL | Request, init?: RequestInit) =>
-    fetch(input, { ...init, tls: { ca } } as RequestInit)) as typeof fetch;
+    fetch(input, { ...init, tls } as RequestInit)) as typeof fetch;
 }
 
 /** The request handler a server runs: a web-standard fetch handler plus the client address. */

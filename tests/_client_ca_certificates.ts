@@ -31,7 +31,10 @@ export function makeClientCaCertificates(dir: string): (name: string) => string 
   selfSigned("ca");
   selfSigned("rogue");
   writeFileSync(nodePath.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-  for (const [name, extra] of [["server", ["-extfile", "san.ext"]], ["client", []]] as const) {
+  // X.509 v3 with its usage, as a real client certificate: rustls (Deno's fetch) refuses v1.
+  writeFileSync(nodePath.join(dir, "client.ext"), "extendedKeyUsage=clientAuth\n");
+  const signed = [["server", ["-extfile", "san.ext"]], ["client", ["-extfile", "client.ext"]]];
+  for (const [name, extra] of signed as Array<[string, string[]]>) {
     run(["req", ...EC, "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${name}`]);
     run([
       "x509",

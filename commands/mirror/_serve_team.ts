@@ -15,6 +15,7 @@ import {
   createPublishApi,
   PUBLISH_API_PREFIX,
   type PublishEvent,
+  refuseWritesHere,
 } from "../../lib/server/publish_api/create_publish_api.ts";
 import { UploadSessions } from "../../lib/server/publish_api/upload_sessions.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
@@ -50,11 +51,17 @@ export const TEAM_SERVE_FLAGS = {
     valueName: "FILE",
     description: "With --publish: publishers must send this bearer token",
   },
+  "publish-listen": {
+    type: "string",
+    valueName: "HOST:PORT",
+    description:
+      "With --publish: take writes only on this second listener (the --client-ca one, if given)",
+  },
   "client-ca": {
     type: "string",
     valueName: "FILE",
-    description:
-      "With --tls-cert: clients must present a certificate signed by this CA (reads too; Bun only)",
+    description: "With --tls-cert: clients must present a certificate signed by this CA " +
+      "(on --publish-listen if given, else every client, reads too; Bun only)",
   },
   upstream: {
     type: "string",
@@ -83,6 +90,11 @@ export interface TeamServices {
     request: Request,
     info: { remoteAddress: string },
   ) => Response | Promise<Response>;
+  /**
+   * With --publish-listen: what the main listener runs instead, everything but the write API
+   * (refused with 403, naming the publish listener); `handler` runs on the publish listener.
+   */
+  readHandler?: TeamServices["handler"];
   describe: string[];
   /** The largest request body the listener must accept (uploads), when above its default. */
   maxRequestBodyBytes?: number;
@@ -101,6 +113,7 @@ export async function teamServices(
   const closers: Array<() => Promise<void>> = [];
   let handler = staticHandler;
   let maxRequestBodyBytes: number | undefined;
+  let withoutApi: ((request: Request) => boolean) | undefined;
   if (flags.publish) {
     const maxBytes = parseSize(flags["max-upload"], "--max-upload", "flags");
     const tokenFile = flags["publish-token-file"];
@@ -127,9 +140,8 @@ export async function teamServices(
     });
     const inner = handler;
     handler = (request, info) =>
-      new URL(request.url).pathname.startsWith(PUBLISH_API_PREFIX)
-        ? api.fetch(request, info)
-        : inner(request, info);
+      isApiRequest(request) ? api.fetch(request, info) : inner(request, info);
+    if (flags["publish-listen"] !== undefined) withoutApi = isApiRequest;
     closers.unshift(() => sessions.close());
     // The multipart framing around the tarball, on top of the limit the sessions enforce.
     maxRequestBodyBytes = maxBytes + 1024 * 1024;
@@ -138,8 +150,10 @@ export async function teamServices(
         token !== undefined ? "bearer token required, " : ""
       }uploads up to ${maxBytes} bytes`,
     );
-  } else if (flags["key-dir"] || flags["publish-token-file"]) {
-    throw new UsageError(`Cannot use --key-dir or --publish-token-file without --publish`);
+  } else if (flags["key-dir"] || flags["publish-token-file"] || flags["publish-listen"]) {
+    throw new UsageError(
+      `Cannot use --key-dir, --publish-token-file or --publish-listen without --publish`,
+    );
   }
   const upstreamUrl = flags.upstream;
   if (upstreamUrl !== undefined) {
@@ -188,14 +202,28 @@ export async function teamServices(
       }`,
     );
   }
+  const full = handler;
+  const readHandler: TeamServices["handler"] | undefined = withoutApi &&
+    ((request, info) =>
+      withoutApi(request)
+        ? refuseWritesHere(
+          request,
+          `This listener takes no writes: publish through the one on ${flags["publish-listen"]}`,
+        )
+        : full(request, info));
   return {
     handler,
+    ...(readHandler ? { readHandler } : {}),
     describe,
     ...(maxRequestBodyBytes !== undefined ? { maxRequestBodyBytes } : {}),
     async close() {
       for (const close of closers) await close();
     },
   };
+}
+
+function isApiRequest(request: Request): boolean {
+  return new URL(request.url).pathname.startsWith(PUBLISH_API_PREFIX);
 }
 
 async function readToken(file: string): Promise<string> {

@@ -12,7 +12,12 @@
  */
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
-import { type FlagSpec, type FlagSpecs, parseIntegerFlag } from "../../lib/cli/command.ts";
+import {
+  type FlagSpec,
+  type FlagSpecs,
+  parseIntegerFlag,
+  type TypedFlags,
+} from "../../lib/cli/command.ts";
 import type { Output } from "../../lib/cli/output.ts";
 import { ferryHome } from "../../lib/client/home_dir.ts";
 import { readProfileConfig } from "../../lib/client/read_profile_config.ts";
@@ -22,6 +27,7 @@ import { loadSigningKey } from "../../lib/format/load_key.ts";
 import type { KeyLocation } from "../../lib/writer/repo_keys.ts";
 import type { UpdateResult } from "../../lib/writer/update_repository.ts";
 import { LocalStorage } from "../../lib/storage/local_storage.ts";
+import { fetchWithTls } from "../../lib/runtime.ts";
 import type { MirrorLockOptions } from "../../lib/writer/mirror_lock.ts";
 import {
   isRemoteLocation,
@@ -120,16 +126,59 @@ export async function mirrorLocation(
   return location;
 }
 
-/** The `--token-file` flag of verbs that can write through a mirror's publish API. */
-export const TOKEN_FILE_FLAG: FlagSpec = {
-  type: "string",
-  valueName: "FILE",
-  description:
-    "With --mirror http://…: bearer token for the server's write API (or $FERRY_PUBLISH_TOKEN)",
-};
+/**
+ * The flags of verbs that can write through a mirror's publish API (`--mirror http(s)://…`):
+ * the bearer token, and the TLS a server with a private CA or client certificates needs.
+ */
+export const REMOTE_WRITE_FLAGS = {
+  "token-file": {
+    type: "string",
+    valueName: "FILE",
+    description:
+      "With --mirror http://…: bearer token for the server's write API (or $FERRY_PUBLISH_TOKEN)",
+  },
+  cacert: {
+    type: "string",
+    valueName: "FILE",
+    description: "With --mirror https://…: trust this CA (PEM) for the server's certificate",
+  },
+  "client-cert": {
+    type: "string",
+    valueName: "FILE",
+    description: "With --mirror https://…: present this certificate (PEM), for --client-ca servers",
+  },
+  "client-key": {
+    type: "string",
+    valueName: "FILE",
+    description: "With --client-cert: its private key (PEM)",
+  },
+} as const satisfies FlagSpecs;
+
+/** What the remote writers take from {@linkcode REMOTE_WRITE_FLAGS}: a token and a fetch. */
+export async function remoteWriteOptions(
+  options: TypedFlags<typeof REMOTE_WRITE_FLAGS>,
+  env: Record<string, string | undefined>,
+): Promise<{ token?: string; fetch?: typeof fetch }> {
+  const token = await publishToken(options["token-file"], env);
+  const certFile = options["client-cert"];
+  const keyFile = options["client-key"];
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new UsageError("Cannot use --client-cert without --client-key, or the other way round");
+  }
+  const caFile = options.cacert;
+  const tls = {
+    ...(caFile !== undefined ? { ca: await readPem(caFile, "--cacert") } : {}),
+    ...(certFile !== undefined ? { cert: await readPem(certFile, "--client-cert") } : {}),
+    ...(keyFile !== undefined ? { key: await readPem(keyFile, "--client-key") } : {}),
+  };
+  return {
+    ...(token !== undefined ? { token } : {}),
+    ...(Object.keys(tls).length > 0 ? { fetch: fetchWithTls(tls) } : {}),
+  };
+}
 
 /** The bearer token for a publish API: `--token-file`, else `$FERRY_PUBLISH_TOKEN`, else none. */
-export async function publishToken(
+async function publishToken(
   file: string | undefined,
   env: Record<string, string | undefined>,
 ): Promise<string | undefined> {
@@ -138,6 +187,17 @@ export async function publishToken(
     throw new UsageError(`Cannot read the token file "${file}": ${error.code ?? error.message}`);
   });
   return text.trim();
+}
+
+/** A PEM file's text, refused with a usage error when unreadable or not PEM. */
+async function readPem(file: string, flag: string): Promise<string> {
+  const text = await fs.readFile(file, "utf8").catch((error) => {
+    throw new UsageError(`Cannot read ${flag} "${file}": ${error.code ?? error.message}`);
+  });
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) {
+    throw new UsageError(`Cannot use ${flag} "${file}": it is not a PEM file`);
+  }
+  return text;
 }
 
 /** The mirror's storage and where its role keys are (`--key-dir`, else `<mirror>/keys`). */

@@ -10,10 +10,10 @@ import {
   MIRROR_FLAGS,
   mirrorLocation,
   openMirror,
-  publishToken,
+  REMOTE_WRITE_FLAGS,
+  remoteWriteOptions,
   reportUpdate,
   resolveMirrorDir,
-  TOKEN_FILE_FLAG,
 } from "./_writer_context.ts";
 
 export const mirrorModifyCommand = defineCommand({
@@ -53,7 +53,7 @@ Examples:
     },
     "no-yank": { type: "boolean", tristate: true, description: "Un-yank the component" },
     ...MIRROR_FLAGS,
-    "token-file": TOKEN_FILE_FLAG,
+    ...REMOTE_WRITE_FLAGS,
   },
   positionals: { min: 1, max: 1, names: "COMPONENT[:VERSION]" },
   async run({ args, options, out, env }) {
@@ -87,10 +87,10 @@ Examples:
     const location = await mirrorLocation(options.mirror, env, "modify");
     if (isRemoteLocation(location)) {
       const key = await loadOwnerKey(options.key, env);
-      const token = await publishToken(options["token-file"], env);
+      const connection = await remoteWriteOptions(options, env);
       const remote = await modifyOnHttpMirror(location, request, {
         key,
-        ...(token !== undefined ? { token } : {}),
+        ...connection,
       });
       out.print(`Modified ${spec} in ${location} (manifest v${remote.componentVersion})`);
       return 0;

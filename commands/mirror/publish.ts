@@ -11,10 +11,10 @@ import {
   MIRROR_FLAGS,
   mirrorLocation,
   openMirror,
-  publishToken,
+  REMOTE_WRITE_FLAGS,
+  remoteWriteOptions,
   reportUpdate,
   resolveMirrorDir,
-  TOKEN_FILE_FLAG,
 } from "./_writer_context.ts";
 import { PLATFORM_FLAGS, singlePlatformFlag } from "../_platform_flags.ts";
 
@@ -48,7 +48,7 @@ Examples:
     standalone: { type: "boolean", description: "The component runs on its own (new components)" },
     hide: { type: "boolean", description: "Hide it from `ferry list` (new components)" },
     ...MIRROR_FLAGS,
-    "token-file": TOKEN_FILE_FLAG,
+    ...REMOTE_WRITE_FLAGS,
   },
   positionals: { min: 4, max: 4, names: "COMPONENT VERSION TARBALL ENTRY" },
   async run({ args, options, out, env }) {
@@ -73,10 +73,10 @@ Examples:
     };
     if (isRemoteLocation(location)) {
       const key = await loadOwnerKey(options.key, env);
-      const token = await publishToken(options["token-file"], env);
+      const connection = await remoteWriteOptions(options, env);
       const remote = await publishToHttpMirror(location, pkg, {
         key,
-        ...(token !== undefined ? { token } : {}),
+        ...connection,
       });
       for (const note of remote.notes) out.info(`Note: ${note}`);
       out.print(`Published ${component} ${version} for ${platform} to ${location}`);

@@ -56,14 +56,18 @@ once per --revalidate-interval (one HEAD per file for all requests); --redirect-
 answers GETs of files of SIZE and more with a 307 to a presigned URL of the bucket.
 Without DIR, serves a demo mirror (created on first run under $FERRY_HOME/demo-mirror).
 --publish adds TiUP's write API (POST /api/v1/...: owner-signed publishes, verified and
-committed with the mirror's keys); --upstream URL fetches tarballs the mirror lists but lacks
-(a "ferry mirror clone --no-tarballs" clone) on first request, verified, then kept.
+committed with the mirror's keys); --publish-listen HOST:PORT moves it to a second listener
+(with --client-ca, the only one that asks clients for a certificate). --upstream URL fetches
+tarballs the mirror lists but lacks (a "ferry mirror clone --no-tarballs" clone) on first
+request, verified, then kept.
 
 Examples:
   ferry mirror serve                                  # the demo mirror on 127.0.0.1:8080
   ferry mirror serve /srv/mirror --listen 0.0.0.0:8080
   ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem
   ferry mirror serve /srv/mirror --publish            # + TiUP's publish API (mirror publish --mirror URL)
+  ferry mirror serve /srv/mirror --listen :8443 --tls-cert cert.pem --tls-key key.pem \\
+    --publish --publish-listen :9443 --client-ca team-ca.pem   # writes need a client certificate
   ferry mirror serve /srv/pkg --upstream https://tiup-mirrors.pingcap.com   # pull-through
   ferry mirror serve s3://mirrors/tidb --listen :8080 --redirect-large 1MiB  # one of N replicas
 
@@ -111,15 +115,31 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     });
     let team;
     let server;
+    let publishServer;
     try {
       team = await teamServices(location, options, handler, out, env);
-      server = await serveHttp(team.handler, {
+      const uploads = team.maxRequestBodyBytes
+        ? { maxRequestBodyBytes: team.maxRequestBodyBytes }
+        : {};
+      const { publishListen } = settings;
+      // With --publish-listen the write API (and --client-ca) is on a listener of its own;
+      // the main one serves everything else to every client.
+      server = await serveHttp(team.readHandler ?? team.handler, {
         hostname: settings.listen.hostname,
         port: settings.listen.port,
-        ...(settings.tls ? { tls: settings.tls } : {}),
-        ...(team.maxRequestBodyBytes ? { maxRequestBodyBytes: team.maxRequestBodyBytes } : {}),
+        ...(settings.tls ? { tls: publishListen ? settings.tls.server : settings.tls.all } : {}),
+        ...(publishListen ? {} : uploads),
       });
+      if (publishListen) {
+        publishServer = await serveHttp(team.handler, {
+          hostname: publishListen.hostname,
+          port: publishListen.port,
+          ...(settings.tls ? { tls: settings.tls.all } : {}),
+          ...uploads,
+        });
+      }
     } catch (error) {
+      await server?.shutdown(0);
       await team?.close();
       watcher?.close();
       throw error;
@@ -135,10 +155,17 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
         ]
         : []),
       ...team.describe,
+      ...(publishServer
+        ? [
+          `Publish API at ${publishServer.url}` +
+          (settings.tls?.all.clientCa !== undefined ? " (client certificate required)" : "") +
+          `; ${server.url} takes no writes`,
+        ]
+        : []),
     ]);
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
-    await server.shutdown();
+    await Promise.all([server.shutdown(), publishServer?.shutdown()]);
     await team.close();
     watcher?.close();
     log.flush();
@@ -164,6 +191,10 @@ async function readSettings(
     throw new UsageError("Cannot use --client-ca without --tls-cert and --tls-key");
   }
   const clientCa = clientCaPath === undefined ? undefined : await loadClientCa(clientCaPath);
+  const publishListenFlag = options["publish-listen"];
+  const publishListen = publishListenFlag === undefined
+    ? undefined
+    : parseListen(publishListenFlag, undefined, "--publish-listen");
   const location = dirArg ?? await demoMirror(env, out);
   const s3 = isS3Location(location);
   const revalidateMs = revalidateInterval(options["revalidate-interval"], s3);
@@ -192,7 +223,11 @@ async function readSettings(
   return {
     listen,
     accessLog: accessLog === "on",
-    tls: tls ? { ...tls, ...(clientCa !== undefined ? { clientCa } : {}) } : undefined,
+    // `server`: the certificate alone; `all`: with the client CA, the listener's that has it.
+    tls: tls
+      ? { server: tls, all: { ...tls, ...(clientCa !== undefined ? { clientCa } : {}) } }
+      : undefined,
+    publishListen,
     location,
     s3,
     revalidateMs,

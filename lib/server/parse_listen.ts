@@ -8,12 +8,16 @@ export interface ListenAddress {
 
 /**
  * Parses `HOST:PORT`, `[IPv6]:PORT`, `:PORT` (all interfaces) or a bare `PORT` (loopback).
- * Throws UsageError with the accepted forms when the value does not parse.
+ * Throws UsageError with the accepted forms when the value does not parse, naming `flag`.
  */
-export function parseListen(value: string, defaultHost = "127.0.0.1"): ListenAddress {
+export function parseListen(
+  value: string,
+  defaultHost = "127.0.0.1",
+  flag = "--listen",
+): ListenAddress {
   const bad = () =>
     new UsageError(
-      `Cannot use --listen "${value}": expected HOST:PORT, [IPv6]:PORT, :PORT or PORT`,
+      `Cannot use ${flag} "${value}": expected HOST:PORT, [IPv6]:PORT, :PORT or PORT`,
     );
   let host: string;
   let portText: string;
@@ -34,7 +38,7 @@ export function parseListen(value: string, defaultHost = "127.0.0.1"): ListenAdd
   if (!/^\d+$/.test(portText)) throw bad();
   const port = Number(portText);
   if (port > 65535) {
-    throw new UsageError(`Cannot use --listen "${value}": port ${port} is above 65535`);
+    throw new UsageError(`Cannot use ${flag} "${value}": port ${port} is above 65535`);
   }
   return { hostname: host === "localhost" ? "127.0.0.1" : host, port };
 }

@@ -23,10 +23,19 @@ export const REPO_ROOT: string = nodePath.resolve(
   "..",
 );
 
-/** The argv prefix that runs ferry: `[FERRY_BIN]`, or deno running main.ts from source. */
-export function ferryCommand(): string[] {
+/**
+ * The argv prefix that runs ferry: `[FERRY_BIN]`, or deno running main.ts from source (bun with
+ * `fromSourceOn: "bun"`, for what only the binary's runtime can do, such as client certificates).
+ */
+export function ferryCommand(fromSourceOn: "deno" | "bun" = "deno"): string[] {
   const bin = process.env.FERRY_BIN;
   if (bin) return [nodePath.resolve(bin)];
+  if (fromSourceOn === "bun") {
+    return [
+      nodePath.join(REPO_ROOT, "node_modules", ".bin", "bun"),
+      nodePath.join(REPO_ROOT, "main.ts"),
+    ];
+  }
   return [
     nodePath.join(REPO_ROOT, "node_modules", ".bin", "deno"),
     "run",
@@ -45,6 +54,8 @@ export interface FerryProcessOptions {
   /** Added to (and overriding) the test process's environment. */
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** The runtime that runs ferry from source (ignored with FERRY_BIN); default deno. */
+  fromSourceOn?: "deno" | "bun";
 }
 
 /** Options for {@linkcode runFerry}. */
@@ -92,7 +103,7 @@ process.on("exit", () => {
 });
 
 function spawnFerry(args: string[], options: FerryProcessOptions, stdin: "pipe" | "ignore") {
-  const [command, ...prefix] = ferryCommand();
+  const [command, ...prefix] = ferryCommand(options.fromSourceOn);
   const child = spawn(command!, [...prefix, ...args], {
     cwd: options.cwd ?? REPO_ROOT,
     env: environment(options.env),

@@ -35,6 +35,16 @@ export type PublishEvent =
 export const PUBLISH_API_PREFIX = "/api/";
 
 /**
+ * What a listener that takes no writes answers on the API's paths (`serve --publish-listen`
+ * puts the write API on a listener of its own): 403 FORBIDDEN in tiup-server's shape, which
+ * TiUP's client reports as "make sure you have access", with `message` saying where to go.
+ */
+export function refuseWritesHere(request: Request, message: string): Response {
+  request.body?.cancel().catch(() => {});
+  return apiAnswer(403, "FORBIDDEN", message);
+}
+
+/**
  * tiup-server's write API over a mirror directory, byte-compatible with TiUP's client
  * (pkg/repository/mirror.go httpMirror.Publish and Rotate):
  *
