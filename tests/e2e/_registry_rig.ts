@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as nodePath from "node:path";
+import { watchRig } from "../_rig_watchdog.ts";
 import { REPO_ROOT } from "./_cli.ts";
 
 /** Tools the rig and the tests need on PATH (`scripts/rig/registry-rig.sh install` gets them). */
@@ -104,6 +105,8 @@ async function startRigOnce(stateDir: string, basePort: number): Promise<Running
   };
   try {
     await run("bash", [script, "start", ...args], 120_000);
+    // Its servers (Distribution, the token and blob servers) must not outlive a killed run.
+    watchRig(stateDir, script, false);
     await run("bash", [script, "seed", ...args], 240_000);
   } catch (error) {
     await stop();

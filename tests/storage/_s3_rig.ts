@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -16,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { loadS3Config } from "../../lib/storage/s3_config.ts";
 import { S3Storage, type S3StorageOptions } from "../../lib/storage/s3_storage.ts";
 import { run } from "../e2e/_registry_rig.ts";
+import { watchRig } from "../_rig_watchdog.ts";
 
 const REPO_ROOT = nodePath.resolve(nodePath.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The rig script: part of this repository. */
@@ -88,7 +88,7 @@ async function start(): Promise<S3Rig> {
       if (attempt === 3 || !/already in use/.test(String(error))) throw error;
     }
   }
-  watchdog(stateDir);
+  watchRig(stateDir, S3_RIG_SCRIPT, true);
   const env: Record<string, string> = {};
   for (const line of (await readFile(nodePath.join(stateDir, "s3.env"), "utf8")).split("\n")) {
     const match = /^([A-Z0-9_]+)=(.*)$/.exec(line);
@@ -113,21 +113,6 @@ async function start(): Promise<S3Rig> {
       await storage.sweepTempFiles({ before: new Date(Date.now() + 60_000) });
     },
   };
-}
-
-/**
- * Stops the rig if this process ends without its `after` hook having run (Deno skips a
- * file-level hook when --filter leaves it out; a crash skips everything): a detached shell that
- * polls this pid, and exits as soon as the rig's pid file is gone (a normal stop).
- */
-function watchdog(dir: string): void {
-  const script =
-    `while kill -0 ${process.pid} 2>/dev/null && [ -s "$1/pids" ]; do sleep 0.2; done; ` +
-    `if [ -s "$1/pids" ]; then bash "$2" stop --state-dir "$1"; rm -rf "$1"; fi`;
-  spawn("sh", ["-c", script, "s3-rig-watchdog", dir, S3_RIG_SCRIPT], {
-    detached: true,
-    stdio: "ignore",
-  }).unref();
 }
 
 /** A base port whose next `count` ports are all free on loopback (checked, then used). */
