@@ -8,6 +8,10 @@
 #   start_server LOG CMD...  CMD in the background on SERVER_CPU, its pid in $started_pid and
 #                      in the caller's `pids` array, killed by a watchdog after MAX_SECONDS.
 #   errors_of WRK_OUTPUT     wrk's error lines, if any.
+#   sample_memory PID OUT    in the background until PID exits, the peaks of its own memory
+#                      (RssAnon) and of the executable's pages it touched (RssFile), in KiB, into
+#                      OUT as "ANON FILE" (its pid: $sampler_pid): VmRSS counts both, and a compiled Bun program's 110 MB
+#                      executable is 26-45 MiB of it (shared, reclaimable) before it does anything.
 
 pin_cpus() {
   if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
@@ -53,3 +57,18 @@ start_server() { # log_file command...
 }
 
 errors_of() { grep -E "Non-2xx|Socket errors" <<<"$1" || true; }
+
+sample_memory() { # pid out_file
+  (
+    anon=0 file=0
+    while [ -r "/proc/$1/status" ]; do
+      read -r a f < <(awk '/^RssAnon:/ {a=$2} /^RssFile:/ {f=$2} END {print a+0, f+0}' \
+        "/proc/$1/status" 2>/dev/null || echo "0 0")
+      [ "${a:-0}" -gt "$anon" ] && anon=$a
+      [ "${f:-0}" -gt "$file" ] && file=$f
+      sleep 0.1
+    done
+    echo "$anon $file" >"$2"
+  ) &
+  sampler_pid=$!
+}

@@ -21,6 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PATH="$PWD/node_modules/.bin:$PATH"
+# shellcheck source=scripts/bench/_common.sh
+source scripts/bench/_common.sh
 ROUNDS="${ROUNDS:-3}"
 work="${BENCH_DIR:-/tmp/ferry-bench-clone}"
 fixture="$work/source"
@@ -96,10 +98,25 @@ for round in $(seq 1 "$ROUNDS"); do
   t0=$(now)
   /usr/bin/time -f '%e %U %S %M' -o "$work/time.txt" timeout 1800 "$ferry" mirror clone \
     "$work/target" --full --source "http://127.0.0.1:$port" --skip-ferry-binary --json -q \
-    >"$work/clone.json"
+    >"$work/clone.json" &
+  timed=$!
+  # time -> timeout -> ferry: sample ferry itself.
+  clone_pid=""
+  for _ in $(seq 50); do
+    clone_pid="$(pgrep -P "$(pgrep -P "$timed" | head -1)" 2>/dev/null | head -1 || true)"
+    [ -n "$clone_pid" ] && break
+    sleep 0.02
+  done
+  echo "0 0" >"$work/memory.txt"
+  sampler_pid=""
+  [ -n "$clone_pid" ] && sample_memory "$clone_pid" "$work/memory.txt"
+  wait "$timed"
   t1=$(now)
+  # The sampler writes its peaks once the clone is gone.
+  [ -z "$sampler_pid" ] || wait "$sampler_pid"
   read -r _ user sys rss_kb <"$work/time.txt"
-  echo "ferry $(seconds "$t0" "$t1") $user $sys $rss_kb" >>"$results"
+  read -r anon_kb file_kb <"$work/memory.txt"
+  echo "ferry $(seconds "$t0" "$t1") $user $sys $rss_kb $anon_kb $file_kb" >>"$results"
   [ "$round" = "$ROUNDS" ] || rm -rf "$work/target"
   settle
 
@@ -141,6 +158,8 @@ def med(xs): return statistics.median(xs) if xs else float("nan")
 clone = times("ferry")
 cpu = [r[1] + r[2] for r in rows["ferry"]]
 rss_mb = max(r[3] for r in rows["ferry"]) / 1024
+anon_mb = max(r[4] for r in rows["ferry"]) / 1024
+file_mb = max(r[5] for r in rows["ferry"]) / 1024
 c = json.load(open(f"{work}/clone.json"))
 r = json.load(open(f"{work}/refresh.json"))
 print(f"mirror: {files} tarballs, {size/1e9:.2f} GB; {len(clone)} rounds, median (min-max)")
@@ -153,7 +172,8 @@ if rows.get("tiup8"): line("tiup mirror clone -j8", times("tiup8"))
 # Ratios per round (same round, same machine state), then their median.
 def ratios(ref): return [a / b for a, b in zip(clone, times(ref))]
 result = {"bytes": size, "files": files, "rounds": len(clone), "ferry_s": clone, "ferry_cpu_s": cpu,
-          "ferry_rss_mb": rss_mb, "refresh_s": refresh}
+          "ferry_rss_mb": rss_mb, "ferry_anon_mb": anon_mb, "ferry_file_mb": file_mb,
+          "refresh_s": refresh}
 for ref, label, goal in [("cpsync", "clone / (cp -r && sync)", "<= 2.0"),
                          ("curl8", "clone / (8 curl + sha256sum)", "<= 0.8"),
                          ("tiup8", "clone / tiup -j8", "<= 0.5")]:
@@ -162,7 +182,8 @@ for ref, label, goal in [("cpsync", "clone / (cp -r && sync)", "<= 2.0"),
     result[f"{ref}_s"] = times(ref)
     result[f"ratio_{ref}"] = xs
     print(f"ratio {label:<30} {med(xs):5.2f}x ({min(xs):.2f}-{max(xs):.2f})  goal {goal}")
-print(f"peak RSS: {rss_mb:.0f} MB (goal <= 100)")
+print(f"peak RSS: {rss_mb:.0f} MB (goal <= 100): own memory (RssAnon) {anon_mb:.0f} MB, "
+      f"executable's pages (RssFile) {file_mb:.0f} MB")
 print(f"no-change refresh: {refresh:.2f} s ({r['downloaded']} fetched, {r['skipped']} skipped; target < 2 s)")
 if out: json.dump(result, open(out, "w"))
 PY
