@@ -161,6 +161,8 @@ export interface ServeHttpOptions {
   tls?: { cert: string; key: string; clientCa?: string };
   /** Largest request body accepted (Bun's default is 128 MiB; uploads need more). */
   maxRequestBodyBytes?: number;
+  /** The flag that chose the address, named when it cannot be bound; default `--listen`. */
+  listenFlag?: string;
 }
 
 /** A running server. */
@@ -199,18 +201,19 @@ export async function serveHttp(
       "serving HTTP needs Bun or Deno (run the ferry binary, or deno run -A main.ts)",
     );
   } catch (error) {
-    throw new ListenError(`Cannot listen on ${where}: ${describeListenError(error)}`, {
+    const flag = options.listenFlag ?? "--listen";
+    throw new ListenError(`Cannot listen on ${where}: ${describeListenError(error, flag)}`, {
       cause: error,
     });
   }
 }
 
-function describeListenError(error: unknown): string {
+function describeListenError(error: unknown, flag: string): string {
   const text = String((error as Error)?.message ?? error);
   const code = (error as { code?: string })?.code ?? "";
   const name = (error as { name?: string })?.name ?? "";
   if (code === "EADDRINUSE" || name === "AddrInUse" || /in use/i.test(text)) {
-    return "the address is already in use (pick another with --listen)";
+    return `the address is already in use (pick another with ${flag})`;
   }
   if (code === "EACCES" || name === "PermissionDenied") {
     return "permission denied (ports below 1024 need root)";
@@ -239,6 +242,9 @@ function serveWithBun(
     // Slow LAN clients pulling a large tarball must not be cut off between writes.
     idleTimeout: 240,
     development: false,
+    // With development off Bun sets SO_REUSEPORT unless told not to: a second ferry on the same
+    // port then started without an error and the kernel split the clients between the two.
+    reusePort: false,
     ...(options.tls ? { tls: bunTls(options.tls) } : {}),
     ...(options.maxRequestBodyBytes ? { maxRequestBodySize: options.maxRequestBodyBytes } : {}),
     // The client address is looked up only if the handler asks (the access log does): Bun

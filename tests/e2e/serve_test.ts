@@ -427,6 +427,26 @@ test("ferry mirror serve: a port in use is one clear line (exit 1)", E2E_TIMEOUT
   }
 });
 
+test(
+  "ferry mirror serve: a port another ferry serves is one clear line (exit 1)",
+  E2E_TIMEOUT,
+  async () => {
+    const temp = await makeTempDir("ferry-e2e-busy-ferry");
+    const port = await freePort();
+    const args = ["mirror", "serve", temp.dir, "--listen", `127.0.0.1:${port}`];
+    // On Bun (the binary's runtime) too: a server there once shared the port (SO_REUSEPORT).
+    const first = await startFerry(args, { fromSourceOn: "bun", readyPattern: READY });
+    try {
+      const second = await runFerry(args, { fromSourceOn: "bun", timeoutMs: 30_000 });
+      assert.equal(second.code, 1, second.stdout);
+      assertOneClearLine(second, new RegExp(`127\\.0\\.0\\.1:${port}.*already in use`));
+    } finally {
+      await first.stop();
+      await temp.remove();
+    }
+  },
+);
+
 test("ferry mirror serve: a bad --listen value is refused (exit 2)", E2E_TIMEOUT, async () => {
   const result = await runFerry(["mirror", "serve", ".", "--listen", "127.0.0.1:99999"]);
   assert.equal(result.code, 2);
