@@ -92,9 +92,10 @@ export interface TeamServices {
   ) => Response | Promise<Response>;
   /**
    * With --publish-listen: what the main listener runs instead, everything but the write API
-   * (refused with 403, naming the publish listener); `handler` runs on the publish listener.
+   * (refused with 403, naming the publish listener at `publishUrl`); `handler` runs on the
+   * publish listener.
    */
-  readHandler?: TeamServices["handler"];
+  readHandler?: (publishUrl: string) => TeamServices["handler"];
   describe: string[];
   /** The largest request body the listener must accept (uploads), when above its default. */
   maxRequestBodyBytes?: number;
@@ -203,14 +204,15 @@ export async function teamServices(
     );
   }
   const full = handler;
-  const readHandler: TeamServices["handler"] | undefined = withoutApi &&
-    ((request, info) =>
-      withoutApi(request)
-        ? refuseWritesHere(
-          request,
-          `This listener takes no writes: publish through the one on ${flags["publish-listen"]}`,
-        )
-        : full(request, info));
+  const readHandler = withoutApi &&
+    ((publishUrl: string): TeamServices["handler"] => {
+      const port = new URL(publishUrl).port;
+      // The listener's own host may be 0.0.0.0: the client knows this server by another name.
+      const message = `This listener takes no writes: publish through port ${port} of this ` +
+        `server (--publish-listen)`;
+      return (request, info) =>
+        withoutApi(request) ? refuseWritesHere(request, message) : full(request, info);
+    });
   return {
     handler,
     ...(readHandler ? { readHandler } : {}),

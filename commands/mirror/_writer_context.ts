@@ -154,6 +154,24 @@ export const REMOTE_WRITE_FLAGS = {
   },
 } as const satisfies FlagSpecs;
 
+/**
+ * Refuses {@linkcode REMOTE_WRITE_FLAGS}' TLS flags for a mirror they cannot apply to (a
+ * directory, a bucket, plain http): given there, they would be silently ignored.
+ */
+export function checkRemoteWriteFlags(
+  location: string,
+  options: TypedFlags<typeof REMOTE_WRITE_FLAGS>,
+): void {
+  const given = (["cacert", "client-cert", "client-key"] as const).filter((name) =>
+    options[name] !== undefined
+  );
+  if (given.length > 0 && !/^https:\/\//i.test(location)) {
+    throw new UsageError(
+      `Cannot use --${given[0]} with the mirror "${location}": it is for --mirror https://…`,
+    );
+  }
+}
+
 /** What the remote writers take from {@linkcode REMOTE_WRITE_FLAGS}: a token and a fetch. */
 export async function remoteWriteOptions(
   options: TypedFlags<typeof REMOTE_WRITE_FLAGS>,

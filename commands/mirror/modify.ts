@@ -4,6 +4,7 @@ import { modifyComponent } from "../../lib/writer/modify_component.ts";
 import { modifyOnHttpMirror } from "../../lib/remote_publish/modify_on_http_mirror.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
+  checkRemoteWriteFlags,
   KEY_FLAG,
   loadOwnerKey,
   lockReporting,
@@ -85,6 +86,7 @@ Examples:
       ...(yanked !== undefined ? { yanked } : {}),
     };
     const location = await mirrorLocation(options.mirror, env, "modify");
+    checkRemoteWriteFlags(location, options);
     if (isRemoteLocation(location)) {
       const key = await loadOwnerKey(options.key, env);
       const connection = await remoteWriteOptions(options, env);

@@ -5,6 +5,7 @@ import { tarballFromFile } from "../../lib/writer/tarball_from_file.ts";
 import { publishToHttpMirror } from "../../lib/remote_publish/publish_to_http_mirror.ts";
 import { isRemoteLocation } from "../../lib/storage/open_storage.ts";
 import {
+  checkRemoteWriteFlags,
   KEY_FLAG,
   loadOwnerKey,
   lockReporting,
@@ -60,6 +61,7 @@ Examples:
     // The tarball is read (hashed, its entries listed) before the mirror is touched at all.
     const tarball = await tarballFromFile(tarballPath);
     const location = await mirrorLocation(options.mirror, env, "publish");
+    checkRemoteWriteFlags(location, options);
     const description = options.desc;
     const pkg = {
       component,

@@ -118,29 +118,36 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     let publishServer;
     try {
       team = await teamServices(location, options, handler, out, env);
+      // The upload limit on both listeners: a large upload sent to the main one gets its 403
+      // (pointing to the publish listener), not the runtime's bare 413.
       const uploads = team.maxRequestBodyBytes
         ? { maxRequestBodyBytes: team.maxRequestBodyBytes }
         : {};
       const { publishListen } = settings;
-      // With --publish-listen the write API (and --client-ca) is on a listener of its own;
-      // the main one serves everything else to every client.
-      server = await serveHttp(team.readHandler ?? team.handler, {
-        hostname: settings.listen.hostname,
-        port: settings.listen.port,
-        ...(settings.tls ? { tls: publishListen ? settings.tls.server : settings.tls.all } : {}),
-        ...(publishListen ? {} : uploads),
-      });
+      // With --publish-listen the write API (and --client-ca) is on a listener of its own,
+      // bound first (its URL goes into the main listener's refusals); the main one serves
+      // everything else to every client.
       if (publishListen) {
         publishServer = await serveHttp(team.handler, {
           hostname: publishListen.hostname,
           port: publishListen.port,
+          listenFlag: "--publish-listen",
           ...(settings.tls ? { tls: settings.tls.all } : {}),
           ...uploads,
         });
       }
+      const mainHandler = publishServer && team.readHandler
+        ? team.readHandler(publishServer.url)
+        : team.handler;
+      server = await serveHttp(mainHandler, {
+        hostname: settings.listen.hostname,
+        port: settings.listen.port,
+        ...(settings.tls ? { tls: publishListen ? settings.tls.server : settings.tls.all } : {}),
+        ...uploads,
+      });
     } catch (error) {
-      await server?.shutdown(0);
-      await team?.close();
+      await Promise.allSettled([publishServer?.shutdown(0)]);
+      await Promise.allSettled([team?.close()]);
       watcher?.close();
       throw error;
     }
@@ -165,10 +172,13 @@ Images saved into DIR ("ferry image save") are served on /v2/ from the same port
     ]);
     await waitForStop(signal);
     out.info("Stopping: letting requests in flight finish…");
-    await Promise.all([server.shutdown(), publishServer?.shutdown()]);
-    await team.close();
-    watcher?.close();
-    log.flush();
+    try {
+      await Promise.allSettled([server.shutdown(), publishServer?.shutdown()]);
+      await team.close();
+    } finally {
+      watcher?.close();
+      log.flush();
+    }
     return 0;
   },
 });
@@ -195,6 +205,14 @@ async function readSettings(
   const publishListen = publishListenFlag === undefined
     ? undefined
     : parseListen(publishListenFlag, undefined, "--publish-listen");
+  if (
+    publishListen && publishListen.port !== 0 && publishListen.port === listen.port &&
+    publishListen.hostname === listen.hostname
+  ) {
+    throw new UsageError(
+      `Cannot use --publish-listen "${publishListenFlag}": it is the --listen address`,
+    );
+  }
   const location = dirArg ?? await demoMirror(env, out);
   const s3 = isS3Location(location);
   const revalidateMs = revalidateInterval(options["revalidate-interval"], s3);

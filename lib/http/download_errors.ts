@@ -48,8 +48,8 @@ export function downloadErrors(
 
 /**
  * An error's message with those of its causes: Deno's fetch says only "fetch failed" and puts
- * the reason (a refused connection, a TLS alert) in `cause`. A failed TLS handshake gets the
- * likeliest reason a reachable HTTPS server has for it.
+ * the reason (a refused connection, a TLS alert) in `cause`. A failed TLS handshake gets its
+ * likely reasons (Bun's message does not say which).
  */
 function messageOf(error: unknown): string {
   const parts: string[] = [];
@@ -60,8 +60,11 @@ function messageOf(error: unknown): string {
     current = (current as Error)?.cause;
   }
   const text = parts.join(": ");
-  return /handshake failed|CertificateRequired|certificate required/i.test(text)
-    ? `${text} (the server may ask for a client certificate)`
+  if (/CertificateRequired|certificate required/i.test(text)) {
+    return `${text} (the server asks for a client certificate)`;
+  }
+  return /handshake failed/i.test(text)
+    ? `${text} (the server may ask for a client certificate, or not speak TLS on that port)`
     : text;
 }
 

@@ -8,10 +8,11 @@
 #   start_server LOG CMD...  CMD in the background on SERVER_CPU, its pid in $started_pid and
 #                      in the caller's `pids` array, killed by a watchdog after MAX_SECONDS.
 #   errors_of WRK_OUTPUT     wrk's error lines, if any.
-#   sample_memory PID OUT    in the background until PID exits, the peaks of its own memory
-#                      (RssAnon) and of the executable's pages it touched (RssFile), in KiB, into
-#                      OUT as "ANON FILE" (its pid: $sampler_pid): VmRSS counts both, and a compiled Bun program's 110 MB
-#                      executable is 26-45 MiB of it (shared, reclaimable) before it does anything.
+#   sample_memory PID OUT    in the background (pid in $sampler_pid) until PID exits: the
+#                      peaks of its own memory (RssAnon) and of the executable's pages it touched
+#                      (RssFile), in KiB, written to OUT as "ANON FILE". VmRSS counts both, and a
+#                      compiled Bun program's 110 MB executable is 26-45 MiB of it (shared,
+#                      reclaimable) before it does anything.
 
 pin_cpus() {
   if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then

@@ -153,6 +153,44 @@ describe("ferry mirror serve --publish-listen --client-ca", () => {
   );
 
   it(
+    "lets no spelling of an API path reach the write API on the main listener",
+    TIMEOUT,
+    async () => {
+      const spellings: Array<[string, string]> = [
+        ["GET", "/api/v1/rotate"],
+        ["HEAD", "/api/v1/rotate"],
+        ["POST", "/api/v1/component/sid/hello"],
+        ["POST", "/api/v1/tarball/sid"],
+        ["POST", "/a/../api/v1/rotate"],
+        ["POST", "/%61pi/v1/rotate"],
+        ["POST", "//api/v1/rotate"],
+        ["POST", "/api/v1/rotate?x=1"],
+      ];
+      for (const [method, path] of spellings) {
+        const answer = await curl([
+          ...withClientCert(),
+          "--path-as-is",
+          ...(method === "HEAD" ? ["--head"] : ["-X", method]),
+          ...(method === "POST" ? ["-d", "{}"] : []),
+          `${readUrl}${path}`,
+        ]);
+        // 403 (refused here), 404 or 405 (the static mirror's); never the API's (400, 204).
+        assert.ok([403, 404, 405].includes(answer.status), `${method} ${path}: ${answer.status}`);
+      }
+      // The same request on the publish listener reaches the API (a TiUP-style refusal of {}).
+      const api = await curl([
+        ...withClientCert(),
+        "-X",
+        "POST",
+        `${publishUrl}/api/v1/rotate`,
+        "-d",
+        "{}",
+      ]);
+      assert.equal(api.status, 400, api.body);
+    },
+  );
+
+  it(
     "asks for a certificate of the CA on the publish listener, reads included",
     TIMEOUT,
     async () => {
@@ -246,6 +284,47 @@ describe("ferry mirror serve --publish-listen --client-ca", () => {
     ]);
     assert.equal(halfPair.code, 2, halfPair.stderr);
     assert.match(halfPair.stderr, /--client-cert without --client-key/);
+    const local = await ferry([
+      "mirror",
+      "modify",
+      "hello",
+      "--desc",
+      "x",
+      "--mirror",
+      mirror,
+      "--client-cert",
+      file("client.pem"),
+      "--client-key",
+      file("client.key"),
+    ]);
+    assert.equal(local.code, 2, local.stderr);
+    assert.match(local.stderr, /Cannot use --client-cert with the mirror .*--mirror https:/);
+    const port = new URL(readUrl).port;
+    const same = await ferry([
+      "mirror",
+      "serve",
+      mirror,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--publish",
+      "--publish-listen",
+      `127.0.0.1:${port}`,
+    ]);
+    assert.equal(same.code, 2, same.stderr);
+    assert.match(same.stderr, /--publish-listen "127\.0\.0\.1:\d+": it is the --listen address/);
+    // Taken by the running server: the error names the flag to change.
+    const taken = await ferry([
+      "mirror",
+      "serve",
+      mirror,
+      "--listen",
+      "127.0.0.1:0",
+      "--publish",
+      "--publish-listen",
+      `127.0.0.1:${port}`,
+    ]);
+    assert.notEqual(taken.code, 0, taken.stderr);
+    assert.match(taken.stderr, /already in use \(pick another with --publish-listen\)/);
     const notPem = await ferry([
       "mirror",
       "modify",
