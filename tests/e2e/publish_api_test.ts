@@ -7,7 +7,6 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import * as fs from "node:fs/promises";
@@ -16,7 +15,8 @@ import { after, before, describe, it } from "node:test";
 import { loadSigningKey } from "../../lib/format/load_key.ts";
 import { publishToHttpMirror } from "../../lib/remote_publish/publish_to_http_mirror.ts";
 import { hashStream } from "../../lib/format/hash.ts";
-import { freePort, makeTempDir, runFerry, type RunningFerry, startFerry } from "./_cli.ts";
+import { freePort, makeTempDir, type RunningFerry, startFerry } from "./_cli.ts";
+import { makePublishingMirror, type PublishingMirror } from "./_publishing_mirror.ts";
 
 const TIMEOUT = { timeout: 240_000 };
 
@@ -29,36 +29,12 @@ let readOnly: RunningFerry | undefined;
 let url: string;
 let readOnlyUrl: string;
 
-async function ferry(args: string[], expectCode = 0) {
-  const result = await runFerry(args, { cwd: temp.dir, env, timeoutMs: 120_000 });
-  assert.equal(
-    result.code,
-    expectCode,
-    `ferry ${
-      args.join(" ")
-    } exited ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`,
-  );
-  return result;
-}
+let ferry: PublishingMirror["ferry"];
+let publishArgs: PublishingMirror["publishArgs"];
 
 before(async () => {
   temp = await makeTempDir("ferry-e2e-publish-api");
-  env = {
-    FERRY_HOME: nodePath.join(temp.dir, "home"),
-    TIUP_HOME: undefined,
-    FERRY_MIRROR: undefined,
-    TIUP_MIRRORS: undefined,
-  };
-  mirror = nodePath.join(temp.dir, "mirror");
-  await ferry(["mirror", "init", mirror]);
-  await ferry(["mirror", "genkey"]);
-  await ferry(["mirror", "grant", "jdoe", "--mirror", mirror]);
-  await fs.mkdir(nodePath.join(temp.dir, "pkg"));
-  await fs.writeFile(nodePath.join(temp.dir, "pkg", "hello"), "#!/bin/sh\necho hello\n", {
-    mode: 0o755,
-  });
-  tarball = nodePath.join(temp.dir, "hello.tar.gz");
-  execFileSync("tar", ["-czf", tarball, "-C", nodePath.join(temp.dir, "pkg"), "hello"]);
+  ({ env, mirror, tarball, ferry, publishArgs } = await makePublishingMirror(temp.dir));
   const port = await freePort();
   server = await startFerry(
     [
@@ -93,20 +69,7 @@ describe("ferry mirror serve --publish", () => {
     "takes ferry mirror publish and modify --mirror http://…; the mirror verifies",
     TIMEOUT,
     async () => {
-      const published = await ferry([
-        "mirror",
-        "publish",
-        "hello",
-        "v1.0.0",
-        tarball,
-        "hello",
-        "--os",
-        "linux",
-        "--arch",
-        "amd64",
-        "--mirror",
-        url,
-      ]);
+      const published = await ferry(publishArgs("v1.0.0", url));
       assert.match(published.stdout, /Published hello v1\.0\.0 for linux\/amd64 to http/);
       const stored = await fs.readFile(nodePath.join(mirror, "hello-v1.0.0-linux-amd64.tar.gz"));
       assert.deepEqual(stored, await fs.readFile(tarball));

@@ -11,12 +11,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import * as fs from "node:fs/promises";
 import * as nodePath from "node:path";
 import { after, before, describe, it } from "node:test";
 import { makeClientCaCertificates } from "../_client_ca_certificates.ts";
-import { freePort, makeTempDir, runFerry, type RunningFerry, startFerry } from "./_cli.ts";
+import { freePort, makeTempDir, type RunningFerry, startFerry } from "./_cli.ts";
+import { makePublishingMirror, type PublishingMirror } from "./_publishing_mirror.ts";
 
 const TIMEOUT = { timeout: 240_000 };
 
@@ -29,15 +30,8 @@ let server: RunningFerry | undefined;
 let readUrl: string;
 let publishUrl: string;
 
-async function ferry(args: string[]) {
-  return await runFerry(args, { cwd: temp.dir, env, timeoutMs: 120_000 });
-}
-
-async function ferryOk(args: string[]) {
-  const result = await ferry(args);
-  assert.equal(result.code, 0, `ferry ${args.join(" ")}: ${result.stdout}\n${result.stderr}`);
-  return result;
-}
+let ferry: PublishingMirror["ferry"];
+let publishArgs: PublishingMirror["publishArgs"];
 
 /** curl, bounded: its exit code, the HTTP status (0 without an answer) and the body. */
 function curl(args: string[]): Promise<{ code: number; status: number; body: string }> {
@@ -77,23 +71,8 @@ const publishTls = () => [
 
 before(async () => {
   temp = await makeTempDir("ferry-e2e-publish-mtls");
-  env = {
-    FERRY_HOME: nodePath.join(temp.dir, "home"),
-    TIUP_HOME: undefined,
-    FERRY_MIRROR: undefined,
-    TIUP_MIRRORS: undefined,
-  };
   file = makeClientCaCertificates(temp.dir);
-  mirror = nodePath.join(temp.dir, "mirror");
-  await ferryOk(["mirror", "init", mirror]);
-  await ferryOk(["mirror", "genkey"]);
-  await ferryOk(["mirror", "grant", "jdoe", "--mirror", mirror]);
-  await fs.mkdir(nodePath.join(temp.dir, "pkg"));
-  await fs.writeFile(nodePath.join(temp.dir, "pkg", "hello"), "#!/bin/sh\necho hello\n", {
-    mode: 0o755,
-  });
-  tarball = nodePath.join(temp.dir, "hello.tar.gz");
-  execFileSync("tar", ["-czf", tarball, "-C", nodePath.join(temp.dir, "pkg"), "hello"]);
+  ({ env, mirror, tarball, ferry, publishArgs } = await makePublishingMirror(temp.dir));
   const [readPort, publishPort] = [await freePort(), await freePort()];
   server = await startFerry([
     "mirror",
@@ -208,28 +187,14 @@ describe("ferry mirror serve --publish-listen --client-ca", () => {
     "takes ferry mirror publish and modify with --client-cert; refuses them without",
     TIMEOUT,
     async () => {
-      const publish = [
-        "mirror",
-        "publish",
-        "hello",
-        "v1.0.0",
-        tarball,
-        "hello",
-        "--os",
-        "linux",
-        "--arch",
-        "amd64",
-        "--mirror",
-        publishUrl,
-      ];
-      const refused = await ferry([...publish, "--cacert", file("ca.pem")]);
-      assert.notEqual(refused.code, 0, refused.stdout);
+      const publish = publishArgs("v1.0.0", publishUrl);
+      const refused = await ferry([...publish, "--cacert", file("ca.pem")], 4);
       assert.match(refused.stderr, /127\.0\.0\.1.*client certificate/);
       await assert.rejects(fs.stat(nodePath.join(mirror, "hello.json")));
 
-      const published = await ferryOk([...publish, ...publishTls()]);
+      const published = await ferry([...publish, ...publishTls()]);
       assert.match(published.stdout, /Published hello v1\.0\.0 for linux\/amd64 to https/);
-      await ferryOk([
+      await ferry([
         "mirror",
         "modify",
         "hello",
@@ -253,90 +218,57 @@ describe("ferry mirror serve --publish-listen --client-ca", () => {
       );
       const index = JSON.parse(await fs.readFile(nodePath.join(mirror, "snapshot.json"), "utf8"));
       assert.equal(index.signed.meta["/hello.json"].version, 2);
-      await ferryOk(["mirror", "verify", mirror]);
+      await ferry(["mirror", "verify", mirror]);
     },
   );
 
   it("refuses bad flags with exit 2 before anything listens", TIMEOUT, async () => {
-    const lonely = await ferry(["mirror", "serve", mirror, "--publish-listen", "127.0.0.1:1"]);
-    assert.equal(lonely.code, 2, lonely.stderr);
-    assert.match(lonely.stderr, /--publish-listen without --publish/);
-    const badAddress = await ferry([
-      "mirror",
-      "serve",
-      mirror,
-      "--publish",
-      "--publish-listen",
-      "nowhere",
-    ]);
-    assert.equal(badAddress.code, 2, badAddress.stderr);
-    assert.match(badAddress.stderr, /Cannot use --publish-listen "nowhere"/);
-    const halfPair = await ferry([
-      "mirror",
-      "modify",
-      "hello",
-      "--desc",
-      "x",
-      "--mirror",
-      publishUrl,
-      "--client-cert",
-      file("client.pem"),
-    ]);
-    assert.equal(halfPair.code, 2, halfPair.stderr);
-    assert.match(halfPair.stderr, /--client-cert without --client-key/);
-    const local = await ferry([
-      "mirror",
-      "modify",
-      "hello",
-      "--desc",
-      "x",
-      "--mirror",
-      mirror,
-      "--client-cert",
-      file("client.pem"),
-      "--client-key",
-      file("client.key"),
-    ]);
-    assert.equal(local.code, 2, local.stderr);
-    assert.match(local.stderr, /Cannot use --client-cert with the mirror .*--mirror https:/);
     const port = new URL(readUrl).port;
-    const same = await ferry([
-      "mirror",
-      "serve",
-      mirror,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--publish",
-      "--publish-listen",
-      `127.0.0.1:${port}`,
-    ]);
-    assert.equal(same.code, 2, same.stderr);
-    assert.match(same.stderr, /--publish-listen "127\.0\.0\.1:\d+": it is the --listen address/);
-    // Taken by the running server: the error names the flag to change.
-    const taken = await ferry([
-      "mirror",
-      "serve",
-      mirror,
-      "--listen",
-      "127.0.0.1:0",
-      "--publish",
-      "--publish-listen",
-      `127.0.0.1:${port}`,
-    ]);
-    assert.notEqual(taken.code, 0, taken.stderr);
-    assert.match(taken.stderr, /already in use \(pick another with --publish-listen\)/);
-    const notPem = await ferry([
-      "mirror",
-      "modify",
-      "hello",
-      "--desc",
-      "x",
-      "--mirror",
-      publishUrl,
-      "--cacert",
-      tarball,
-    ]);
-    assert.equal(notPem.code, 2, notPem.stderr);
-    assert.match(notPem.stderr, /is not a PEM file/);
+    const serve = ["mirror", "serve", mirror];
+    const modify = ["mirror", "modify", "hello", "--desc", "x", "--mirror"];
+    const cases: Array<[string[], number, RegExp]> = [
+      [[...serve, "--publish-listen", "127.0.0.1:1"], 2, /--publish-listen without --publish/],
+      [[...serve, "--publish", "--publish-listen", "nowhere"], 2, /--publish-listen "nowhere"/],
+      [
+        [
+          ...serve,
+          "--listen",
+          `127.0.0.1:${port}`,
+          "--publish",
+          "--publish-listen",
+          `127.0.0.1:${port}`,
+        ],
+        2,
+        /--publish-listen "127\.0\.0\.1:\d+": it is the --listen address/,
+      ],
+      // Taken by the running server: the error names the flag to change (a bind error: 1).
+      [
+        [...serve, "--listen", "127.0.0.1:0", "--publish", "--publish-listen", `127.0.0.1:${port}`],
+        1,
+        /already in use \(pick another with --publish-listen\)/,
+      ],
+      [
+        [...modify, publishUrl, "--client-cert", file("client.pem")],
+        2,
+        /--client-cert without --client-key/,
+      ],
+      [
+        [
+          ...modify,
+          mirror,
+          "--client-cert",
+          file("client.pem"),
+          "--client-key",
+          file("client.key"),
+        ],
+        2,
+        /Cannot use --client-cert with the mirror .*--mirror https:/,
+      ],
+      [[...modify, publishUrl, "--cacert", tarball], 2, /is not a PEM file/],
+    ];
+    for (const [args, code, message] of cases) {
+      const result = await ferry(args, code);
+      assert.match(result.stderr, message, args.join(" "));
+    }
   });
 });
