@@ -114,7 +114,6 @@ export async function teamServices(
   const closers: Array<() => Promise<void>> = [];
   let handler = staticHandler;
   let maxRequestBodyBytes: number | undefined;
-  let withoutApi: ((request: Request) => boolean) | undefined;
   if (flags.publish) {
     const maxBytes = parseSize(flags["max-upload"], "--max-upload", "flags");
     const tokenFile = flags["publish-token-file"];
@@ -142,7 +141,6 @@ export async function teamServices(
     const inner = handler;
     handler = (request, info) =>
       isApiRequest(request) ? api.fetch(request, info) : inner(request, info);
-    if (flags["publish-listen"] !== undefined) withoutApi = isApiRequest;
     closers.unshift(() => sessions.close());
     // The multipart framing around the tarball, on top of the limit the sessions enforce.
     maxRequestBodyBytes = maxBytes + 1024 * 1024;
@@ -204,14 +202,14 @@ export async function teamServices(
     );
   }
   const full = handler;
-  const readHandler = withoutApi &&
+  const readHandler = flags.publish && flags["publish-listen"] !== undefined &&
     ((publishUrl: string): TeamServices["handler"] => {
       const port = new URL(publishUrl).port;
       // The listener's own host may be 0.0.0.0: the client knows this server by another name.
       const message = `This listener takes no writes: publish through port ${port} of this ` +
         `server (--publish-listen)`;
       return (request, info) =>
-        withoutApi(request) ? refuseWritesHere(request, message) : full(request, info);
+        isApiRequest(request) ? refuseWritesHere(request, message) : full(request, info);
     });
   return {
     handler,
