@@ -94,8 +94,7 @@ export async function fetchWithPolicy(
   });
   // HEAD's Content-Length is the size of a body that is not sent.
   if (!response.body || method === "HEAD") return response;
-  const declared = response.headers.get("content-length");
-  const length = declared === null || declared.trim() === "" ? undefined : Number(declared);
+  const length = decodedLength(response);
   if (response.ok && length !== undefined && length > cap) {
     await response.body?.cancel().catch(() => {});
     throw options.errors.body({ kind: "too-large", limit: cap });
@@ -113,6 +112,20 @@ export async function fetchWithPolicy(
     statusText: response.statusText,
     headers: response.headers,
   });
+}
+
+/**
+ * The body's length as the caller will read it: the Content-Length, unless a content coding
+ * (gzip, br) was applied, which fetch undoes, so that the header gives the length of other
+ * bytes. Such a body is held to the cap as it is read, not to the header.
+ */
+export function decodedLength(response: Response): number | undefined {
+  const coding = response.headers.get("content-encoding");
+  if (coding !== null && coding.trim() !== "" && coding.trim().toLowerCase() !== "identity") {
+    return undefined;
+  }
+  const declared = response.headers.get("content-length");
+  return declared === null || declared.trim() === "" ? undefined : Number(declared);
 }
 
 /** Attempts with the headers timeout, retried while transient, all within `deadline`. */

@@ -10,7 +10,12 @@ import type {
 } from "./storage.ts";
 import type { FetchLike } from "../http/fetch_like.ts";
 import { downloadErrors } from "../http/download_errors.ts";
-import { DEFAULT_FETCH_POLICY, type FetchPolicy, fetchWithPolicy } from "../http/fetch_policy.ts";
+import {
+  decodedLength,
+  DEFAULT_FETCH_POLICY,
+  type FetchPolicy,
+  fetchWithPolicy,
+} from "../http/fetch_policy.ts";
 
 /** A fetch function; injected in tests so no test touches globalThis.fetch. */
 export type FetchFn = (request: Request) => Promise<Response>;
@@ -113,8 +118,7 @@ export class HttpStorage implements StorageReader {
         `Cannot read a range of "${this.urlFor(path)}": the server ignored the Range header`,
       );
     }
-    const declared = response.headers.get("content-length");
-    const total = totalSize(response) ?? (declared === null ? undefined : Number(declared));
+    const total = totalSize(response) ?? decodedLength(response);
     return {
       stat: { path, size: total ?? -1, modified: lastModified(response) },
       // The caller's signal also reaches a body that no network connection backs (an

@@ -4,6 +4,7 @@ import * as fs from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as nodePath from "node:path";
 import { test } from "node:test";
+import { gzipSync } from "node:zlib";
 import {
   DownloadError,
   HttpStatusError,
@@ -18,6 +19,7 @@ import { LocalStorage, TEMP_PREFIX } from "../../lib/storage/local_storage.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { canList, type ListableStorage, type Storage } from "../../lib/storage/storage.ts";
 import { defineStorageConformanceTests, patternBytes, streamOf } from "./_conformance.ts";
+import { startHostileServer } from "./_hostile_server.ts";
 
 const BASE = "http://mirror.test/ferry";
 
@@ -246,4 +248,26 @@ test("HttpStorage: only http and https URLs are accepted", () => {
   assert.throws(() => new HttpStorage("file:///etc"), TypeError);
   assert.throws(() => new HttpStorage("ftp://mirror"), TypeError);
   assert.equal(new HttpStorage("https://m.example/a/?x#y").location, "https://m.example/a");
+});
+
+test("HttpStorage reads a gzip-coded answer whole, sized by what is read, not by the header", async () => {
+  const bytes = new TextEncoder().encode(JSON.stringify({ signed: "x".repeat(5000) }));
+  const packed = gzipSync(bytes);
+  const server = await startHostileServer({
+    "/timestamp.json": (_q, response) => {
+      response.writeHead(200, {
+        "content-encoding": "gzip",
+        "content-length": String(packed.length),
+      });
+      response.end(packed);
+    },
+  });
+  try {
+    const storage = new HttpStorage(server.url, { retries: 0 });
+    const object = await storage.read("timestamp.json", { maxBytes: 64 * 1024 });
+    assert.equal(object.stat.size, -1, "the coded length is not the body's");
+    assert.deepEqual(await collectBytes(object.body), bytes);
+  } finally {
+    await server.close();
+  }
 });
