@@ -25,6 +25,7 @@ interface BunGlobal {
   file(path: string): BunFile;
   serve(options: Record<string, unknown>): BunServer;
   gc(force: boolean): void;
+  write(path: string, data: Response): Promise<number>;
 }
 interface DenoServer {
   addr: { hostname: string; port: number };
@@ -73,6 +74,22 @@ export function fileBody(
   if (end < start) return new Blob([]);
   const stream = createReadStream(path, { start, end, highWaterMark: 256 * 1024 });
   return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+}
+
+/**
+ * Copies `response`'s body into the file at `path` inside the runtime, where it can (Bun: its
+ * native fetch body goes from the socket to the file without a JavaScript call per chunk, about
+ * a quarter of the CPU of a read loop); `undefined` elsewhere, for the caller to stream it. The
+ * body is read to its end (at most its Content-Length on HTTP/1.1) and the bytes written are
+ * returned; a connection that breaks off rejects.
+ */
+export function writeBodyToFile(path: string, response: Response): Promise<number> | undefined {
+  return runtimeGlobals.Bun?.write(path, response);
+}
+
+/** True where {@linkcode writeBodyToFile} does the copy (Bun). */
+export function canWriteBodyToFile(): boolean {
+  return runtimeGlobals.Bun !== undefined;
 }
 
 /** PEM texts a client's TLS may add: a CA to trust, and a certificate and key to present. */

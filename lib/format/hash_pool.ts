@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { open } from "node:fs/promises";
 /** What a {@linkcode StreamHasher} computed: SHA-256, and SHA-512 when it was asked for. */
 export interface StreamDigest {
   sha256: string;
@@ -47,9 +48,40 @@ const SPARE_BUFFERS = 16;
  */
 const WORKER_SOURCE = `
 import { createHash } from "node:crypto";
+import { closeSync, openSync, readSync } from "node:fs";
 const streams = new Map();
+const FILE_READ_BYTES = 4 * 1024 * 1024;
+let fileBuffer;
+function hashFile(id, file, sha512) {
+  const sha256 = createHash("sha256");
+  const sha512State = sha512 ? createHash("sha512") : undefined;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      fileBuffer ??= new Uint8Array(FILE_READ_BYTES);
+      for (;;) {
+        const count = readSync(fd, fileBuffer, 0, fileBuffer.length, null);
+        if (count === 0) break;
+        const bytes = fileBuffer.subarray(0, count);
+        sha256.update(bytes);
+        sha512State?.update(bytes);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  } catch (error) {
+    return { id, bytes: 0, error: String(error?.message ?? error) };
+  }
+  const reply = { id, bytes: 0, sha256: sha256.digest("hex") };
+  if (sha512State) reply.sha512 = sha512State.digest("hex");
+  return reply;
+}
 self.onmessage = (event) => {
-  const { id, bytes, end, drop, sha512 } = event.data;
+  const { id, bytes, end, drop, sha512, file } = event.data;
+  if (file !== undefined) {
+    self.postMessage(hashFile(id, file, sha512));
+    return;
+  }
   if (drop) {
     streams.delete(id);
     return;
@@ -80,6 +112,8 @@ interface WorkerReply {
   buffer?: ArrayBuffer;
   sha256?: string;
   sha512?: string;
+  /** A file could not be read (hashFile). */
+  error?: string;
 }
 
 interface Lane {
@@ -124,6 +158,22 @@ export class HashPool {
     if (!sha512) return inlineHasher({ sha512 });
     const lane = this.#closed ? undefined : this.#pickLane();
     return lane ? this.#workerHasher(lane, sha512) : inlineHasher({ sha512 });
+  }
+
+  /**
+   * The hashes of a whole local file, read and hashed on a worker (no byte crosses threads: the
+   * worker reads the file itself, from the page cache when it was just written), else in line.
+   */
+  hashFile(path: string, options: HasherOptions = {}): Promise<StreamDigest> {
+    const sha512 = options.sha512 ?? true;
+    const lane = this.#closed ? undefined : this.#pickLane();
+    if (!lane) return hashFileInline(path, sha512);
+    const id = this.#nextId++;
+    const result = new Promise<StreamDigest>((resolve, reject) => {
+      lane.waiting.set(id, { resolve, reject });
+    });
+    lane.worker.postMessage({ id, file: path, sha512 });
+    return result;
   }
 
   /** Stops the workers; digests still owed reject. Idempotent. */
@@ -174,7 +224,10 @@ export class HashPool {
     if (reply.buffer?.byteLength === BATCH_BYTES && this.#spare.length < SPARE_BUFFERS) {
       this.#spare.push(reply.buffer);
     }
-    if (reply.sha256 !== undefined) {
+    if (reply.error !== undefined) {
+      lane.waiting.get(reply.id)?.reject(new Error(reply.error));
+      lane.waiting.delete(reply.id);
+    } else if (reply.sha256 !== undefined) {
       const waiter = lane.waiting.get(reply.id);
       lane.waiting.delete(reply.id);
       waiter?.resolve(
@@ -257,6 +310,22 @@ export class HashPool {
       },
     };
   }
+}
+
+async function hashFileInline(path: string, sha512: boolean): Promise<StreamDigest> {
+  const hasher = inlineHasher({ sha512 });
+  const handle = await open(path, "r");
+  try {
+    const buffer = new Uint8Array(4 * 1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      await hasher.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
+  return await hasher.digest();
 }
 
 /** A {@linkcode StreamHasher} on the calling thread. */

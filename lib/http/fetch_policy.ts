@@ -21,6 +21,7 @@
  */
 import { type AttemptFailure, fetchAttempt } from "./fetch_attempt.ts";
 import type { FetchLike } from "./fetch_like.ts";
+import { offerFileTransfer } from "./body_file_transfer.ts";
 import { type BodyFailure, guardBody } from "./guard_body.ts";
 import { type RetryPolicy, retryTransient } from "./retry_transient.ts";
 
@@ -99,19 +100,32 @@ export async function fetchWithPolicy(
     await response.body?.cancel().catch(() => {});
     throw options.errors.body({ kind: "too-large", limit: cap });
   }
+  const bodyDeadline = deadlineFor(Math.min(cap, length ?? Infinity));
   const body = guardBody(response.body, {
     idleMs: policy.idleTimeoutMs,
-    deadline: deadlineFor(Math.min(cap, length ?? Infinity)),
+    deadline: bodyDeadline,
     maxBytes: cap,
     ...(length === undefined ? {} : { expectedBytes: length }),
     abort,
     toError: options.errors.body,
   });
-  return new Response(body, {
+  const guarded = new Response(body, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
   });
+  // A whole body of announced length (within the cap, checked above) may instead go straight
+  // to a file: fileTransferOf(guarded).
+  if (response.status === 200 && method === "GET" && length !== undefined) {
+    offerFileTransfer(guarded, response, {
+      idleMs: policy.idleTimeoutMs,
+      deadline: bodyDeadline,
+      expectedBytes: length,
+      abort,
+      toError: options.errors.body,
+    });
+  }
+  return guarded;
 }
 
 /**

@@ -44,44 +44,49 @@ export function guardBody(
   source: ReadableStream<Uint8Array>,
   guard: BodyGuard,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
+  // Taken at the first read, with the deadline's timer: until then the source is free, so a
+  // caller may hand it to the runtime instead (a file transfer, see fetchWithPolicy).
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
   let seen = 0;
   let failed = false;
   let idle: ReturnType<typeof setTimeout> | undefined;
   let overall: ReturnType<typeof setTimeout> | undefined;
-  let target: ReadableStreamDefaultController<Uint8Array> | undefined;
   const stop = () => {
     clearTimeout(idle);
     clearTimeout(overall);
   };
-  const fail = (failure: BodyFailure) => {
+  const fail = (failure: BodyFailure, controller: ReadableStreamDefaultController<Uint8Array>) => {
     if (failed) return;
     failed = true;
     stop();
-    target?.error(guard.toError(failure));
+    controller.error(guard.toError(failure));
     guard.abort();
-    reader.cancel().catch(() => {});
+    reader?.cancel().catch(() => {});
+  };
+  const begin = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    const remaining = (guard.deadline ?? Infinity) - performance.now();
+    // Beyond what a timer can hold (an uncapped read of unknown length): only the idle
+    // timeout applies.
+    if (remaining < 2 ** 31 - 1) {
+      overall = setTimeout(
+        () => fail({ kind: "too-slow", bytes: seen }, controller),
+        Math.max(0, remaining),
+      );
+    }
+    return source.getReader();
   };
   return new ReadableStream<Uint8Array>({
-    start(controller) {
-      target = controller;
-      const remaining = (guard.deadline ?? Infinity) - performance.now();
-      // Beyond what a timer can hold (an uncapped read of unknown length): only the idle
-      // timeout applies.
-      if (remaining < 2 ** 31 - 1) {
-        overall = setTimeout(
-          () => fail({ kind: "too-slow", bytes: seen }),
-          Math.max(0, remaining),
-        );
-      }
-    },
     async pull(controller) {
-      idle = setTimeout(() => fail({ kind: "stalled", idleMs: guard.idleMs }), guard.idleMs);
+      reader ??= begin(controller);
+      idle = setTimeout(
+        () => fail({ kind: "stalled", idleMs: guard.idleMs }, controller),
+        guard.idleMs,
+      );
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch (error) {
-        fail({ kind: "broken", error });
+        fail({ kind: "broken", error }, controller);
         return;
       } finally {
         clearTimeout(idle);
@@ -91,7 +96,7 @@ export function guardBody(
         stop();
         const expected = guard.expectedBytes;
         if (expected !== undefined && seen !== expected) {
-          fail({ kind: "truncated", bytes: seen, expected });
+          fail({ kind: "truncated", bytes: seen, expected }, controller);
         } else {
           controller.close();
         }
@@ -99,14 +104,14 @@ export function guardBody(
       }
       seen += chunk.value.length;
       if (seen > (guard.maxBytes ?? Infinity)) {
-        fail({ kind: "too-large", limit: guard.maxBytes ?? Infinity });
+        fail({ kind: "too-large", limit: guard.maxBytes ?? Infinity }, controller);
         return;
       }
       controller.enqueue(chunk.value);
     },
     cancel(reason) {
       stop();
-      return reader.cancel(reason);
+      return reader ? reader.cancel(reason) : source.cancel(reason).catch(() => {});
     },
   }, { highWaterMark: 0 });
 }

@@ -16,6 +16,7 @@ import {
   type FetchPolicy,
   fetchWithPolicy,
 } from "../http/fetch_policy.ts";
+import { type FileTransfer, fileTransferOf } from "../http/body_file_transfer.ts";
 
 /** A fetch function; injected in tests so no test touches globalThis.fetch. */
 export type FetchFn = (request: Request) => Promise<Response>;
@@ -124,6 +125,7 @@ export class HttpStorage implements StorageReader {
       // The caller's signal also reaches a body that no network connection backs (an
       // in-process server), not only the fetch.
       body: abortableBody(response.body ?? new Blob([]).stream(), options.signal),
+      ...transferOf(response),
     };
   }
 
@@ -152,6 +154,11 @@ export class HttpStorage implements StorageReader {
     if (response.status === 404 || response.status === 410) throw new NotFoundError(path);
     throw new HttpStatusError(url, response.status);
   }
+}
+
+function transferOf(response: Response): { toFile?: FileTransfer } {
+  const toFile = fileTransferOf(response);
+  return toFile ? { toFile } : {};
 }
 
 function lastModified(response: Response): Date {

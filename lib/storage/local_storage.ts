@@ -14,6 +14,7 @@ import { fileBody, fileLocksSupported, tryLockFile } from "../runtime.ts";
 import { checkPath, checkPrefix } from "./check_path.ts";
 import { abortableBody } from "./abortable_body.ts";
 import type {
+  FileFillStorage,
   FileStat,
   FlushableStorage,
   ReadOptions,
@@ -41,7 +42,7 @@ export const TEMP_PREFIX = ".ferry-tmp-";
  *   the target (or hard-linked for `ifAbsent`, which fails atomically if the target exists), and
  *   the directory is fsynced: after a crash the target is the old file or the new one.
  */
-export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage {
+export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage, FileFillStorage {
   readonly location: string;
   #realRoot: string | undefined;
 
@@ -119,6 +120,42 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
   }
 
   async write(path: string, data: WriteData, options: WriteOptions = {}): Promise<FileStat> {
+    return await this.#writeThroughTemp(path, options, (handle) =>
+      writeTempFile(handle, data, {
+        mode: options.mode ?? 0o644,
+        durable: options.deferSync !== true,
+        signal: options.signal,
+      }));
+  }
+
+  /** See {@linkcode FileFillStorage.fillFile}: `fill` writes the temporary file itself. */
+  async fillFile(
+    path: string,
+    fill: (tempPath: string) => Promise<void>,
+    options: WriteOptions = {},
+  ): Promise<FileStat> {
+    return await this.#writeThroughTemp(path, options, async (handle, temp) => {
+      await handle.close();
+      await fill(temp);
+      const filled = await fs.open(temp, "r+");
+      try {
+        await filled.chmod(options.mode ?? 0o644);
+        if (options.deferSync !== true) await filled.sync();
+      } finally {
+        await filled.close();
+      }
+    });
+  }
+
+  /**
+   * The atomic write both ways share: a fresh temporary file beside the target, filled by
+   * `fill` (which closes the handle), then renamed (or linked, `ifAbsent`) over the target.
+   */
+  async #writeThroughTemp(
+    path: string,
+    options: WriteOptions,
+    fill: (handle: fs.FileHandle, temp: string) => Promise<void>,
+  ): Promise<FileStat> {
     checkPath(path);
     options.signal?.throwIfAborted();
     const target = await this.#resolveForWrite(path);
@@ -136,11 +173,7 @@ export class LocalStorage implements Storage, SyncStatStorage, FlushableStorage 
         });
         return await openTempFile(temp, options.mode ?? 0o644);
       });
-      await writeTempFile(handle, data, {
-        mode: options.mode ?? 0o644,
-        durable: options.deferSync !== true,
-        signal: options.signal,
-      });
+      await fill(handle, temp);
       // The last moment an abort can still leave the old object in place.
       options.signal?.throwIfAborted();
       if (options.ifAbsent) {

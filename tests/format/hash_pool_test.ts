@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { test } from "node:test";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { HashPool } from "../../lib/format/hash_pool.ts";
 
 function expected(chunks: Uint8Array[]) {
@@ -96,3 +99,30 @@ test("HashPool hashers abandoned mid-stream leave the others correct", async () 
     pool.close();
   }
 });
+
+for (const workers of [0, 2]) {
+  test(`HashPool.hashFile with ${workers} workers gives node:crypto's digests of whole files`, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ferry-hash-file-"));
+    const pool = new HashPool({ workers });
+    try {
+      const files = [0, 1, 4 * 1024 * 1024, 9 * 1024 * 1024 + 3].map((size, i) => ({
+        path: join(dir, `f${i}`),
+        bytes: new Uint8Array(randomBytes(size)),
+      }));
+      for (const file of files) await writeFile(file.path, file.bytes);
+      const digests = await Promise.all(files.map((file) => pool.hashFile(file.path)));
+      digests.forEach((digest, i) => {
+        const bytes = files[i]!.bytes;
+        assert.equal(digest.sha256, createHash("sha256").update(bytes).digest("hex"));
+        assert.equal(digest.sha512, createHash("sha512").update(bytes).digest("hex"));
+      });
+      const only256 = await pool.hashFile(files[2]!.path, { sha512: false });
+      assert.equal(only256.sha512, undefined);
+      assert.equal(only256.sha256, digests[2]!.sha256);
+      await assert.rejects(pool.hashFile(join(dir, "missing")), /ENOENT|no such file/i);
+    } finally {
+      pool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+}

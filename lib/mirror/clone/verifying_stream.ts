@@ -178,6 +178,20 @@ export function needsSha512(expected: readonly ExpectedFile[]): boolean {
   return expected.some((e) => e.sha512 !== undefined);
 }
 
+/**
+ * The checks of {@linkcode verifyingStream}'s end, for bytes that were hashed elsewhere (a file
+ * the runtime wrote): throws LengthMismatchError or HashMismatchError unless `actual` matches
+ * one of `expected` in length, SHA-256 and (where given) SHA-512.
+ */
+export function checkDigest(
+  expected: readonly ExpectedFile[],
+  what: string,
+  actual: VerifiedDigest,
+): void {
+  const error = mismatch(expected, what, actual);
+  if (error) throw error;
+}
+
 function mismatch(
   expected: readonly ExpectedFile[],
   what: string,
