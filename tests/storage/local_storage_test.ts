@@ -322,29 +322,33 @@ test("LocalStorage: copy() onto a name that is already the same file leaves no t
 
 test("LocalStorage.fillFile() makes the filled file visible only when its filler resolves", async () => {
   const root = await tempDir();
-  const storage = new LocalStorage(root);
-  await storage.write("a.tar.gz", "old");
-  // A filler that writes and then refuses (a failed verification): the old file stays.
-  let seenTemp = "";
-  await assert.rejects(
-    storage.fillFile("a.tar.gz", async (temp) => {
-      seenTemp = temp;
-      assert.equal(nodePath.dirname(temp), root, "beside the target, for an atomic rename");
-      assert.ok(nodePath.basename(temp).startsWith(TEMP_PREFIX));
-      await fs.writeFile(temp, "forged");
-      throw new RangeError("does not match");
-    }),
-    RangeError,
-  );
-  assert.equal(await fs.readFile(nodePath.join(root, "a.tar.gz"), "utf8"), "old");
-  await assert.rejects(fs.stat(seenTemp), "the temporary file is removed");
-  // A filler that resolves: its bytes replace the old file, with the usual mode.
-  const stat = await storage.fillFile("sub/a.tar.gz", (temp) => fs.writeFile(temp, "new"));
-  assert.equal(stat.size, 3);
-  assert.equal(await fs.readFile(nodePath.join(root, "sub/a.tar.gz"), "utf8"), "new");
-  assert.equal((await fs.stat(nodePath.join(root, "sub/a.tar.gz"))).mode & 0o777, 0o644);
-  assert.deepEqual(
-    (await fs.readdir(root)).filter((name) => name.startsWith(TEMP_PREFIX)),
-    [],
-  );
+  try {
+    const storage = new LocalStorage(root);
+    await storage.write("a.tar.gz", "old");
+    // A filler that writes and then refuses (a failed verification): the old file stays.
+    let seenTemp = "";
+    await assert.rejects(
+      storage.fillFile("a.tar.gz", async (temp) => {
+        seenTemp = temp;
+        assert.equal(nodePath.dirname(temp), root, "beside the target, for an atomic rename");
+        assert.ok(nodePath.basename(temp).startsWith(TEMP_PREFIX));
+        await fs.writeFile(temp, "forged");
+        throw new RangeError("does not match");
+      }),
+      RangeError,
+    );
+    assert.equal(await fs.readFile(nodePath.join(root, "a.tar.gz"), "utf8"), "old");
+    await assert.rejects(fs.stat(seenTemp), "the temporary file is removed");
+    // A filler that resolves: its bytes replace the old file, with the usual mode.
+    const stat = await storage.fillFile("sub/a.tar.gz", (temp) => fs.writeFile(temp, "new"));
+    assert.equal(stat.size, 3);
+    assert.equal(await fs.readFile(nodePath.join(root, "sub/a.tar.gz"), "utf8"), "new");
+    assert.equal((await fs.stat(nodePath.join(root, "sub/a.tar.gz"))).mode & 0o777, 0o644);
+    assert.deepEqual(
+      (await fs.readdir(root)).filter((name) => name.startsWith(TEMP_PREFIX)),
+      [],
+    );
+  } finally {
+    await fs.rm(root, { recursive: true, force: true });
+  }
 });
