@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { createReadStream } from "node:fs";
+import { Readable } from "node:stream";
+import { hashStream } from "./hash.ts";
 /** What a {@linkcode StreamHasher} computed: SHA-256, and SHA-512 when it was asked for. */
 export interface StreamDigest {
   sha256: string;
@@ -312,20 +314,13 @@ export class HashPool {
   }
 }
 
+/** {@linkcode HashPool.hashFile} without a worker: the one hashing stream, over the file. */
 async function hashFileInline(path: string, sha512: boolean): Promise<StreamDigest> {
-  const hasher = inlineHasher({ sha512 });
-  const handle = await open(path, "r");
-  try {
-    const buffer = new Uint8Array(4 * 1024 * 1024);
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      await hasher.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await handle.close();
-  }
-  return await hasher.digest();
+  const file = Readable.toWeb(createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }));
+  return await hashStream(
+    file as unknown as ReadableStream<Uint8Array>,
+    sha512 ? ["sha256", "sha512"] : ["sha256"],
+  );
 }
 
 /** A {@linkcode StreamHasher} on the calling thread. */
