@@ -1,4 +1,5 @@
 import { createHash, type Hash } from "node:crypto";
+import { open } from "node:fs/promises";
 
 /** The hashes TiUP records for files. */
 export interface FileHashes {
@@ -49,6 +50,33 @@ export async function hashStream<A extends HashAlgorithm = HashAlgorithm>(
     }
   } finally {
     reader.releaseLock();
+  }
+  return digester.digest();
+}
+
+/** Bytes read from a file at a time by {@linkcode hashFile}. */
+const FILE_READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Hashes a local file: its length and the hashes asked for. It reads into one buffer reused for
+ * the whole file, which costs Bun about a third of the CPU of a file stream (each of whose
+ * chunks is a fresh allocation), and yields to the event loop between reads.
+ */
+export async function hashFile<A extends HashAlgorithm = HashAlgorithm>(
+  path: string,
+  algorithms: readonly A[] = BOTH as readonly A[],
+): Promise<StreamDigest<A>> {
+  const digester = createDigester(algorithms);
+  const handle = await open(path, "r");
+  try {
+    const buffer = new Uint8Array(FILE_READ_BYTES);
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, digester.length);
+      if (bytesRead === 0) break;
+      digester.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
   }
   return digester.digest();
 }

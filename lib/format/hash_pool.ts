@@ -1,7 +1,5 @@
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { Readable } from "node:stream";
-import { hashStream } from "./hash.ts";
+import { hashFile } from "./hash.ts";
 /** What a {@linkcode StreamHasher} computed: SHA-256, and SHA-512 when it was asked for. */
 export interface StreamDigest {
   sha256: string;
@@ -314,13 +312,10 @@ export class HashPool {
   }
 }
 
-/** {@linkcode HashPool.hashFile} without a worker: the one hashing stream, over the file. */
+/** {@linkcode HashPool.hashFile} without a worker. */
 async function hashFileInline(path: string, sha512: boolean): Promise<StreamDigest> {
-  const file = Readable.toWeb(createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }));
-  return await hashStream(
-    file as unknown as ReadableStream<Uint8Array>,
-    sha512 ? ["sha256", "sha512"] : ["sha256"],
-  );
+  const { length: _, ...digest } = await hashFile(path, sha512 ? ["sha256", "sha512"] : ["sha256"]);
+  return digest;
 }
 
 /** A {@linkcode StreamHasher} on the calling thread. */

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { hashBytes, hashingStream, hashStream } from "../../lib/format/hash.ts";
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { hashBytes, hashFile, hashingStream, hashStream } from "../../lib/format/hash.ts";
 import { collectBytes } from "../../lib/storage/read_bytes.ts";
 
 const BYTES = new TextEncoder().encode("ferry hashes what it reads");
@@ -67,4 +71,23 @@ test("hashingStream() rejects its digest when the reader cancels", async () => {
   const reader = streamOf(BYTES).pipeThrough(hashing.stream).getReader();
   await reader.cancel(new Error("not needed"));
   await assert.rejects(hashing.digest, /not needed/);
+});
+
+test("hashFile() gives a file's length and hashes across several reads, and rejects a missing file", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "ferry-hash-file-"));
+  try {
+    for (const size of [0, 1, 4 * 1024 * 1024, 9 * 1024 * 1024 + 3]) {
+      const bytes = new Uint8Array(randomBytes(size));
+      const path = join(dir, `f${size}`);
+      await writeFile(path, bytes);
+      assert.deepEqual(await hashFile(path), { length: size, ...hashBytes(bytes) });
+      assert.deepEqual(await hashFile(path, ["sha256"]), {
+        length: size,
+        sha256: hashBytes(bytes).sha256,
+      });
+    }
+    await assert.rejects(hashFile(join(dir, "missing")), /ENOENT|no such file/i);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
