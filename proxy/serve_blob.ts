@@ -19,8 +19,10 @@ type BlobRoute = Extract<Route, { kind: "blob" }>;
  * A cold GET joins or starts the one shared upstream download (see BlobFetcher): bytes stream to
  * the client as they arrive and the blob is cached only once its digest is verified. A cold HEAD
  * stays a HEAD upstream. Every download is capped by the size a served manifest declared for the
- * blob, else by the cache's size limit: an endless body cannot fill the disk. A cold ranged GET waits for the verified download, then serves the range
- * from the cache, so no unverified byte is ever handed out.
+ * blob, else by the cache's size limit: an endless body cannot fill the disk. A cold ranged GET
+ * waits for the verified download, then serves the range from the cache, so no unverified byte is
+ * ever handed out; so does a cold GET of a blob the fetcher copies into the cache file first
+ * (`BlobTransfer.cacheFirst`).
  */
 export async function serveBlob(
   state: ProxyState,
@@ -59,7 +61,10 @@ export async function serveBlob(
     return response;
   }, { maxBytes: state.declaredSizes.get(route, digest) ?? state.config.cache.maxBytes });
   if (transfer.joined) state.metrics.inc("ferry_proxy_blob_downloads_joined_total");
-  if (request.range !== undefined && parseRange(request.range, 1).kind !== "full") {
+  // A ranged GET waits for the verified download; so does any GET of a blob that goes to the
+  // cache file first: both are then served from the cache (a file response: sendfile).
+  const ranged = request.range !== undefined && parseRange(request.range, 1).kind !== "full";
+  if (ranged || transfer.cacheFirst) {
     await transfer.body.cancel();
     await transfer.committed;
     const committed = await statOrUndefined(state, key);

@@ -6,7 +6,9 @@ import { CircuitBreaker } from "./circuit_breaker.ts";
 import { type ResolveHost, resolveWithDns, TargetGuard } from "./_target_guard.ts";
 import { UpstreamUnavailableError } from "./upstream_error.ts";
 import { fetchAttempt } from "../lib/http/fetch_attempt.ts";
-import { guardBody } from "../lib/http/guard_body.ts";
+import { type BodyFailure, guardBody } from "../lib/http/guard_body.ts";
+import { offerFileTransfer } from "../lib/http/body_file_transfer.ts";
+import { decodedLength } from "../lib/http/fetch_policy.ts";
 import { retryTransient } from "../lib/http/retry_transient.ts";
 
 /** What the upstream client reports after each upstream exchange (for metrics and logs). */
@@ -447,23 +449,36 @@ export class UpstreamClient {
       },
     );
     if (!response.body || method === "HEAD") return response;
-    const body = guardBody(response.body, {
-      idleMs: timeoutMs,
-      abort,
-      toError: (failure) => {
-        this.#emit(method, url, "error", false, "body");
-        const error = failure.kind === "broken" ? failure.error : undefined;
-        return new UpstreamUnavailableError(
-          name,
-          failure.kind === "stalled" ? "timeout" : "network",
-          failure.kind === "stalled"
-            ? `Registry "${name}" stopped sending for ${timeoutMs} ms`
-            : `Registry "${name}" broke off a transfer: ${describe(error)}`,
-          { cause: error },
-        );
-      },
-    });
-    return new Response(body, { status: response.status, headers: response.headers });
+    const toError = (failure: BodyFailure) => {
+      this.#emit(method, url, "error", false, "body");
+      const error = failure.kind === "broken" ? failure.error : undefined;
+      return new UpstreamUnavailableError(
+        name,
+        failure.kind === "stalled" ? "timeout" : "network",
+        failure.kind === "stalled"
+          ? `Registry "${name}" stopped sending for ${timeoutMs} ms`
+          : failure.kind === "truncated"
+          ? `Registry "${name}" broke off a transfer after ${failure.bytes} of the ` +
+            `${failure.expected} bytes it announced`
+          : `Registry "${name}" broke off a transfer: ${describe(error)}`,
+        { cause: error },
+      );
+    };
+    const body = guardBody(response.body, { idleMs: timeoutMs, abort, toError });
+    const guarded = new Response(body, { status: response.status, headers: response.headers });
+    // A blob of announced length may instead go straight to a cache file (BlobFetcher): the
+    // same idle timeout guards it, and there is no overall deadline here either.
+    const length = decodedLength(response);
+    if (response.status === 200 && method === "GET" && length !== undefined) {
+      offerFileTransfer(guarded, response, {
+        idleMs: timeoutMs,
+        deadline: Infinity,
+        expectedBytes: length,
+        abort,
+        toError,
+      });
+    }
+    return guarded;
   }
 
   #emit(method: string, url: string, status: number | "error", retry = false, phase?: "body") {
