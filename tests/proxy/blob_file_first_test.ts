@@ -20,7 +20,7 @@ import { collectBytes } from "../../lib/storage/read_bytes.ts";
 import { FILE_FIRST_MAX_BYTES } from "../../proxy/blob_fetcher.ts";
 import { cacheKeys } from "../../proxy/cache_keys.ts";
 import { createRegistryProxy } from "../../proxy/create_registry_proxy.ts";
-import { defaultProxyConfig } from "../../proxy/proxy_config.ts";
+import { defaultProxyConfig, type ProxyConfig } from "../../proxy/proxy_config.ts";
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => void;
 
@@ -44,6 +44,7 @@ async function withProxy(
     leftovers: () => Promise<string[]>;
     requests: () => number;
   }) => Promise<void>,
+  configure: (config: ProxyConfig) => void = () => {},
 ): Promise<void> {
   let requests = 0;
   const sockets = new Set<import("node:net").Socket>();
@@ -62,6 +63,7 @@ async function withProxy(
   config.registries["up.test"] = { name: "up.test", url: `http://127.0.0.1:${port}` };
   config.upstream.retries = 0;
   config.upstream.timeoutMs = 600;
+  configure(config);
   const app = createRegistryProxy(config, {
     fetch: globalThis.fetch,
     storage: new LocalStorage(dir),
@@ -242,5 +244,36 @@ test("a blob above FILE_FIRST_MAX_BYTES streams to the client before it is commi
     assert.equal(digestOf(body), digest);
     assert.equal(await committedDigest(proxy, digest), digest);
     assert.deepEqual(await proxy.leftovers(), []);
+  });
+});
+
+test("two cold blobs that together pass the cache's size limit: one is cut off, one arrives", async () => {
+  const blobs = [blobBytes(2 * 1024 * 1024, 5), blobBytes(2 * 1024 * 1024, 6)];
+  const byDigest = new Map(blobs.map((bytes) => [digestOf(bytes), bytes]));
+  const handler: Handler = (request, response) => {
+    const bytes = byDigest.get(request.url!.split("/").at(-1)!)!;
+    sendInHalves(bytes, 200)(request, response);
+  };
+  await withProxy(handler, async (proxy) => {
+    const digests = [...byDigest.keys()];
+    const answers = await Promise.all(digests.map((digest) => proxy.get(digest)));
+    const outcomes = await Promise.all(answers.map(async (answer, i) => {
+      if (answer.status !== 200) {
+        await answer.body?.cancel();
+        return "refused";
+      }
+      const body = await readAll(answer);
+      if (body instanceof Error) return "refused";
+      assert.equal(digestOf(body), digests[i]);
+      return "whole";
+    }));
+    assert.deepEqual([...outcomes].sort(), ["refused", "whole"]);
+    const whole = digests[outcomes.indexOf("whole")]!;
+    const refused = digests[outcomes.indexOf("refused")]!;
+    assert.equal(await committedDigest(proxy, whole), whole);
+    assert.equal(await cachedDigest(proxy, refused), undefined);
+    assert.deepEqual(await proxy.leftovers(), []);
+  }, (config) => {
+    config.cache.maxBytes = 3 * 1024 * 1024;
   });
 });
